@@ -1,0 +1,424 @@
+"""Reading WFDB records (header + signal + annotations) into a typed :class:`Record`.
+
+Every failure on bad input is raised as :class:`ecg.errors.RecordError`, whose message names
+the file and the problem; nothing from deep inside ``wfdb`` or NumPy escapes.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import wfdb
+
+from ecg.errors import DownloadError, RecordError
+
+#: Bytes per sample of each WFDB storage format that this loader can check against the file
+#: size. FLAC formats (508, 516, 524) are compressed and checked only by their checksum.
+BYTES_PER_SAMPLE: dict[str, float] = {
+    "8": 1, "16": 2, "24": 3, "32": 4, "61": 2, "80": 1, "160": 2,
+    "212": 1.5, "310": 4 / 3, "311": 4 / 3,
+}
+COMPRESSED_FORMATS = frozenset({"508", "516", "524"})
+SUPPORTED_FORMATS = frozenset(BYTES_PER_SAMPLE) | COMPRESSED_FORMATS
+
+#: Scale factors from a header's physical unit to millivolts.
+_TO_MV = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "v": 1e3, "nv": 1e-6}
+
+_PN_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*(/[A-Za-z0-9._-]+)*/[A-Za-z0-9_.-]+$")
+
+_DEFAULT_DATA_DIR = Path("data")
+_PACKAGE_DATA_DIR = Path(__file__).resolve().parents[2] / "data"
+
+
+@dataclass(frozen=True)
+class Annotations:
+    """Reference (or model) annotations of a record.
+
+    ``sample`` holds indices into :attr:`Record.signal` (int64, i.e. relative to the loaded
+    segment's first sample); ``symbol`` the MIT-BIH symbols; ``aux`` the aux notes (rhythm
+    labels such as ``"(AFIB"``), with NUL padding removed.
+    """
+
+    sample: np.ndarray
+    symbol: np.ndarray
+    aux: np.ndarray
+    extension: str = "atr"
+
+    def __len__(self) -> int:
+        return int(self.sample.size)
+
+    def beats(self) -> "Annotations":
+        """Only the beat annotations (symbols that map to an AAMI class)."""
+        from ecg.labels import BEAT_SYMBOLS
+
+        keep = np.fromiter((s in BEAT_SYMBOLS for s in self.symbol), bool, len(self.symbol))
+        return Annotations(self.sample[keep], self.symbol[keep], self.aux[keep], self.extension)
+
+
+@dataclass(frozen=True)
+class Record:
+    """A loaded ECG record.
+
+    ``signal`` is float32 with shape (samples, leads), in millivolts where the header's unit
+    allows the conversion (``units`` then reads ``"mV"``). Invalid samples are NaN.
+    ``start_sample`` is the index of ``signal[0]`` in the full record.
+    """
+
+    name: str
+    signal: np.ndarray
+    fs: float
+    lead_names: tuple[str, ...]
+    units: tuple[str, ...]
+    start_sample: int = 0
+    annotations: Annotations | None = None
+    source: str = ""
+    comments: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.signal.shape[0])
+
+    @property
+    def n_leads(self) -> int:
+        return int(self.signal.shape[1])
+
+    @property
+    def duration_s(self) -> float:
+        """Duration of the loaded signal in seconds."""
+        return self.n_samples / self.fs
+
+    def lead_index(self, lead: int | str) -> int:
+        """Index of a lead given by name (case-insensitive) or position."""
+        if isinstance(lead, (int, np.integer)):
+            if not -self.n_leads <= int(lead) < self.n_leads:
+                raise RecordError(self.source or self.name, f"lead {lead} out of range; record has {self.n_leads} leads {list(self.lead_names)}")
+            return int(lead) % self.n_leads
+        names = [n.lower() for n in self.lead_names]
+        if str(lead).lower() not in names:
+            raise RecordError(self.source or self.name, f"no lead named {lead!r}; leads are {list(self.lead_names)}")
+        return names.index(str(lead).lower())
+
+    def lead(self, lead: int | str = 0) -> np.ndarray:
+        """One lead as a contiguous 1-D float32 array (mV)."""
+        return np.ascontiguousarray(self.signal[:, self.lead_index(lead)])
+
+
+def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
+    """The data directory: the argument, else ``$ECG_DATA_DIR``, else ``data/`` (in the current
+    directory if it exists there, otherwise the repository's shipped ``data/``)."""
+    if data_dir is not None:
+        return Path(data_dir)
+    env = os.environ.get("ECG_DATA_DIR")
+    if env:
+        return Path(env)
+    if _DEFAULT_DATA_DIR.is_dir():
+        return _DEFAULT_DATA_DIR
+    return _PACKAGE_DATA_DIR
+
+
+def list_records(data_dir: str | os.PathLike | None = None) -> list[str]:
+    """Record names in a directory: from its ``RECORDS`` file, else every ``*.hea`` (sorted)."""
+    d = resolve_data_dir(data_dir)
+    if not d.is_dir():
+        raise RecordError(d, "data directory does not exist")
+    rec_file = d / "RECORDS"
+    if rec_file.is_file():
+        names = [ln.strip() for ln in rec_file.read_text(errors="replace").splitlines()]
+        return [n for n in names if n and not n.startswith("#")]
+    return sorted(p.stem for p in d.glob("*.hea"))
+
+
+def is_physionet_name(name: str) -> bool:
+    """True for strings shaped like a PhysioNet record name, e.g. ``"mitdb/100"``."""
+    return bool(_PN_NAME.match(name)) and not Path(name).exists() and not Path(name + ".hea").exists()
+
+
+def _record_base(record: str | os.PathLike, data_dir: str | os.PathLike | None) -> Path:
+    p = Path(record)
+    if p.suffix in {".hea", ".dat", ".atr"}:
+        p = p.with_suffix("")
+    if p.with_suffix(".hea").is_file() or p.parent != Path("."):
+        return p
+    return resolve_data_dir(data_dir) / p
+
+
+def _read_header(base: Path) -> "wfdb.Record":
+    hea = base.with_suffix(".hea")
+    if not hea.is_file():
+        raise RecordError(hea, "header file not found")
+    try:
+        raw = hea.read_bytes()
+    except OSError as exc:
+        raise RecordError(hea, f"cannot read header: {exc.strerror}") from None
+    if not raw.strip():
+        raise RecordError(hea, "header file is empty")
+    if b"\x00" in raw[:4096]:
+        raise RecordError(hea, "not a WFDB header (binary content)")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")
+    first = next((ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#")), "")
+    parts = first.split()
+    if len(parts) < 2 or not parts[1].isdigit() or parts[0].split("/")[0] != base.name:
+        raise RecordError(hea, f"not a WFDB header: first line {first[:60]!r} is not '<record name> <number of signals> ...' for record {base.name!r}")
+    try:
+        header = wfdb.rdheader(str(base))
+    except Exception as exc:  # wfdb raises many types for malformed headers
+        raise RecordError(hea, f"malformed WFDB header: {exc}") from None
+    if getattr(header, "n_seg", None):
+        raise RecordError(hea, "multi-segment records are not supported")
+    return header
+
+
+def _check_signal_files(base: Path, header: "wfdb.Record") -> None:
+    hea = base.with_suffix(".hea")
+    fs = header.fs
+    if fs is None or not math.isfinite(float(fs)) or float(fs) <= 0:
+        raise RecordError(hea, f"invalid sampling frequency {fs!r} Hz")
+    n_sig = header.n_sig or 0
+    if n_sig == 0:
+        raise RecordError(hea, "record has no signals")
+    sig_len = header.sig_len
+    if sig_len is None:
+        raise RecordError(hea, "header does not give the number of samples")
+    if sig_len == 0:
+        raise RecordError(hea, "empty record: the header declares 0 samples")
+    spf = header.samps_per_frame or [1] * n_sig
+    if any(s != 1 for s in spf):
+        raise RecordError(hea, "multi-frequency records (samples per frame > 1) are not supported")
+    files: dict[str, list[int]] = {}
+    for i, fname in enumerate(header.file_name):
+        files.setdefault(fname, []).append(i)
+    for fname, idx in files.items():
+        fmts = {str(header.fmt[i]) for i in idx}
+        if len(fmts) != 1:
+            raise RecordError(base.parent / fname, f"signals in one file use different formats {sorted(fmts)}")
+        fmt = fmts.pop()
+        if fmt not in SUPPORTED_FORMATS:
+            raise RecordError(hea, f"unknown or unsupported WFDB signal format {fmt!r}")
+        dat = base.parent / fname
+        if not dat.is_file():
+            raise RecordError(dat, f"signal file not found (the header {hea.name} refers to it)")
+        if fmt in COMPRESSED_FORMATS:
+            continue
+        offset = (header.byte_offset[idx[0]] if header.byte_offset else None) or 0
+        expected = offset + math.ceil(sig_len * len(idx) * BYTES_PER_SAMPLE[fmt])
+        size = dat.stat().st_size
+        if size == 0:
+            raise RecordError(dat, "empty signal file (0 bytes)")
+        if size < expected:
+            raise RecordError(dat, f"truncated: the header declares {sig_len} samples x {len(idx)} signals in format {fmt} "
+                                   f"({expected} bytes) but the file holds {size} bytes")
+        # Format 212/310/311 pack samples in groups; allow the padding of one frame.
+        if size > expected + 4 * len(idx):
+            raise RecordError(dat, f"the header does not match the data: it declares {sig_len} samples x {len(idx)} signals "
+                                   f"in format {fmt} ({expected} bytes) but the file holds {size} bytes")
+
+
+def _to_mv(units: Sequence[str | None]) -> tuple[np.ndarray, tuple[str, ...]]:
+    scale, out = [], []
+    for u in units:
+        key = (u or "").strip().lower()
+        if key in _TO_MV:
+            scale.append(_TO_MV[key])
+            out.append("mV")
+        else:
+            scale.append(1.0)
+            out.append(u or "")
+    return np.asarray(scale, dtype=np.float64), tuple(out)
+
+
+def _read_annotations(base: Path, extension: str, sampfrom: int, sampto: int, required: bool,
+                      pn_dir: str | None = None) -> Annotations | None:
+    path = base.with_suffix(f".{extension}")
+    if pn_dir is None and not path.is_file():
+        if required:
+            raise RecordError(path, "annotation file not found")
+        return None
+    if pn_dir is None and path.stat().st_size == 0:
+        raise RecordError(path, "annotation file is empty")
+    try:
+        ann = wfdb.rdann(str(base) if pn_dir is None else base.name, extension, sampfrom=sampfrom,
+                         sampto=sampto, pn_dir=pn_dir)
+    except Exception as exc:
+        if pn_dir is not None and not required:
+            return None
+        raise RecordError(path, f"annotation file does not parse: {type(exc).__name__}: {exc}") from None
+    sample = np.asarray(ann.sample, dtype=np.int64)
+    symbol = np.asarray(ann.symbol if ann.symbol is not None else [], dtype=object)
+    if sample.size != symbol.size:
+        raise RecordError(path, "annotation file does not parse: sample and symbol counts differ")
+    if sample.size and np.any(np.diff(sample) < 0):
+        raise RecordError(path, "annotation samples are not in time order")
+    aux_raw = ann.aux_note if ann.aux_note is not None else [""] * sample.size
+    aux = np.asarray([a.rstrip("\x00") for a in aux_raw], dtype=object)
+    keep = (sample >= sampfrom) & (sample < sampto)
+    return Annotations(sample[keep] - sampfrom, symbol[keep], aux[keep], extension)
+
+
+def load_record(
+    record: str | os.PathLike,
+    data_dir: str | os.PathLike | None = None,
+    *,
+    sampfrom: int = 0,
+    sampto: int | None = None,
+    leads: Sequence[int | str] | None = None,
+    annotator: str | None = "atr",
+    require_annotations: bool = False,
+    pn_dir: str | None = None,
+    verify_checksum: bool = True,
+) -> Record:
+    """Read a WFDB record.
+
+    Parameters
+    ----------
+    record
+        A record path (``"data/100"``, ``"data/100.hea"``), a record name resolved in
+        ``data_dir`` (``"100"``), or, with ``pn_dir``, a record name on PhysioNet.
+    data_dir
+        Where bare record names are looked up; see :func:`resolve_data_dir`.
+    sampfrom, sampto
+        Sample range to read (samples, ``sampto`` exclusive; ``None`` = end).
+    leads
+        Leads to read, by name (``"MLII"``) or index; ``None`` reads all.
+    annotator
+        Annotation file extension to read (``"atr"`` = reference beats); ``None`` skips it.
+        A missing annotation file gives ``annotations=None`` unless ``require_annotations``.
+    pn_dir
+        PhysioNet database directory (e.g. ``"mitdb"`` or ``"mitdb/1.0.0"``) to stream the
+        record from instead of the local disk. Needs the network.
+    verify_checksum
+        For full-length reads, check each signal's 16-bit checksum against the header.
+
+    Raises
+    ------
+    RecordError
+        For anything wrong with the files, naming the file and the problem.
+    DownloadError
+        When streaming from PhysioNet fails (offline, unknown record).
+    """
+    if pn_dir is not None:
+        return _load_physionet(str(record), pn_dir, sampfrom, sampto, leads, annotator, require_annotations)
+
+    base = _record_base(record, data_dir)
+    header = _read_header(base)
+    _check_signal_files(base, header)
+    hea = base.with_suffix(".hea")
+    sig_len = int(header.sig_len)
+    sampto = sig_len if sampto is None else int(sampto)
+    sampfrom = int(sampfrom)
+    if not 0 <= sampfrom < sampto <= sig_len:
+        raise RecordError(hea, f"invalid sample range [{sampfrom}, {sampto}) for a record of {sig_len} samples")
+
+    names = [str(n) for n in (header.sig_name or [f"lead{i}" for i in range(header.n_sig)])]
+    channels = _channel_indices(hea, names, leads)
+    try:
+        rec = wfdb.rdrecord(str(base), sampfrom=sampfrom, sampto=sampto, channels=channels, physical=False)
+    except Exception as exc:
+        raise RecordError(base.with_suffix(".dat"), f"cannot read signal: {type(exc).__name__}: {exc}") from None
+    digital = rec.d_signal
+    if digital is None or digital.shape[0] != sampto - sampfrom:
+        raise RecordError(base.with_suffix(".dat"), "signal file holds fewer samples than the header declares")
+
+    if verify_checksum and sampfrom == 0 and sampto == sig_len and header.checksum:
+        for j, ch in enumerate(channels):
+            want = header.checksum[ch]
+            got = int(np.sum(digital[:, j], dtype=np.int64)) & 0xFFFF
+            if want is not None and got != (int(want) & 0xFFFF):
+                raise RecordError(base.parent / header.file_name[ch],
+                                  f"checksum mismatch on signal {names[ch]!r} (header {int(want) & 0xFFFF}, data {got}): "
+                                  "the data do not match the header")
+
+    signal = _digital_to_mv(digital, rec, hea)
+    scale, units = _to_mv([header.units[c] if header.units else None for c in channels])
+    if np.any(scale != 1.0):
+        signal *= scale.astype(np.float32)
+
+    annotations = None
+    if annotator:
+        annotations = _read_annotations(base, annotator, sampfrom, sampto, require_annotations)
+    return Record(
+        name=base.name,
+        signal=signal,
+        fs=float(header.fs),
+        lead_names=tuple(names[c] for c in channels),
+        units=units,
+        start_sample=sampfrom,
+        annotations=annotations,
+        source=str(hea),
+        comments=tuple(header.comments or ()),
+    )
+
+
+def _channel_indices(hea: Path, names: list[str], leads: Sequence[int | str] | None) -> list[int]:
+    if leads is None:
+        return list(range(len(names)))
+    if isinstance(leads, (str, int)):
+        leads = [leads]
+    out = []
+    lower = [n.lower() for n in names]
+    for lead in leads:
+        if isinstance(lead, (int, np.integer)):
+            if not 0 <= int(lead) < len(names):
+                raise RecordError(hea, f"lead index {lead} out of range; the record has leads {names}")
+            out.append(int(lead))
+        elif str(lead).lower() in lower:
+            out.append(lower.index(str(lead).lower()))
+        else:
+            raise RecordError(hea, f"no lead named {lead!r}; the record has leads {names}")
+    if not out:
+        raise RecordError(hea, "no leads selected")
+    return out
+
+
+def _digital_to_mv(digital: np.ndarray, rec: "wfdb.Record", hea: Path) -> np.ndarray:
+    """Digital samples to float32 physical units, with the format's invalid value as NaN."""
+    from wfdb.io._signal import _digi_nan  # the invalid-sample marker per format
+
+    gains = np.asarray(rec.adc_gain, dtype=np.float64)
+    if np.any(gains == 0) or not np.all(np.isfinite(gains)):
+        raise RecordError(hea, f"invalid ADC gain {list(rec.adc_gain)} in the header")
+    baseline = np.asarray(rec.baseline, dtype=np.float64)
+    out = ((digital - baseline) / gains).astype(np.float32)
+    for j, fmt in enumerate(rec.fmt):
+        nan_value = _digi_nan(fmt)
+        if nan_value is not None:
+            bad = digital[:, j] == nan_value
+            if bad.any():
+                out[bad, j] = np.nan
+    return out
+
+
+def _load_physionet(record: str, pn_dir: str, sampfrom: int, sampto: int | None,
+                    leads: Sequence[int | str] | None, annotator: str | None,
+                    require_annotations: bool) -> Record:
+    where = f"physionet:{pn_dir}/{record}"
+    try:
+        header = wfdb.rdheader(record, pn_dir=pn_dir)
+        names = [str(n) for n in header.sig_name]
+        channels = _channel_indices(Path(where), names, leads)
+        rec = wfdb.rdrecord(record, sampfrom=sampfrom, sampto=sampto, channels=channels, pn_dir=pn_dir,
+                            physical=False)
+    except RecordError:
+        raise
+    except Exception as exc:
+        raise DownloadError(f"{where}: cannot stream the record from PhysioNet ({type(exc).__name__}: {exc}). "
+                            "Are you online? Use a local copy with data_dir instead.") from None
+    end = sampfrom + rec.d_signal.shape[0]
+    signal = _digital_to_mv(rec.d_signal, rec, Path(where))
+    scale, units = _to_mv(rec.units)
+    if np.any(scale != 1.0):
+        signal *= scale.astype(np.float32)
+    annotations = None
+    if annotator:
+        annotations = _read_annotations(Path(record), annotator, sampfrom, end, require_annotations, pn_dir=pn_dir)
+    return Record(name=Path(record).name, signal=signal, fs=float(rec.fs), lead_names=tuple(rec.sig_name),
+                  units=units, start_sample=sampfrom, annotations=annotations, source=where,
+                  comments=tuple(rec.comments or ()))

@@ -1,0 +1,1 @@
+"""Signal processing. Functions take arrays and a sampling rate (Hz), never file paths."""
