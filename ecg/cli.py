@@ -1,0 +1,42 @@
+"""The ``ecg`` command line. Subcommands live in small modules under ``ecg.commands``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+from ecg import __version__
+from ecg.errors import ECGError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ecg", description="ECG anomaly detection on WFDB records.")
+    parser.add_argument("--version", action="version", version=f"ecg {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    from ecg.commands import register_all
+
+    register_all(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args) or 0)
+    except ECGError as exc:
+        print(f"ecg: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+    except KeyboardInterrupt:
+        print("ecg: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

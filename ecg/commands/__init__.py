@@ -1,0 +1,11 @@
+"""Subcommands of the ``ecg`` CLI; each module has ``register(subparsers)``."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register_all(sub: "argparse._SubParsersAction") -> None:
+    from ecg.commands import data
+
+    data.register(sub)

@@ -1,0 +1,1 @@
+"""Record scoring: the one path from a record to scored, flagged beats."""
