@@ -43,13 +43,18 @@ def _notch_sos(freq: float, quality: float, fs: float) -> np.ndarray:
     return sps.tf2sos(b, a)
 
 
-def _padlen(sos: np.ndarray) -> int:
-    # scipy's sosfiltfilt default padding.
-    return 3 * (2 * len(sos) + 1 - min((sos[:, 2] == 0).sum(), (sos[:, 5] == 0).sum()))
+def _padlen(sos: np.ndarray, fs: float, low_hz: float | None) -> int:
+    """Edge padding, reflected evenly (no step at a segment edge): scipy's default, or ~3
+    periods of the lowest cut-off, so a high-pass start-up transient settles in the padding."""
+    default = 3 * (2 * len(sos) + 1 - min((sos[:, 2] == 0).sum(), (sos[:, 5] == 0).sum()))
+    if low_hz:
+        return max(default, int(3.0 * fs / low_hz))
+    return default
 
 
 def _apply_gapwise(x: np.ndarray, fs: float, func: Callable[[np.ndarray], np.ndarray], min_len: int) -> np.ndarray:
-    """Apply ``func`` (axis 0) to each stretch of good samples between gaps, per lead."""
+    """Apply ``func`` (axis 0) to each stretch of good samples between gaps, per lead.
+    Stretches of ``min_len`` samples or fewer come out NaN."""
     bad = gap_mask(x, fs)
     out = np.empty(x.shape, dtype=np.float32)
     if not bad.any():
@@ -69,25 +74,30 @@ def _apply_gapwise(x: np.ndarray, fs: float, func: Callable[[np.ndarray], np.nda
     return out
 
 
-def _sos_filter(signal: np.ndarray, fs: float, sos: np.ndarray) -> np.ndarray:
+def _sos_filter(signal: np.ndarray, fs: float, sos: np.ndarray, low_hz: float | None = None) -> np.ndarray:
     x, one_d = _check(signal, fs)
-    pad = _padlen(sos)
-    y = _apply_gapwise(x, fs, lambda seg: sps.sosfiltfilt(sos, seg, axis=0), pad)
+    pad = _padlen(sos, fs, low_hz)
+    min_len = 3 * (2 * len(sos) + 1)
+
+    def run(seg: np.ndarray) -> np.ndarray:
+        return sps.sosfiltfilt(sos, seg, axis=0, padtype="even", padlen=min(pad, seg.shape[0] - 1))
+
+    y = _apply_gapwise(x, fs, run, min_len)
     return y[:, 0] if one_d else y
 
 
-def bandpass(signal: np.ndarray, fs: float, low_hz: float = 0.5, high_hz: float = 40.0, order: int = 2) -> np.ndarray:
+def bandpass(signal: np.ndarray, fs: float, low_hz: float = 0.5, high_hz: float = 40.0, order: int = 3) -> np.ndarray:
     """Zero-phase Butterworth band-pass (SOS, forward-backward, so the effective order is
     ``2 * order`` per edge). Cut-offs in Hz; ``high_hz`` is capped just below Nyquist."""
     high = min(high_hz, 0.45 * fs)
     if not 0 < low_hz < high:
         raise SignalError(f"band-pass needs 0 < low ({low_hz} Hz) < high ({high} Hz) at fs={fs} Hz")
-    return _sos_filter(signal, fs, _butter_sos(order, (float(low_hz), float(high)), "bandpass", float(fs)))
+    return _sos_filter(signal, fs, _butter_sos(order, (float(low_hz), float(high)), "bandpass", float(fs)), low_hz)
 
 
 def highpass(signal: np.ndarray, fs: float, cutoff_hz: float = 0.5, order: int = 2) -> np.ndarray:
     """Zero-phase Butterworth high-pass (SOS); cut-off in Hz."""
-    return _sos_filter(signal, fs, _butter_sos(order, (float(cutoff_hz),), "highpass", float(fs)))
+    return _sos_filter(signal, fs, _butter_sos(order, (float(cutoff_hz),), "highpass", float(fs)), cutoff_hz)
 
 
 def lowpass(signal: np.ndarray, fs: float, cutoff_hz: float = 40.0, order: int = 4) -> np.ndarray:
@@ -102,7 +112,7 @@ def notch(signal: np.ndarray, fs: float, freq_hz: float = 50.0, quality: float =
     if freq_hz >= fs / 2:
         x, one_d = _check(signal, fs)
         return x[:, 0].astype(np.float32) if one_d else x.astype(np.float32)
-    return _sos_filter(signal, fs, _notch_sos(float(freq_hz), float(quality), float(fs)))
+    return _sos_filter(signal, fs, _notch_sos(float(freq_hz), float(quality), float(fs)), freq_hz / quality)
 
 
 def remove_baseline(signal: np.ndarray, fs: float, method: str = "butterworth", cutoff_hz: float = 0.5) -> np.ndarray:

@@ -1,0 +1,262 @@
+"""Tests of the clinician review store (ecg.review.store)."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import sqlite3
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ecg.review import Decision, ReviewStore
+from ecg.review.store import SCHEMA_VERSION
+
+N_PER_PROCESS = 1000
+
+
+def _write_many(db: str, proc: int, n: int, barrier: "mp.synchronize.Barrier") -> None:
+    """Worker: open its own store and append ``n`` decisions tagged ``proc:i``."""
+    with ReviewStore(db) as store:
+        barrier.wait(timeout=60)
+        for i in range(n):
+            store.record_decision("rec", proc * 100_000 + i, f"reviewer{proc}", "V", "confirm",
+                                  comment=f"{proc}:{i}")
+
+
+def test_decisions_survive_reopen(tmp_path: Path) -> None:
+    db = tmp_path / "sub" / "reviews.db"
+    with ReviewStore(db) as store:
+        d = store.record_decision("100", 1234, "dr_a", "V", "relabel", new_label="S",
+                                  comment="looks atrial", bundle_version="b1")
+    assert isinstance(d, Decision) and d.id > 0
+    assert db.exists()
+    store2 = ReviewStore(db)
+    try:
+        assert store2.history("100", 1234) == [d]
+        got = store2.history("100", 1234)[0]
+        assert (got.reviewer, got.model_label, got.decision, got.new_label, got.comment,
+                got.bundle_version, got.effective_label) == ("dr_a", "V", "relabel", "S",
+                                                            "looks atrial", "b1", "S")
+        ts = datetime.fromisoformat(got.decided_at)
+        assert ts.utcoffset() == timezone.utc.utcoffset(None)
+        assert "." in got.decided_at and len(got.decided_at.split(".")[1].split("+")[0]) == 6
+    finally:
+        store2.close()
+
+
+def test_decision_is_frozen(tmp_path: Path) -> None:
+    with ReviewStore(tmp_path / "r.db") as store:
+        d = store.record_decision("100", 1, "dr_a", "N", "confirm")
+    with pytest.raises(AttributeError):
+        d.decision = "dismiss"  # type: ignore[misc]
+
+
+def test_rereview_keeps_history_and_latest_wins(tmp_path: Path) -> None:
+    with ReviewStore(tmp_path / "r.db") as store:
+        a = store.record_decision("100", 500, "dr_a", "V", "confirm")
+        b = store.record_decision("100", 500, "dr_b", "V", "relabel", new_label="F")
+        c = store.record_decision("100", 500, "dr_a", "V", "dismiss", comment="artefact")
+        other = store.record_decision("100", 900, "dr_a", "S", "confirm")
+        store.record_decision("101", 500, "dr_a", "Q", "confirm")  # another record
+
+        assert store.history("100", 500) == [a, b, c]
+        assert [d.effective_label for d in store.history("100", 500)] == ["V", "F", "N"]
+
+        latest = store.latest_decisions("100")
+        assert list(latest["beat_sample"]) == [500, 900]
+        assert list(latest["id"]) == [c.id, other.id]
+        assert list(latest["decision"]) == ["dismiss", "confirm"]
+        assert list(latest["effective_label"]) == ["N", "S"]
+        assert latest["beat_sample"].dtype == "int64"
+
+        assert len(store.all_decisions("100")) == 4
+        assert len(store.all_decisions()) == 5
+        assert store.count() == 5 and store.count("101") == 1
+        assert list(store.all_decisions("100")["id"]) == [a.id, b.id, c.id, other.id]
+
+        empty = store.latest_decisions("nope")
+        assert len(empty) == 0 and "effective_label" in empty.columns
+
+
+def test_effective_labels(tmp_path: Path) -> None:
+    beats = pd.DataFrame({"sample": [10, 20, 30, 40, 50], "pred_class": ["N", "V", "S", "V", "Q"]})
+    with ReviewStore(tmp_path / "r.db") as store:
+        assert list(store.effective_labels("100", beats)) == ["N", "V", "S", "V", "Q"]
+        store.record_decision("100", 20, "dr_a", "V", "confirm")
+        store.record_decision("100", 30, "dr_a", "S", "dismiss")
+        store.record_decision("100", 40, "dr_a", "V", "relabel", new_label="F")
+        store.record_decision("100", 50, "dr_a", "Q", "relabel", new_label="V")
+        store.record_decision("100", 50, "dr_b", "Q", "confirm")  # latest wins
+        store.record_decision("100", 99, "dr_a", "V", "dismiss")  # not in beats_df: ignored
+        store.record_decision("101", 10, "dr_a", "N", "relabel", new_label="V")  # other record
+        labels = store.effective_labels("100", beats)
+    assert list(labels.index) == [10, 20, 30, 40, 50]
+    assert list(labels) == ["N", "V", "N", "F", "Q"]
+    with pytest.raises(ValueError, match="pred_class"):
+        store2 = ReviewStore(tmp_path / "r.db")
+        try:
+            store2.effective_labels("100", beats[["sample"]])
+        finally:
+            store2.close()
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(reviewer=""), "reviewer"),
+    (dict(reviewer="   "), "reviewer"),
+    (dict(decision="approve"), "decision must be one of"),
+    (dict(decision="relabel"), "requires new_label"),
+    (dict(decision="relabel", new_label="X"), "new_label must be one of"),
+    (dict(decision="relabel", new_label="n"), "new_label must be one of"),
+    (dict(decision="confirm", new_label="S"), "only allowed with decision 'relabel'"),
+    (dict(model_label="Z"), "model_label must be one of"),
+    (dict(record=""), "record"),
+    (dict(beat_sample=-1), "beat_sample"),
+    (dict(beat_sample=1.5), "beat_sample"),
+    (dict(beat_sample=True), "beat_sample"),
+])
+def test_validation_errors(tmp_path: Path, kwargs: dict, message: str) -> None:
+    args = dict(record="100", beat_sample=10, reviewer="dr_a", model_label="V", decision="confirm")
+    args.update(kwargs)
+    with ReviewStore(tmp_path / "r.db") as store:
+        with pytest.raises(ValueError, match=message):
+            store.record_decision(**args)
+        assert store.count() == 0  # nothing written on a rejected decision
+
+
+def test_schema_checks_reject_bad_rows_written_directly(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    ReviewStore(db).close()
+    conn = sqlite3.connect(db)
+    try:
+        with pytest.raises(sqlite3.IntegrityError):
+            conn.execute("INSERT INTO decisions (record, beat_sample, reviewer, decided_at, model_label,"
+                         " decision, new_label) VALUES ('1', 1, 'a', 't', 'V', 'relabel', NULL)")
+        with pytest.raises(sqlite3.IntegrityError):
+            conn.execute("INSERT INTO decisions (record, beat_sample, reviewer, decided_at, model_label,"
+                         " decision, new_label) VALUES ('1', 1, 'a', 't', 'V', 'dismiss', 'S')")
+    finally:
+        conn.close()
+
+
+def test_wal_mode_and_pragmas(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    with ReviewStore(db) as store:
+        store.record_decision("100", 1, "dr_a", "N", "confirm")
+        assert store.schema_version == SCHEMA_VERSION
+        with store._lock:
+            conn = store._connection()
+            assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+            assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == 30_000
+    # journal_mode=WAL is persistent: a fresh, independent connection sees it.
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        idx = {r[1] for r in conn.execute("PRAGMA index_list(decisions)")}
+        cols = [r[2] for r in conn.execute("PRAGMA index_info(decisions_record_beat_id)")]
+        assert "decisions_record_beat_id" in idx and cols == ["record", "beat_sample", "id"]
+    finally:
+        conn.close()
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    ReviewStore(db).close()
+    conn = sqlite3.connect(db)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(RuntimeError, match="newer"):
+        ReviewStore(db)
+
+
+def test_default_path_from_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = tmp_path / "env" / "dir" / "reviews.db"
+    monkeypatch.setenv("ECG_REVIEW_DB", str(db))
+    with ReviewStore() as store:
+        assert store.path == db
+        store.record_decision("100", 1, "dr_a", "N", "confirm")
+    assert db.exists()
+    monkeypatch.delenv("ECG_REVIEW_DB")
+    monkeypatch.chdir(tmp_path)
+    with ReviewStore() as store:
+        assert store.path == Path("data") / "reviews.db"
+    assert (tmp_path / "data" / "reviews.db").exists()
+
+
+def test_closed_store_raises(tmp_path: Path) -> None:
+    store = ReviewStore(tmp_path / "r.db")
+    store.close()
+    store.close()  # idempotent
+    with pytest.raises(RuntimeError, match="closed"):
+        store.record_decision("100", 1, "dr_a", "N", "confirm")
+
+
+def test_threads_sharing_one_store_lose_nothing(tmp_path: Path) -> None:
+    n_threads, n_each = 8, 100
+    errors: list[BaseException] = []
+    with ReviewStore(tmp_path / "r.db") as store:
+        start = threading.Barrier(n_threads)
+
+        def work(t: int) -> None:
+            try:
+                start.wait()
+                for i in range(n_each):
+                    store.record_decision("rec", t * 1000 + i, f"t{t}", "V", "dismiss")
+                    if i % 10 == 0:
+                        store.latest_decisions("rec")  # interleave reads with writes
+            except BaseException as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=(t,)) for t in range(n_threads)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        assert errors == []
+        df = store.all_decisions()
+    assert len(df) == n_threads * n_each
+    assert set(df["beat_sample"]) == {t * 1000 + i for t in range(n_threads) for i in range(n_each)}
+
+
+@pytest.mark.timeout(120)
+def test_two_processes_lose_no_decision(tmp_path: Path) -> None:
+    db = str(tmp_path / "r.db")
+    ReviewStore(db).close()  # create the schema up front
+    ctx = mp.get_context("spawn")
+    barrier = ctx.Barrier(2)
+    procs = [ctx.Process(target=_write_many, args=(db, p, N_PER_PROCESS, barrier)) for p in (1, 2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=100)
+    assert [p.exitcode for p in procs] == [0, 0]
+
+    with ReviewStore(db) as store:
+        df = store.all_decisions()
+    assert len(df) == 2 * N_PER_PROCESS
+    assert df["id"].is_unique
+    got = set(df["comment"])
+    want = {f"{p}:{i}" for p in (1, 2) for i in range(N_PER_PROCESS)}
+    assert got == want
+    assert set(zip(df["reviewer"], df["beat_sample"])) == {
+        (f"reviewer{p}", p * 100_000 + i) for p in (1, 2) for i in range(N_PER_PROCESS)}
+
+
+def _fork_child_writes(store: ReviewStore, n: int) -> None:
+    for i in range(n):
+        store.record_decision("forked", i, "child", "N", "confirm")
+
+
+@pytest.mark.skipif("fork" not in mp.get_all_start_methods(), reason="no fork on this platform")
+def test_store_inherited_through_fork_reopens(tmp_path: Path) -> None:
+    with ReviewStore(tmp_path / "r.db") as store:
+        store.record_decision("parent", 0, "parent", "N", "confirm")
+        proc = mp.get_context("fork").Process(target=_fork_child_writes, args=(store, 50))
+        proc.start()
+        proc.join(timeout=60)
+        assert proc.exitcode == 0
+        store.record_decision("parent", 1, "parent", "N", "confirm")  # parent's connection still fine
+        assert store.count("forked") == 50 and store.count("parent") == 2
