@@ -12,7 +12,7 @@ Public API::
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ecg.errors import DownloadError, ECGError, RecordError, SignalError
 from ecg.io import Annotations, Record, download_database, list_records, load_record
@@ -24,12 +24,12 @@ if TYPE_CHECKING:
     import numpy as np
 
 
-def detect_r_peaks(signal: "np.ndarray", fs: float, method: str = "default", **kwargs: Any) -> "np.ndarray":
+def detect_r_peaks(signal: "np.ndarray", fs: float, method: str = "default") -> "np.ndarray":
     """R-peak sample indices (int64, sorted) of one lead (1-D, mV) sampled at ``fs`` Hz.
     See :func:`ecg.processing.peaks.detect_r_peaks` for the methods."""
     from ecg.processing.peaks import detect_r_peaks as _detect
 
-    return _detect(signal, fs, method=method, **kwargs)
+    return _detect(signal, fs, method=method)
 
 
 __all__ = [
