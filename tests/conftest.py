@@ -69,3 +69,31 @@ def synthetic_ecg(fs: float, duration_s: float = 20.0, hr_bpm: float = 72.0, see
         x += 0.3 * np.exp(-0.5 * ((t - rt - 0.25) / 0.04) ** 2)    # T
     x += wander_mv * np.sin(2 * np.pi * 0.2 * t) + rng.normal(0, noise_mv, n)
     return x.astype(np.float32), np.round(r_times * fs).astype(np.int64)
+
+
+def tiny_train_config(**overrides):
+    from ecg.models.training import TrainConfig
+
+    base = dict(ae_hidden=8, ae_latent=4, ae_epochs=1, ae_max_train_beats=400, beat_hidden=8, seq_hidden=8,
+                clf_epochs=1, clf_seq_len=16, clf_batch=8, threads=1, val_records=("208",))
+    base.update(overrides)
+    return TrainConfig(**base)
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle_path(tmp_path_factory) -> Path:
+    """A tiny bundle trained in seconds on two demo DS1 records (119 train, 208 validation)."""
+    from ecg.models.train_bundle import train_bundle
+
+    d = tmp_path_factory.mktemp("bundle")
+    path = d / "tiny.pt"
+    train_bundle(DEMO_DIR, path, tiny_train_config(), records=("119", "208"), progress=False, echo=None,
+                 cache_dir=d / "cache")
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tiny_bundle_path):
+    from ecg.models.bundle import load_bundle
+
+    return load_bundle(tiny_bundle_path)

@@ -31,7 +31,7 @@ def test_build_from_reference_and_cache(tmp_path: Path, demo_dir: Path) -> None:
     cache = tmp_path / "cache"
     ds = build_beat_dataset(["119", "232"], demo_dir, cache_dir=cache)
     assert ds.waves.shape == (len(ds), 70) and ds.waves.dtype == np.float32
-    assert ds.rr.shape == (len(ds), 8)
+    assert ds.rr.shape == (len(ds), 9)
     assert set(np.unique(ds.record)) == {"119", "232"}
     counts = ds.class_counts()
     assert counts["V"] == 444  # record 119's V beats (MIT-BIH README)

@@ -40,6 +40,8 @@ def test_rr_features_by_hand() -> None:
     np.testing.assert_allclose(col["rr_record_s"], 1.0)
     np.testing.assert_allclose(col["rr_prev_local"], col["rr_prev_s"] / col["rr_local_s"], rtol=1e-6)
     np.testing.assert_allclose(col["rr_next_prev"], [1.0, 0.8, 1.5, 1.0 / 1.2, 1.0], rtol=1e-6)
+    # local CV over the last 2 intervals: std/mean of (1.0, 0.8) = 0.1/0.9, of (0.8, 1.2) = 0.2/1.0
+    np.testing.assert_allclose(col["rr_local_cv"], [0.0, 0.0, 0.1 / 0.9, 0.2, 0.1 / 1.1], rtol=1e-5, atol=1e-6)
     assert f.dtype == np.float32
 
 

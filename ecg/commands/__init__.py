@@ -6,6 +6,8 @@ import argparse
 
 
 def register_all(sub: "argparse._SubParsersAction") -> None:
-    from ecg.commands import data
+    from ecg.commands import data, models, score
 
     data.register(sub)
+    score.register(sub)
+    models.register(sub)

@@ -24,7 +24,7 @@ from ecg.processing.pipeline import BeatConfig, beats_from_signal, choose_lead, 
 from ecg.processing.segmentation import RR_FEATURES, reference_labels
 
 #: Bump when the way beats are built changes, so old caches are not reused.
-DATASET_VERSION = 1
+DATASET_VERSION = 2
 
 PeakSource = Literal["reference", "detected"]
 

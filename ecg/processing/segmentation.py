@@ -26,6 +26,7 @@ RR_FEATURES: tuple[str, ...] = (
     "rr_next_local",      # rr_next / rr_local
     "rr_prev_record",     # rr_prev / rr_record
     "rr_next_prev",       # rr_next / rr_prev
+    "rr_local_cv",        # std / mean of the last 10 RR intervals (rhythm irregularity)
 )
 
 LOCAL_RR_BEATS = 10
@@ -78,7 +79,7 @@ class Beats:
 
 
 def rr_features(peaks: np.ndarray, fs: float, local_beats: int = LOCAL_RR_BEATS) -> np.ndarray:
-    """RR features (see :data:`RR_FEATURES`) for every peak, float32 (n, 8), intervals in s.
+    """RR features (see :data:`RR_FEATURES`) for every peak, float32 (n, 9), intervals in s.
 
     The first beat's previous RR is its next RR, the last beat's next RR its previous one.
     The local mean is over the last ``local_beats`` previous intervals (fewer at the start).
@@ -92,9 +93,12 @@ def rr_features(peaks: np.ndarray, fs: float, local_beats: int = LOCAL_RR_BEATS)
     prev = np.concatenate(([rr[0]], rr))
     nxt = np.concatenate((rr, [rr[-1]]))
     csum = np.concatenate(([0.0], np.cumsum(prev)))
+    csum2 = np.concatenate(([0.0], np.cumsum(prev ** 2)))
     idx = np.arange(n)
     lo = np.maximum(0, idx + 1 - local_beats)
-    local = (csum[idx + 1] - csum[lo]) / (idx + 1 - lo)
+    count = idx + 1 - lo
+    local = (csum[idx + 1] - csum[lo]) / count
+    local_var = np.maximum((csum2[idx + 1] - csum2[lo]) / count - local ** 2, 0.0)
     record = float(rr.mean())
     out[:, 0] = prev
     out[:, 1] = nxt
@@ -104,6 +108,7 @@ def rr_features(peaks: np.ndarray, fs: float, local_beats: int = LOCAL_RR_BEATS)
     out[:, 5] = nxt / local
     out[:, 6] = prev / record
     out[:, 7] = nxt / prev
+    out[:, 8] = np.sqrt(local_var) / local
     return out
 
 
@@ -145,6 +150,7 @@ def segment_beats(
     window: BeatWindow = BeatWindow(),
     *,
     unusable: np.ndarray | None = None,
+    rr: np.ndarray | None = None,
 ) -> Beats:
     """Cut a fixed window around each R peak.
 
@@ -152,7 +158,8 @@ def segment_beats(
     ``peaks``: R-peak samples at ``fs`` (sorted). RR features use every peak, including beats
     that are then dropped. A beat is dropped (and counted in ``dropped``) when its window runs
     past the record's start or end (``"edge"``) or touches an unusable sample: NaN or a flat
-    run (``"gap"``); ``unusable`` overrides the mask computed from ``signal``.
+    run (``"gap"``); ``unusable`` overrides the mask computed from ``signal``. ``rr`` gives
+    precomputed RR features for ``peaks`` (when they are a slice of a longer recording).
     """
     x = np.asarray(signal)
     if x.ndim not in (1, 2):
@@ -160,7 +167,9 @@ def segment_beats(
     peaks = np.asarray(peaks, dtype=np.int64)
     if peaks.size and (np.any(np.diff(peaks) <= 0)):
         raise SignalError("peaks must be strictly increasing sample indices")
-    rr = rr_features(peaks, fs)
+    rr = rr_features(peaks, fs) if rr is None else np.asarray(rr, np.float32)
+    if rr.shape[0] != peaks.size:
+        raise SignalError(f"rr has {rr.shape[0]} rows for {peaks.size} peaks")
     bad = gap_mask(x, fs) if unusable is None else np.asarray(unusable, bool)
     if bad.ndim == 2:
         bad = bad.any(axis=1)

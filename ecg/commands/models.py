@@ -1,0 +1,81 @@
+"""``ecg train`` and ``ecg evaluate``."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+
+def _command_line() -> str:
+    return "ecg " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+def _train(args: argparse.Namespace) -> int:
+    from ecg.models.train_bundle import train_bundle
+    from ecg.models.training import TrainConfig
+
+    cfg = TrainConfig(seed=args.seed, threads=args.threads, cell=args.cell)
+    if args.clf_epochs is not None:
+        cfg.clf_epochs = args.clf_epochs
+    if args.ae_epochs is not None:
+        cfg.ae_epochs = args.ae_epochs
+    if args.val_records:
+        cfg.val_records = tuple(args.val_records)
+    records = tuple(args.records) if args.records else None
+    kwargs = {"records": records} if records else {}
+    bundle = train_bundle(args.data_dir, args.out, cfg, progress=not args.quiet, evaluate_ds2=args.evaluate_ds2,
+                          **kwargs)
+    secs = bundle.metadata["train_seconds"]["total"]
+    print(f"wrote {args.out} (version {bundle.version}) in {secs:.0f} s; log: {args.out}.log.jsonl")
+    v = bundle.metadata["validation"]
+    print(f"validation (DS1 held-out patients {', '.join(bundle.metadata['val_records'])}): "
+          f"autoencoder ROC-AUC {v['val_roc_auc']:.3f}, rr_weight {v['chosen_rr_weight']}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from ecg.datasets import split_records
+    from ecg.evaluate.report import evaluate_records, to_markdown, write_report
+    from ecg.models.bundle import load_bundle
+
+    bundle = load_bundle(args.bundle)
+    records = args.records or list(split_records(args.split))
+    modes = ("reference", "end_to_end") if args.mode == "both" else (args.mode,)
+    result = evaluate_records(bundle, records, args.data_dir, modes=modes, progress=not args.quiet)
+    cmd = _command_line()
+    md, js = write_report(result, args.out, cmd, name=args.name)
+    print(to_markdown(result, cmd))
+    print(f"wrote {md} and {js}")
+    return 0
+
+
+def register(sub: "argparse._SubParsersAction") -> None:
+    from ecg.models.bundle import DEFAULT_BUNDLE_PATH
+
+    p = sub.add_parser("train", help="train both GRU models on DS1 and write a bundle")
+    p.add_argument("--data-dir", required=True, help="WFDB directory holding the MIT-BIH DS1 records")
+    p.add_argument("--out", type=Path, default=DEFAULT_BUNDLE_PATH, help="bundle file to write")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--cell", choices=["gru", "lstm"], default="gru")
+    p.add_argument("--clf-epochs", type=int, default=None)
+    p.add_argument("--ae-epochs", type=int, default=None)
+    p.add_argument("--records", nargs="*", default=None, help="training records (default: DS1)")
+    p.add_argument("--val-records", nargs="*", default=None, help="held-out validation patients (within DS1)")
+    p.add_argument("--evaluate-ds2", action="store_true",
+                   help="after training, store DS2 results in the bundle's metadata (never used for choices)")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_train)
+
+    p = sub.add_parser("evaluate", help="EC57 evaluation of a bundle on DS2 (inter-patient)")
+    p.add_argument("--data-dir", required=True, help="WFDB directory holding the MIT-BIH records")
+    p.add_argument("--bundle", type=Path, default=None, help="bundle file (default: the shipped one)")
+    p.add_argument("--split", default="DS2")
+    p.add_argument("--records", nargs="*", default=None)
+    p.add_argument("--mode", choices=["reference", "end_to_end", "both"], default="both")
+    p.add_argument("--out", type=Path, default=Path("reports"))
+    p.add_argument("--name", default="ds2_evaluation")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_evaluate)

@@ -1,0 +1,37 @@
+"""``ecg score INPUT... --out DIR``: score many records, write per-record outputs."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def _score(args: argparse.Namespace) -> int:
+    from ecg.scoring.batch import ALL_FORMATS, score_batch, summary_table
+
+    formats = tuple(f.strip() for f in args.formats.split(",") if f.strip()) if args.formats else ALL_FORMATS
+    lead: int | str | None = args.lead
+    if isinstance(lead, str) and lead.isdigit():
+        lead = int(lead)
+    outcomes = score_batch(args.inputs, args.out, bundle_path=args.bundle, jobs=args.jobs, threshold=args.threshold,
+                           lead=lead, formats=formats, force=args.force, progress=not args.quiet)
+    print(summary_table(outcomes))
+    print(f"outputs in {args.out}/ (index: {Path(args.out) / 'index.csv'})")
+    return 1 if any(o.status == "failed" for o in outcomes) else 0
+
+
+def register(sub: "argparse._SubParsersAction") -> None:
+    p = sub.add_parser("score", help="score records (directories, record paths or PhysioNet names such as mitdb/100)")
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="a directory of WFDB records, a record path (with or without .hea), or a PhysioNet name")
+    p.add_argument("--out", required=True, type=Path, help="output directory")
+    p.add_argument("--jobs", type=int, default=1, help="records scored in parallel (processes)")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="anomaly-score threshold (1.0 = the bundle's calibrated threshold)")
+    p.add_argument("--lead", default=None, help="lead name or index (default: MLII/II, else the first)")
+    p.add_argument("--formats", default=None,
+                   help="comma-separated subset of csv,parquet,json,wfdb,edf,pdf (default: all)")
+    p.add_argument("--bundle", type=Path, default=None, help="model bundle (default: the shipped one)")
+    p.add_argument("--force", action="store_true", help="re-score records already scored with the same bundle and input")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_score)

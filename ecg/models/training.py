@@ -1,0 +1,354 @@
+"""Training both models on DS1, with validation on DS1 patients held out from training.
+
+Nothing here reads DS2. Seeded and deterministic on CPU.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from ecg.datasets.beats import BeatDataset
+from ecg.labels import AAMI_CLASSES
+from ecg.models.features import ModelInputs, model_inputs
+from ecg.models.networks import BeatSequenceClassifier, GRUAutoencoder
+
+#: Classes the classifier predicts. Q (8 beats in DS1) is too rare to learn: Q beats are left
+#: out of the loss, and the classifier never predicts Q.
+MODEL_CLASSES: tuple[str, ...] = ("N", "S", "V", "F")
+
+#: DS1 patients held out from training for early stopping, model selection and threshold
+#: calibration. Chosen to hold S, V and F beats: 118 and 201 (S), 201/215 (V), 124 (S, V, F).
+DEFAULT_VAL_RECORDS: tuple[str, ...] = ("101", "118", "124", "201", "215")
+
+
+@dataclass
+class TrainConfig:
+    """Hyper-parameters (chosen on DS1 validation patients only)."""
+
+    seed: int = 0
+    val_records: tuple[str, ...] = DEFAULT_VAL_RECORDS
+    cell: str = "gru"
+    # autoencoder
+    ae_hidden: int = 48
+    ae_latent: int = 12
+    ae_epochs: int = 12
+    ae_batch: int = 256
+    ae_lr: float = 2e-3
+    ae_max_train_beats: int = 20000
+    # classifier
+    beat_hidden: int = 32
+    seq_hidden: int = 32
+    clf_epochs: int = 20
+    clf_seq_len: int = 32
+    clf_batch: int = 16
+    clf_lr: float = 2e-3
+    class_weight_power: float = 0.5
+    clf_channels: tuple[int, ...] = (1,)
+    augment: bool = True
+    patience: int = 6
+    # calibration
+    target_normal_flag_rate: float = 0.01
+    rr_weight: float = 1.0
+    threads: int = 2
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["val_records"] = list(self.val_records)
+        d["clf_channels"] = list(self.clf_channels)
+        return d
+
+
+@dataclass
+class PreparedRecord:
+    name: str
+    inputs: ModelInputs
+    target: np.ndarray  # int64 index into MODEL_CLASSES, -100 for Q / unlabelled
+    label: np.ndarray   # AAMI letters
+
+
+@dataclass
+class TrainLog:
+    lines: list[dict] = field(default_factory=list)
+    echo: Callable[[str], None] | None = print
+
+    def add(self, **row) -> None:
+        self.lines.append(row)
+        if self.echo:
+            self.echo(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+
+    def write(self, path: Path) -> None:
+        from ecg.io.atomic import atomic_write_text
+
+        atomic_write_text(path, "\n".join(json.dumps(r) for r in self.lines) + "\n")
+
+
+def seed_everything(seed: int, threads: int = 2) -> None:
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(True)
+
+
+def prepare(ds: BeatDataset) -> dict[str, PreparedRecord]:
+    """Per-record model inputs (normalised per record) and targets."""
+    out = {}
+    lookup = {c: i for i, c in enumerate(MODEL_CLASSES)}
+    pre = ds.config.window.pre
+    for name in dict.fromkeys(ds.record.tolist()):
+        m = ds.record == name
+        inp = model_inputs(ds.waves[m], ds.rr[m], pre)
+        lab = ds.label[m]
+        target = np.array([lookup.get(c, -100) for c in lab], dtype=np.int64)
+        out[name] = PreparedRecord(name, inp, target, lab)
+    return out
+
+
+# --------------------------------------------------------------------------------- autoencoder
+
+def ae_errors(model: GRUAutoencoder, waves: np.ndarray, batch: int = 2048) -> np.ndarray:
+    """Mean squared reconstruction error per beat (channel 0 = the normalised beat)."""
+    model.eval()
+    out = []
+    with torch.inference_mode():
+        for i in range(0, waves.shape[0], batch):
+            x = torch.from_numpy(np.ascontiguousarray(waves[i:i + batch, :, :1]))
+            out.append(((model(x) - x) ** 2).mean(dim=(1, 2)).numpy())
+    return np.concatenate(out) if out else np.zeros(0, np.float32)
+
+
+def train_autoencoder(train: dict[str, PreparedRecord], val: dict[str, PreparedRecord], cfg: TrainConfig,
+                      log: TrainLog, progress: bool = True) -> GRUAutoencoder:
+    """Fit on normal beats of the training patients; keep the epoch with the lowest
+    validation error on the held-out patients' normal beats."""
+    rng = np.random.default_rng(cfg.seed)
+    x_tr = np.concatenate([r.inputs.waves[r.label == "N", :, :1] for r in train.values()])
+    if x_tr.shape[0] > cfg.ae_max_train_beats:
+        x_tr = x_tr[rng.choice(x_tr.shape[0], cfg.ae_max_train_beats, replace=False)]
+    x_va = np.concatenate([r.inputs.waves[r.label == "N", :, :1] for r in val.values()])
+    model = GRUAutoencoder(1, cfg.ae_hidden, cfg.ae_latent, x_tr.shape[1], cfg.cell)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.ae_lr)
+    best, best_state = math.inf, None
+    bar = _bar(cfg.ae_epochs, "autoencoder", progress)
+    for epoch in range(cfg.ae_epochs):
+        t0 = time.perf_counter()
+        model.train()
+        perm = rng.permutation(x_tr.shape[0])
+        total = 0.0
+        for i in range(0, perm.size, cfg.ae_batch):
+            x = torch.from_numpy(x_tr[perm[i:i + cfg.ae_batch]])
+            loss = ((model(x) - x) ** 2).mean()
+            opt.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            total += float(loss.detach()) * x.shape[0]
+        val_err = float(np.mean(ae_errors(model, x_va)))
+        log.add(model="autoencoder", epoch=epoch + 1, train_mse=total / perm.size, val_mse=val_err,
+                seconds=time.perf_counter() - t0)
+        if val_err < best:
+            best, best_state = val_err, {k: v.clone() for k, v in model.state_dict().items()}
+        bar.update(1)
+        bar.set_postfix(val_mse=f"{val_err:.4f}")
+    bar.close()
+    model.load_state_dict(best_state)
+    model.eval()
+    return model
+
+
+# --------------------------------------------------------------------------------- classifier
+
+def _crops(records: list[PreparedRecord], seq_len: int, rng: np.random.Generator) -> list[tuple[int, int]]:
+    """Random-offset tiling of every record into runs of ``seq_len`` beats."""
+    out = []
+    for ri, r in enumerate(records):
+        n = r.target.size
+        if n < seq_len:
+            continue
+        start = int(rng.integers(0, seq_len))
+        for s in range(start, n - seq_len + 1, seq_len):
+            out.append((ri, s))
+        out.append((ri, 0))
+    return out
+
+
+def augment_waves(w: np.ndarray, rng: np.random.Generator, max_shift: int = 2) -> np.ndarray:
+    """Training augmentation for (crops, beats, time, channels) waves: a random gain per crop
+    (0.7-1.3), Gaussian noise (sd 0.03 of the QRS amplitude) and a random time shift of up to
+    ``max_shift`` samples per beat (R-peak jitter between annotation and detection)."""
+    b, n, t, c = w.shape
+    out = w * rng.uniform(0.7, 1.3, size=(b, 1, 1, 1)).astype(np.float32)
+    out = out + rng.normal(0, 0.03, size=out.shape).astype(np.float32)
+    shift = rng.integers(-max_shift, max_shift + 1, size=(b, n))
+    idx = np.clip(np.arange(t)[None, None, :] - shift[:, :, None], 0, t - 1)
+    out = np.take_along_axis(out, idx[..., None], axis=2)
+    return out.astype(np.float32)
+
+
+def class_weights(train: dict[str, PreparedRecord], power: float) -> np.ndarray:
+    counts = np.array([sum(int(np.sum(r.target == k)) for r in train.values()) for k in range(len(MODEL_CLASSES))],
+                      dtype=np.float64)
+    w = (counts.sum() / np.maximum(counts, 1)) ** power
+    return (w / w[0]).astype(np.float32)
+
+
+def predict_proba(model: BeatSequenceClassifier, inputs: ModelInputs, seq_len: int = 64,
+                  windows_per_batch: int = 64, channels: tuple[int, ...] = (1,)) -> np.ndarray:
+    """Class probabilities (n, n_classes) for every beat of one record, from windows of
+    ``seq_len`` beats overlapping by half; each beat takes the window where it is most
+    central. Windows are run in batches. ``channels`` selects the wave channels the
+    classifier was trained on."""
+    waves = np.ascontiguousarray(inputs.waves[:, :, list(channels)])
+    n = waves.shape[0]
+    n_cls = model.head[-1].out_features
+    if n == 0:
+        return np.zeros((0, n_cls), np.float32)
+    L = min(seq_len, n)
+    hop = max(1, L // 2)
+    starts = list(range(0, n - L + 1, hop))
+    if starts[-1] + L < n:
+        starts.append(n - L)
+    starts_arr = np.asarray(starts)
+    # Each beat's best window: the one whose centre is closest.
+    centres = starts_arr + (L - 1) / 2
+    pos = np.arange(n)
+    best = np.abs(pos[:, None] - centres[None, :]).argmin(axis=1) if starts_arr.size < 4096 else \
+        np.clip(np.searchsorted(centres, pos), 0, starts_arr.size - 1)
+    probs = np.zeros((n, n_cls), np.float32)
+    model.eval()
+    offs = np.arange(L)
+    with torch.inference_mode():
+        for b0 in range(0, starts_arr.size, windows_per_batch):
+            ws = starts_arr[b0:b0 + windows_per_batch]
+            idx = ws[:, None] + offs[None, :]
+            p = torch.softmax(model(torch.from_numpy(waves[idx]), torch.from_numpy(inputs.rr[idx])), dim=-1).numpy()
+            for k, s in enumerate(ws):
+                mine = np.flatnonzero(best[s:s + L] == b0 + k)
+                probs[s + mine] = p[k, mine]
+    return probs
+
+
+def train_classifier(train: dict[str, PreparedRecord], val: dict[str, PreparedRecord], cfg: TrainConfig,
+                     log: TrainLog, progress: bool = True) -> BeatSequenceClassifier:
+    """Weighted cross-entropy (weights = inverse class frequency ** class_weight_power) on
+    runs of consecutive beats, with amplitude, noise and time-shift augmentation; early
+    stopping on the held-out patients' mean of EC57 VEB F1 and SVEB F1."""
+    from ecg.evaluate.metrics import confusion_matrix, ec57_statistics
+
+    rng = np.random.default_rng(cfg.seed + 1)
+    ch = list(cfg.clf_channels)
+    recs = list(train.values())
+    waves_tr = [np.ascontiguousarray(r.inputs.waves[:, :, ch]) for r in recs]
+    first = recs[0].inputs
+    model = BeatSequenceClassifier(len(ch), first.rr.shape[1], len(MODEL_CLASSES), cfg.beat_hidden,
+                                   cfg.seq_hidden, cfg.cell)
+    weights = torch.from_numpy(class_weights(train, cfg.class_weight_power))
+    log.add(model="classifier", class_weights=[round(float(w), 3) for w in weights])
+    loss_fn = nn.CrossEntropyLoss(weight=weights, ignore_index=-100)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.clf_lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.clf_epochs)
+    best, best_state, since_best = -1.0, None, 0
+    bar = _bar(cfg.clf_epochs, "classifier", progress)
+    L = cfg.clf_seq_len
+    for epoch in range(cfg.clf_epochs):
+        t0 = time.perf_counter()
+        model.train()
+        crops = _crops(recs, L, rng)
+        order = rng.permutation(len(crops))
+        total, count = 0.0, 0
+        for i in range(0, order.size, cfg.clf_batch):
+            batch = [crops[j] for j in order[i:i + cfg.clf_batch]]
+            w_np = np.stack([waves_tr[ri][s:s + L] for ri, s in batch])
+            if cfg.augment:
+                w_np = augment_waves(w_np, rng)
+            w = torch.from_numpy(w_np)
+            r = torch.from_numpy(np.stack([recs[ri].inputs.rr[s:s + L] for ri, s in batch]))
+            y = torch.from_numpy(np.stack([recs[ri].target[s:s + L] for ri, s in batch]))
+            logits = model(w, r)
+            loss = loss_fn(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+            opt.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            total += float(loss.detach()) * len(batch)
+            count += len(batch)
+        sched.step()
+        y_true, y_pred = [], []
+        for r in val.values():
+            keep = r.target >= 0
+            y_true.append(r.label[keep])
+            y_pred.append(np.asarray(MODEL_CLASSES)[predict_proba(model, r.inputs, channels=cfg.clf_channels).argmax(1)][keep])
+        cm = confusion_matrix(np.concatenate(y_true), np.concatenate(y_pred))
+        st = ec57_statistics(cm)
+        score = float(np.nan_to_num(0.5 * (st["veb"]["f1"] + st["sveb"]["f1"])))
+        log.add(model="classifier", epoch=epoch + 1, train_loss=total / max(count, 1), val_score=score,
+                val_veb_f1=st["veb"]["f1"], val_sveb_f1=st["sveb"]["f1"], val_macro_f1=st["macro_f1"],
+                val_confusion=cm[:4, :4].tolist(), seconds=time.perf_counter() - t0)
+        if score > best:
+            best, best_state, since_best = score, {k: v.clone() for k, v in model.state_dict().items()}, 0
+        else:
+            since_best += 1
+        bar.update(1)
+        bar.set_postfix(val_score=f"{score:.3f}")
+        if since_best >= cfg.patience:
+            break
+    bar.close()
+    model.load_state_dict(best_state)
+    model.eval()
+    return model
+
+
+def _bar(total: int, desc: str, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="epoch", disable=not enabled, leave=True)
+
+
+__all__ = ["AAMI_CLASSES", "DEFAULT_VAL_RECORDS", "MODEL_CLASSES", "PreparedRecord", "TrainConfig", "TrainLog",
+           "ae_errors", "predict_proba", "prepare", "seed_everything", "train_autoencoder", "train_classifier"]
+
+
+# --------------------------------------------------------------------------------- calibration
+
+RR_WEIGHT_GRID: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
+
+
+def calibrate_scorer(ae: GRUAutoencoder, train: dict[str, PreparedRecord], val: dict[str, PreparedRecord],
+                     cfg: TrainConfig, log: TrainLog) -> "AnomalyScorer":
+    """Fit the RR spread on normal training beats, choose the RR weight by ROC-AUC (normal vs
+    S/V/F) on the held-out DS1 patients, and set the threshold so that
+    ``target_normal_flag_rate`` of their normal beats score above it."""
+    from ecg.evaluate.metrics import roc_auc
+    from ecg.models.bundle import AnomalyScorer
+
+    rr_n = np.concatenate([r.inputs.rr[r.label == "N", :2] for r in train.values()])
+    sigma = tuple(float(max(0.02, 1.4826 * np.median(np.abs(rr_n[:, k] - np.median(rr_n[:, k]))))) for k in range(2))
+    errs = {name: ae_errors(ae, r.inputs.waves) for name, r in val.items()}
+    labels = np.concatenate([r.label for r in val.values()])
+    abnormal = np.isin(labels, ["S", "V", "F"])
+    normal = labels == "N"
+    keep = abnormal | normal
+    best_w, best_auc = 0.0, -1.0
+    for w in RR_WEIGHT_GRID:
+        sc = AnomalyScorer(w, sigma)
+        raw = np.concatenate([sc.raw(errs[k], val[k].inputs.rr) for k in val])
+        auc = roc_auc(abnormal[keep], raw[keep])
+        log.add(model="calibration", rr_weight=w, val_roc_auc=auc)
+        if auc > best_auc + 1e-4:
+            best_w, best_auc = w, auc
+    sc = AnomalyScorer(best_w, sigma)
+    raw = np.concatenate([sc.raw(errs[k], val[k].inputs.rr) for k in val])
+    log_thr = float(np.quantile(raw[normal], 1.0 - cfg.target_normal_flag_rate))
+    scorer = AnomalyScorer(best_w, sigma, log_thr, cfg.target_normal_flag_rate)
+    flagged = raw >= log_thr
+    log.add(model="calibration", chosen_rr_weight=best_w, val_roc_auc=best_auc, log_threshold=log_thr,
+            val_normal_flag_rate=float(flagged[normal].mean()), val_abnormal_caught=float(flagged[abnormal].mean()))
+    return scorer

@@ -1,0 +1,171 @@
+"""GRU models and the bundle: shapes, learning, round trip, refusal of bad bundles, determinism."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ecg.models.bundle import BUNDLE_FORMAT, BundleError, ModelBundle, load_bundle
+from ecg.models.features import RR_INPUTS, model_inputs, rr_inputs
+from ecg.models.networks import BeatSequenceClassifier, GRUAutoencoder, n_parameters
+from ecg.models.training import augment_waves, predict_proba
+from ecg.processing.segmentation import rr_features
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_forward_shapes(cell: str) -> None:
+    ae = GRUAutoencoder(1, 16, 4, 70, cell)
+    x = torch.randn(5, 70, 1)
+    assert ae(x).shape == (5, 70, 1)
+    clf = BeatSequenceClassifier(1, len(RR_INPUTS), 4, 8, 8, cell)
+    out = clf(torch.randn(3, 12, 70, 1), torch.randn(3, 12, len(RR_INPUTS)))
+    assert out.shape == (3, 12, 4)
+    with pytest.raises(ValueError):
+        ae(torch.randn(2, 50, 1))
+    with pytest.raises(ValueError):
+        GRUAutoencoder(cell="rnn")
+
+
+def test_gru_is_lighter_than_lstm() -> None:
+    assert n_parameters(GRUAutoencoder(cell="gru")) < n_parameters(GRUAutoencoder(cell="lstm"))
+
+
+def test_tiny_autoencoder_overfits_tiny_batch() -> None:
+    torch.manual_seed(0)
+    t = torch.linspace(0, 1, 70)
+    x = torch.stack([torch.exp(-((t - c) / 0.03) ** 2) for c in (0.3, 0.35, 0.4, 0.45)])[:, :, None]
+    ae = GRUAutoencoder(1, 32, 8, 70)
+    opt = torch.optim.Adam(ae.parameters(), lr=1e-2)
+    first = float(((ae(x) - x) ** 2).mean().detach())
+    for _ in range(300):
+        loss = ((ae(x) - x) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert float(loss.detach()) < 0.05 * first
+
+
+def test_tiny_classifier_overfits_tiny_batch() -> None:
+    torch.manual_seed(0)
+    w = torch.randn(2, 10, 70, 1)
+    rr = torch.randn(2, 10, len(RR_INPUTS))
+    y = torch.randint(0, 4, (2, 10))
+    clf = BeatSequenceClassifier(1, len(RR_INPUTS), 4, 16, 16, dropout=0.0)
+    opt = torch.optim.Adam(clf.parameters(), lr=1e-2)
+    for _ in range(200):
+        loss = torch.nn.functional.cross_entropy(clf(w, rr).reshape(-1, 4), y.reshape(-1))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert (clf(w, rr).argmax(-1) == y).float().mean() == 1.0
+
+
+def test_model_inputs_normalise_per_record() -> None:
+    rng = np.random.default_rng(0)
+    waves = rng.normal(0, 0.01, (50, 70)).astype(np.float32)
+    waves[:, 25] += 2.0  # R peak of 2 mV at the window's R position
+    peaks = np.cumsum(rng.integers(250, 300, 50))
+    inp = model_inputs(waves, rr_features(peaks, 360.0), pre=25)
+    assert inp.waves.shape == (50, 70, 2) and inp.waves.dtype == np.float32
+    assert inp.scale == pytest.approx(2.0, rel=0.05)
+    assert np.abs(inp.waves[:, :, 1]).max() < 0.1  # identical beats: nothing left after the template
+    assert inp.rr.shape == (50, len(RR_INPUTS))
+    same_rhythm = rr_inputs(rr_features(np.arange(0, 3600, 360), 360.0))
+    np.testing.assert_allclose(same_rhythm[:, :5], 0.0, atol=1e-6)
+
+
+def test_augmentation_keeps_shape_and_changes_values() -> None:
+    rng = np.random.default_rng(0)
+    w = np.ones((2, 3, 70, 1), np.float32)
+    out = augment_waves(w, rng)
+    assert out.shape == w.shape and out.dtype == np.float32
+    assert not np.allclose(out, w)
+
+
+def test_bundle_round_trip_identical_outputs(tiny_bundle_path: Path, tmp_path: Path) -> None:
+    b1 = load_bundle(tiny_bundle_path)
+    assert b1.classes == ("N", "S", "V", "F")
+    assert b1.config.window.fs == 100.0 and b1.config.window.length == 70
+    assert b1.metadata["train_records"] == ["119"] and b1.metadata["val_records"] == ["208"]
+    assert b1.digest and len(b1.digest) == 64
+    copy = b1.save(tmp_path / "copy.pt")
+    b2 = load_bundle(copy)
+    assert b2.digest == b1.digest and b2.version == b1.version
+    rng = np.random.default_rng(1)
+    inp = model_inputs(rng.normal(0, 0.2, (40, 70)).astype(np.float32),
+                       rr_features(np.cumsum(rng.integers(200, 400, 40)), 360.0), 25)
+    p1 = predict_proba(b1.classifier, inp, b1.seq_len, channels=b1.clf_channels)
+    p2 = predict_proba(b2.classifier, inp, b2.seq_len, channels=b2.clf_channels)
+    np.testing.assert_array_equal(p1, p2)
+    x = torch.from_numpy(inp.waves[:, :, :1].copy())
+    with torch.inference_mode():
+        np.testing.assert_array_equal(b1.autoencoder(x).numpy(), b2.autoencoder(x).numpy())
+    # Deterministic inference: the same call twice gives the same numbers.
+    np.testing.assert_array_equal(p1, predict_proba(b1.classifier, inp, b1.seq_len, channels=b1.clf_channels))
+
+
+def test_bundle_loads_without_pickle(tiny_bundle_path: Path) -> None:
+    payload = torch.load(tiny_bundle_path, weights_only=True)
+    assert payload["format"] == BUNDLE_FORMAT
+    meta = json.loads(payload["meta"])
+    assert meta["config"]["window"]["fs"] == 100.0 and meta["classes"] == ["N", "S", "V", "F"]
+    assert "log_threshold" in meta["scorer"]
+
+
+def test_corrupt_bundle_is_refused(tiny_bundle_path: Path, tmp_path: Path) -> None:
+    payload = torch.load(tiny_bundle_path, weights_only=True)
+    key = next(iter(payload["classifier"]))
+    payload["classifier"][key] = payload["classifier"][key] + 1e-3  # tampered weights, stale checksum
+    bad = tmp_path / "tampered.pt"
+    torch.save(payload, bad)
+    with pytest.raises(BundleError, match="checksum mismatch"):
+        load_bundle(bad)
+
+    raw = bytearray(tiny_bundle_path.read_bytes())
+    trunc = tmp_path / "truncated.pt"
+    trunc.write_bytes(bytes(raw[: len(raw) // 2]))
+    with pytest.raises(BundleError, match="truncated.pt: not a readable model bundle"):
+        load_bundle(trunc)
+
+
+def test_mismatched_bundle_version_and_format(tiny_bundle_path: Path, tmp_path: Path) -> None:
+    payload = torch.load(tiny_bundle_path, weights_only=True)
+    payload["format_version"] = 99
+    p = tmp_path / "future.pt"
+    torch.save(payload, p)
+    with pytest.raises(BundleError, match="format version 99 is not supported"):
+        load_bundle(p)
+    other = tmp_path / "other.pt"
+    torch.save({"weights": torch.zeros(3)}, other)
+    with pytest.raises(BundleError, match="not an ecg-anomaly-bundle file"):
+        load_bundle(other)
+    with pytest.raises(BundleError, match="not found"):
+        load_bundle(tmp_path / "missing.pt")
+    text = tmp_path / "notes.pt"
+    text.write_text("hello")
+    with pytest.raises(BundleError, match="not a readable model bundle"):
+        ModelBundle.load(text)
+
+
+def test_training_refuses_ds2_records(tmp_path: Path, demo_dir: Path) -> None:
+    from ecg.models.train_bundle import train_bundle
+    from tests.conftest import tiny_train_config
+
+    with pytest.raises(ValueError, match="DS2"):
+        train_bundle(demo_dir, tmp_path / "x.pt", tiny_train_config(val_records=("100",)), records=("100", "119"),
+                     progress=False, echo=None)
+
+
+def test_training_is_deterministic(tmp_path: Path, demo_dir: Path, tiny_bundle: ModelBundle) -> None:
+    from ecg.models.train_bundle import train_bundle
+    from tests.conftest import tiny_train_config
+
+    again = train_bundle(demo_dir, tmp_path / "again.pt", tiny_train_config(), records=("119", "208"),
+                         progress=False, echo=None, cache_dir=tmp_path / "cache")
+    for k, v in tiny_bundle.classifier.state_dict().items():
+        torch.testing.assert_close(v, again.classifier.state_dict()[k], rtol=0, atol=0)
+    assert again.scorer.log_threshold == tiny_bundle.scorer.log_threshold
