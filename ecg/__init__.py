@@ -8,11 +8,13 @@ Public API::
     ecg.detect_r_peaks(x, fs)   # R-peak samples of one lead
     ecg.AAMI_CLASSES            # ("N", "S", "V", "F", "Q")
     ecg.symbol_to_aami(sym)     # MIT-BIH symbol -> AAMI class or None
+    ecg.load_bundle(path=None)  # the model bundle (default: the shipped one)
+    ecg.score_record(record)    # the one scoring path: record -> scored, flagged beats
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ecg.errors import DownloadError, ECGError, RecordError, SignalError
 from ecg.io import Annotations, Record, download_database, list_records, load_record
@@ -23,6 +25,9 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     import numpy as np
 
+    from ecg.models.bundle import ModelBundle
+    from ecg.scoring.score import ScoredRecord
+
 
 def detect_r_peaks(signal: "np.ndarray", fs: float, method: str = "default") -> "np.ndarray":
     """R-peak sample indices (int64, sorted) of one lead (1-D, mV) sampled at ``fs`` Hz.
@@ -32,8 +37,23 @@ def detect_r_peaks(signal: "np.ndarray", fs: float, method: str = "default") -> 
     return _detect(signal, fs, method=method)
 
 
+def load_bundle(path: "str | None" = None) -> "ModelBundle":
+    """Load a model bundle (default: the shipped one trained on DS1). See
+    :class:`ecg.models.bundle.ModelBundle`."""
+    from ecg.models.bundle import load_bundle as _load
+
+    return _load(path)
+
+
+def score_record(record: "Record | str", bundle: "ModelBundle | None" = None, **kwargs: Any) -> "ScoredRecord":
+    """Score one record with both models. See :func:`ecg.scoring.score.score_record`."""
+    from ecg.scoring.score import score_record as _score
+
+    return _score(record, bundle, **kwargs)
+
+
 __all__ = [
     "AAMI_CLASSES", "Annotations", "DownloadError", "ECGError", "Record", "RecordError", "SYMBOL_TO_AAMI",
-    "SignalError", "__version__", "detect_r_peaks", "download_database", "list_records", "load_record",
-    "symbol_to_aami",
+    "SignalError", "__version__", "detect_r_peaks", "download_database", "list_records", "load_bundle",
+    "load_record", "score_record", "symbol_to_aami",
 ]
