@@ -25,12 +25,17 @@ def code_version() -> str:
     """Package version plus the git commit when run from a checkout."""
     from ecg import __version__
 
+    here = Path(__file__).resolve().parent
     try:
         sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=Path(__file__).resolve().parent).stdout.strip()
+                             cwd=here).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", str(here.parent)],
+                               capture_output=True, text=True, timeout=5, cwd=here).stdout.strip()
     except (OSError, subprocess.SubprocessError):
-        sha = ""
-    return f"{__version__}+{sha}" if sha else __version__
+        sha, dirty = "", ""
+    if not sha:
+        return __version__
+    return f"{__version__}+{sha}" + (".dirty" if dirty else "")
 
 
 def train_bundle(
@@ -86,9 +91,11 @@ def train_bundle(
         classifier=clf,
         scorer=scorer,
         ae_params={"n_channels": 1, "hidden": cfg.ae_hidden, "latent": cfg.ae_latent,
-                   "seq_len": beat_config.window.length, "cell": cfg.cell},
+                   "seq_len": beat_config.window.length, "cell": cfg.cell,
+                   "frame": cfg.frame},
         clf_params={"n_channels": len(cfg.clf_channels), "n_rr": n_rr, "n_classes": len(MODEL_CLASSES),
-                    "beat_hidden": cfg.beat_hidden, "seq_hidden": cfg.seq_hidden, "cell": cfg.cell},
+                    "beat_hidden": cfg.beat_hidden, "seq_hidden": cfg.seq_hidden, "cell": cfg.cell,
+                    "frame": cfg.frame},
         seq_len=64,
         clf_channels=tuple(cfg.clf_channels),
         version=f"{cfg.cell}-ds1-{datetime.now(timezone.utc):%Y%m%d}-seed{cfg.seed}",

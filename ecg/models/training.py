@@ -41,6 +41,7 @@ class TrainConfig:
     ae_hidden: int = 48
     ae_latent: int = 12
     ae_epochs: int = 12
+    frame: int = 5
     ae_batch: int = 256
     ae_lr: float = 2e-3
     ae_max_train_beats: int = 20000
@@ -134,7 +135,7 @@ def train_autoencoder(train: dict[str, PreparedRecord], val: dict[str, PreparedR
     if x_tr.shape[0] > cfg.ae_max_train_beats:
         x_tr = x_tr[rng.choice(x_tr.shape[0], cfg.ae_max_train_beats, replace=False)]
     x_va = np.concatenate([r.inputs.waves[r.label == "N", :, :1] for r in val.values()])
-    model = GRUAutoencoder(1, cfg.ae_hidden, cfg.ae_latent, x_tr.shape[1], cfg.cell)
+    model = GRUAutoencoder(1, cfg.ae_hidden, cfg.ae_latent, x_tr.shape[1], cfg.cell, frame=cfg.frame)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.ae_lr)
     best, best_state = math.inf, None
     bar = _bar(cfg.ae_epochs, "autoencoder", progress)
@@ -226,10 +227,13 @@ def predict_proba(model: BeatSequenceClassifier, inputs: ModelInputs, seq_len: i
     model.eval()
     offs = np.arange(L)
     with torch.inference_mode():
+        # Each beat's embedding is computed once; only the sequence GRU runs per window.
+        emb = torch.cat([model.wave_embedding(torch.from_numpy(waves[i:i + 4096])) for i in range(0, n, 4096)])
+        emb = torch.cat([emb, model.rr_proj(torch.from_numpy(np.ascontiguousarray(inputs.rr)))], dim=-1)
         for b0 in range(0, starts_arr.size, windows_per_batch):
             ws = starts_arr[b0:b0 + windows_per_batch]
-            idx = ws[:, None] + offs[None, :]
-            p = torch.softmax(model(torch.from_numpy(waves[idx]), torch.from_numpy(inputs.rr[idx])), dim=-1).numpy()
+            idx = torch.from_numpy(ws[:, None] + offs[None, :])
+            p = torch.softmax(model.forward_embedded(emb[idx]), dim=-1).numpy()
             for k, s in enumerate(ws):
                 mine = np.flatnonzero(best[s:s + L] == b0 + k)
                 probs[s + mine] = p[k, mine]
@@ -249,7 +253,7 @@ def train_classifier(train: dict[str, PreparedRecord], val: dict[str, PreparedRe
     waves_tr = [np.ascontiguousarray(r.inputs.waves[:, :, ch]) for r in recs]
     first = recs[0].inputs
     model = BeatSequenceClassifier(len(ch), first.rr.shape[1], len(MODEL_CLASSES), cfg.beat_hidden,
-                                   cfg.seq_hidden, cfg.cell)
+                                   cfg.seq_hidden, cfg.cell, frame=cfg.frame)
     weights = torch.from_numpy(class_weights(train, cfg.class_weight_power))
     log.add(model="classifier", class_weights=[round(float(w), 3) for w in weights])
     loss_fn = nn.CrossEntropyLoss(weight=weights, ignore_index=-100)
