@@ -239,9 +239,11 @@ def save_wfdb_upload(files: Sequence[tuple[str, Data]], dest_dir: str | os.PathL
         if ext not in ALLOWED_EXTENSIONS:
             ignored.append(safe)
             continue
-        if safe in kept:
-            raise UploadError(f"{safe}: two uploaded files have this name")
         raw = _read_limited(payload, safe, max_total_bytes - total, max_total_bytes)
+        if safe in kept:
+            if data[safe] == raw:  # the same file chosen twice
+                continue
+            raise UploadError(f"{safe}: two different uploaded files have this name")
         total += len(raw)
         kept[safe] = (original, ext)
         data[safe] = raw
