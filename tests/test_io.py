@@ -257,3 +257,14 @@ def test_stream_offline_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setattr(records_mod.wfdb, "rdheader", offline)
     with pytest.raises(DownloadError, match="physionet:mitdb/100.*Are you online"):
         load_record("100", pn_dir="mitdb")
+
+
+def test_block_reading_matches_whole_read(monkeypatch: pytest.MonkeyPatch, demo_dir: Path) -> None:
+    from ecg.io import records as records_mod
+
+    whole = load_record("119", demo_dir)
+    monkeypatch.setattr(records_mod, "READ_BLOCK_SAMPLES", 100_001)  # odd size: blocks split 212 byte pairs
+    blocks = load_record("119", demo_dir)
+    np.testing.assert_array_equal(blocks.signal, whole.signal)
+    part = load_record("119", demo_dir, sampfrom=50_000, sampto=333_333)
+    np.testing.assert_array_equal(part.signal, whole.signal[50_000:333_333])

@@ -30,6 +30,9 @@ SUPPORTED_FORMATS = frozenset(BYTES_PER_SAMPLE) | COMPRESSED_FORMATS
 #: Scale factors from a header's physical unit to millivolts.
 _TO_MV = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "v": 1e3, "nv": 1e-6}
 
+#: Samples per block when reading a signal file (about 1.5 h at 360 Hz).
+READ_BLOCK_SAMPLES = 2_000_000
+
 _PN_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*(/[A-Za-z0-9._-]+)*/[A-Za-z0-9_.-]+$")
 
 _DEFAULT_DATA_DIR = Path("data")
@@ -319,24 +322,33 @@ def load_record(
 
     names = [str(n) for n in (header.sig_name or [f"lead{i}" for i in range(header.n_sig)])]
     channels = _channel_indices(hea, names, leads)
-    try:
-        rec = wfdb.rdrecord(str(base), sampfrom=sampfrom, sampto=sampto, channels=channels, physical=False)
-    except Exception as exc:
-        raise RecordError(base.with_suffix(".dat"), f"cannot read signal: {type(exc).__name__}: {exc}") from None
-    digital = rec.d_signal
-    if digital is None or digital.shape[0] != sampto - sampfrom:
-        raise RecordError(base.with_suffix(".dat"), "signal file holds fewer samples than the header declares")
+    # Read in blocks so a 24-hour record never holds wfdb's int64 copy of the whole signal:
+    # peak memory is the float32 result plus one block's temporaries.
+    dat = base.with_suffix(".dat")
+    signal = np.empty((sampto - sampfrom, len(channels)), dtype=np.float32)
+    sums = np.zeros(len(channels), dtype=np.int64)
+    for b0 in range(sampfrom, sampto, READ_BLOCK_SAMPLES):
+        b1 = min(sampto, b0 + READ_BLOCK_SAMPLES)
+        try:
+            rec = wfdb.rdrecord(str(base), sampfrom=b0, sampto=b1, channels=channels, physical=False)
+        except Exception as exc:
+            raise RecordError(dat, f"cannot read signal: {type(exc).__name__}: {exc}") from None
+        digital = rec.d_signal
+        if digital is None or digital.shape[0] != b1 - b0:
+            raise RecordError(dat, "signal file holds fewer samples than the header declares")
+        sums += digital.sum(axis=0, dtype=np.int64)
+        signal[b0 - sampfrom:b1 - sampfrom] = _digital_to_mv(digital, rec, hea)
+        del digital, rec
 
     if verify_checksum and sampfrom == 0 and sampto == sig_len and header.checksum:
         for j, ch in enumerate(channels):
             want = header.checksum[ch]
-            got = int(np.sum(digital[:, j], dtype=np.int64)) & 0xFFFF
+            got = int(sums[j]) & 0xFFFF
             if want is not None and got != (int(want) & 0xFFFF):
                 raise RecordError(base.parent / header.file_name[ch],
                                   f"checksum mismatch on signal {names[ch]!r} (header {int(want) & 0xFFFF}, data {got}): "
                                   "the data do not match the header")
 
-    signal = _digital_to_mv(digital, rec, hea)
     scale, units = _to_mv([header.units[c] if header.units else None for c in channels])
     if np.any(scale != 1.0):
         signal *= scale.astype(np.float32)
