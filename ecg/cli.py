@@ -20,9 +20,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _configure_threads() -> None:
+    """``ECG_TORCH_THREADS`` caps PyTorch's threads (e.g. 1 on a machine busy with other work,
+    where oversubscribed threads slow inference down many times)."""
+    import os
+
+    n = os.environ.get("ECG_TORCH_THREADS")
+    if n and n.strip().isdigit() and int(n) > 0:
+        import torch
+
+        torch.set_num_threads(int(n))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    _configure_threads()
     if not getattr(args, "func", None):
         parser.print_help()
         return 0

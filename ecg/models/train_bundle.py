@@ -6,12 +6,10 @@ import os
 import platform
 import subprocess
 import time
-from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Sequence
 
-import numpy as np
 import torch
 
 from ecg.datasets import DS1, DS2, build_beat_dataset
@@ -128,4 +126,4 @@ def train_bundle(
     return bundle
 
 
-__all__ = ["code_version", "replace", "train_bundle", "np"]
+__all__ = ["code_version", "train_bundle"]

@@ -10,7 +10,7 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import torch
@@ -20,6 +20,9 @@ from ecg.datasets.beats import BeatDataset
 from ecg.labels import AAMI_CLASSES
 from ecg.models.features import ModelInputs, model_inputs
 from ecg.models.networks import BeatSequenceClassifier, GRUAutoencoder
+
+if TYPE_CHECKING:
+    from ecg.models.bundle import AnomalyScorer
 
 #: Classes the classifier predicts. Q (8 beats in DS1) is too rare to learn: Q beats are left
 #: out of the loss, and the classifier never predicts Q.

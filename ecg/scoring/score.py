@@ -15,13 +15,12 @@ import os
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from ecg.errors import RecordError, SignalError
+from ecg.errors import RecordError
 from ecg.io.records import Record, load_record
 from ecg.labels import SYMBOL_TO_AAMI
 from ecg.models.bundle import ModelBundle, load_bundle
@@ -284,4 +283,3 @@ def reconstruct(bundle: ModelBundle, model_wave: np.ndarray) -> np.ndarray:
 
 
 __all__ = ["ScoredRecord", "default_bundle", "reconstruct", "reflag", "score_record"]
-_ = Path  # re-exported type for annotations in callers
