@@ -33,13 +33,24 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
-from dashboard import components as ui  # noqa: E402
 from ecg.errors import DownloadError, ECGError, RecordError  # noqa: E402
+from ecg.evaluate.agreement import compare_reference  # noqa: E402
 from ecg.io.records import Record, is_physionet_name, list_records, load_record  # noqa: E402
 from ecg.io.uploads import MAX_TOTAL_BYTES, UploadError, remove_upload_dir, save_wfdb_upload  # noqa: E402
 from ecg.labels import AAMI_CLASSES  # noqa: E402
 from ecg.models.bundle import DEFAULT_BUNDLE_PATH, ModelBundle, load_bundle  # noqa: E402
 from ecg.review.store import ReviewStore, default_db_path  # noqa: E402
+from ecg.review.views import (  # noqa: E402
+    annotation_bytes,
+    csv_bytes,
+    decision_text,
+    flagged_list,
+    history_frame,
+    pdf_bytes,
+    reviewed_table,
+    safe_file_stem,
+    summary_tables,
+)
 from ecg.scoring.schema import empty_beat_table  # noqa: E402
 from ecg.scoring.score import ScoredRecord, reconstruct, reflag, score_record  # noqa: E402
 from ecg.viz import (  # noqa: E402
@@ -47,6 +58,19 @@ from ecg.viz import (  # noqa: E402
     confusion_matrix_figure,
     format_hms,
     hr_trend_figure,
+)
+from ecg.viz.interactive import review_overview_figure, review_strip_figure  # noqa: E402
+from ecg.viz.navigation import (  # noqa: E402
+    FILTERABLE_FLAG_REASONS,
+    filter_mask,
+    local_mean_rr,
+    nearest,
+    neighbour,
+    parse_time,
+    point_sample,
+    selection_point,
+    strip_start_for,
+    view_table,
 )
 
 log = logging.getLogger("ecg.dashboard")
@@ -147,7 +171,7 @@ def select_beat(sample: int | None, centre: bool = True) -> None:
     t = sample / ctx["fs"]
     t0 = float(st.session_state.get("strip_t0", 0.0))
     if centre or not (t0 + 1.0 <= t <= t0 + STRIP_S - 1.0):
-        st.session_state["strip_t0"] = ui.strip_start_for(t, STRIP_S, ctx["duration"])
+        st.session_state["strip_t0"] = strip_start_for(t, STRIP_S, ctx["duration"])
 
 
 def on_step(direction: int) -> None:
@@ -156,7 +180,7 @@ def on_step(direction: int) -> None:
     cur = st.session_state.get("sel")
     if cur is None:  # start from the strip's position
         cur = int(float(st.session_state.get("strip_t0", 0.0)) * ctx.get("fs", 1.0))
-    nxt = ui.neighbour(nav, cur, direction)
+    nxt = neighbour(nav, cur, direction)
     if nxt is None:
         flash("info", "No further flagged beat in that direction (with the current filters).")
     else:
@@ -169,23 +193,23 @@ def _select_near_time(t: float, flagged_first: bool) -> None:
     target = t * fs
     if flagged_first:
         nav = ctx.get("nav", np.zeros(0, np.int64))
-        j = ui.nearest(nav, target)
+        j = nearest(nav, target)
         if j is not None and abs(nav[j] - target) <= STRIP_S / 2 * fs:
             select_beat(int(nav[j]), centre=False)
-            st.session_state["strip_t0"] = ui.strip_start_for(t, STRIP_S, ctx.get("duration", 0.0))
+            st.session_state["strip_t0"] = strip_start_for(t, STRIP_S, ctx.get("duration", 0.0))
             return
     samples = ctx.get("samples", np.zeros(0, np.int64))
-    j = ui.nearest(samples, target)
-    st.session_state["strip_t0"] = ui.strip_start_for(t, STRIP_S, ctx.get("duration", 0.0))
+    j = nearest(samples, target)
+    st.session_state["strip_t0"] = strip_start_for(t, STRIP_S, ctx.get("duration", 0.0))
     if j is not None and abs(samples[j] - target) <= 1.5 * fs:
         select_beat(int(samples[j]), centre=False)
 
 
 def on_overview_select() -> None:
-    point = ui.selection_point(st.session_state.get("overview"))
+    point = selection_point(st.session_state.get("overview"))
     if point is None:
         return
-    sample = ui.point_sample(point)
+    sample = point_sample(point)
     if sample is not None:
         select_beat(sample)
     elif point.get("x") is not None:
@@ -193,10 +217,10 @@ def on_overview_select() -> None:
 
 
 def on_strip_select() -> None:
-    point = ui.selection_point(st.session_state.get("strip"))
+    point = selection_point(st.session_state.get("strip"))
     if point is None:
         return
-    sample = ui.point_sample(point)
+    sample = point_sample(point)
     if sample is not None:
         select_beat(sample, centre=False)
     elif point.get("x") is not None:
@@ -211,7 +235,7 @@ def on_jump() -> None:
     if not text:
         return
     try:
-        t = ui.parse_time(text)
+        t = parse_time(text)
     except ValueError as exc:
         flash("error", str(exc))
         return
@@ -219,7 +243,7 @@ def on_jump() -> None:
     if t > ctx.get("duration", 0.0):
         flash("warning", f"{text} is after the end of the record ({format_hms(ctx.get('duration', 0.0), 0)}).")
     _select_near_time(min(t, ctx.get("duration", t)), flagged_first=False)
-    st.session_state["strip_t0"] = ui.strip_start_for(t, STRIP_S, ctx.get("duration", 0.0))
+    st.session_state["strip_t0"] = strip_start_for(t, STRIP_S, ctx.get("duration", 0.0))
 
 
 def on_table_select() -> None:
@@ -372,7 +396,7 @@ def review_panel(store: ReviewStore, record: Record, beat: pd.Series, bundle_ver
     history = store.history(record.name, sample)
     if history:
         last = history[-1]
-        st.markdown(f"**Latest review:** {ui.decision_text(last.decision, last.model_label, last.new_label)} "
+        st.markdown(f"**Latest review:** {decision_text(last.decision, last.model_label, last.new_label)} "
                     f"by {last.reviewer} ({last.decided_at[:16].replace('T', ' ')} UTC)")
     else:
         st.markdown("**Not reviewed yet.**")
@@ -399,22 +423,22 @@ def review_panel(store: ReviewStore, record: Record, beat: pd.Series, bundle_ver
             st.error(f"The decision was not saved: {exc}")
             return
         msg = (f"Saved: beat at {format_hms(sample / record.fs, 2)} "
-               f"{ui.decision_text(d.decision, d.model_label, d.new_label)} ({d.reviewer}).")
+               f"{decision_text(d.decision, d.model_label, d.new_label)} ({d.reviewer}).")
         flash("success", msg)
         if st.session_state.get("auto_advance", True):
-            nxt = ui.neighbour(nav, sample, +1)
+            nxt = neighbour(nav, sample, +1)
             if nxt is not None:
                 st.session_state["pending_sel"] = nxt  # applied before the widgets of the next run
         st.rerun()
     if history:
         with st.expander(f"History of this beat ({len(history)})"):
-            st.dataframe(ui.history_frame(history), hide_index=True, width="stretch")
+            st.dataframe(history_frame(history), hide_index=True, width="stretch")
 
 
 def beat_detail(bundle: ModelBundle | None, scored: ScoredRecord, beats: pd.DataFrame, i: int) -> None:
     row = beats.iloc[i]
     probs = {c: float(row[f"prob_{c}"]) for c in (bundle.classes if bundle else ()) if f"prob_{c}" in row}
-    local = ui.local_mean_rr(beats, i)
+    local = local_mean_rr(beats, i)
     rr = {"rr_prev_s": row["rr_prev_s"], "rr_next_s": row["rr_next_s"], "rr_local_s": local}
     if bundle is not None and scored.model_waves.shape[0] == len(beats):
         wave = scored.model_waves[i]
@@ -450,7 +474,7 @@ def summary_tab(scored: ScoredRecord | None, beats: pd.DataFrame, record: Record
     st.markdown(f"Recorded **{rec.get('duration_hms', '-')}**, analysable **{rec.get('analysable_hms', '-')}** "
                 f"({rec.get('analysable_pct', '-')} %), lead **{s.get('lead', '-')}**, model {s.get('bundle_version', '')}. "
                 "Flag counts are at the current threshold; the rest does not depend on it.")
-    tabs = ui.summary_tables(s, beats)
+    tabs = summary_tables(s, beats)
     c1, c2 = st.columns(2)
     with c1:
         st.markdown("**Beats per class**")
@@ -482,7 +506,7 @@ def comparison_tab(scored: ScoredRecord | None, reviewed: pd.DataFrame, record: 
                      format_func=lambda x: {"model": "model (pred_class)",
                                             "reviewed": "after review (effective label)"}[x])
     col = "pred_class" if which == "model" else "effective_label"
-    cmp = ui.compare_reference(reviewed, scored.missed_reference, col)
+    cmp = compare_reference(reviewed, scored.missed_reference, col)
     det = cmp.detection()
     st.markdown(f"Beats matched to the reference within 150 ms: **{cmp.matched:,}**; missed reference beats "
                 f"**{det['fn']:,}**; detections with no reference beat **{det['fp']:,}**. "
@@ -511,20 +535,20 @@ def downloads_tab(record: Record, scored: ScoredRecord | None, reviewed: pd.Data
     if scored is None:
         st.info("Nothing to download: the record could not be scored.")
         return
-    stem = ui.safe_file_stem(record.name)
+    stem = safe_file_stem(record.name)
     n_rev = int((reviewed["review_decision"] != "").sum()) if len(reviewed) else 0
     st.markdown(f"{len(reviewed):,} beats, {n_rev:,} reviewed. The files use the current threshold "
                 f"({st.session_state.get('threshold', 1.0):g}) for the flags and the reviewers' labels "
                 "where a beat was reviewed.")
     c1, c2, c3 = st.columns(3)
-    c1.download_button("Beat table (CSV, reviewed)", data=lambda: ui.csv_bytes(reviewed, stem),
+    c1.download_button("Beat table (CSV, reviewed)", data=lambda: csv_bytes(reviewed, stem),
                        file_name=f"{stem}_beats_reviewed.csv", mime="text/csv", on_click="ignore", key="dl_csv")
     c1.caption("Schema columns plus effective_label, review_decision, reviewer, reviewed_at, review_comment.")
     c2.download_button("WFDB annotations (.ecg, reviewed labels)",
-                       data=lambda: ui.annotation_bytes(reviewed, stem, record.fs),
+                       data=lambda: annotation_bytes(reviewed, stem, record.fs),
                        file_name=f"{stem}.ecg", mime="application/octet-stream", on_click="ignore", key="dl_ann")
     c2.caption(f"Put it beside {stem}.hea and read it with annotator 'ecg' (e.g. wfdb.rdann(..., 'ecg')).")
-    c3.download_button("PDF report", data=lambda: ui.pdf_bytes(record, reviewed, scored.summary,
+    c3.download_button("PDF report", data=lambda: pdf_bytes(record, reviewed, scored.summary,
                                                                scored.bundle_version, scored.lead),
                        file_name=f"{stem}_report.pdf", mime="application/pdf", on_click="ignore", key="dl_pdf")
     c3.caption("Summary and strips of the flagged beats with the model's labels (takes a few seconds).")
@@ -548,8 +572,8 @@ def main() -> None:
     classes = st.sidebar.multiselect("Classes shown", list(AAMI_CLASSES), default=list(AAMI_CLASSES),
                                      key="class_filter", help="Predicted classes of the flagged beats shown and "
                                                               "stepped through.")
-    reasons = st.sidebar.multiselect("Flag reasons shown", list(ui.FLAG_REASONS), default=list(ui.FLAG_REASONS),
-                                     key="reason_filter")
+    reasons = st.sidebar.multiselect("Flag reasons shown", list(FILTERABLE_FLAG_REASONS),
+                                     default=list(FILTERABLE_FLAG_REASONS), key="reason_filter")
     st.sidebar.header("Review")
     st.sidebar.text_input("Reviewer name (required)", key="reviewer", placeholder="e.g. Dr A. Smith")
     st.sidebar.toggle("After saving, go to the next flagged beat", value=True, key="auto_advance")
@@ -624,8 +648,8 @@ def main() -> None:
 
     base_beats = scored.beats if scored is not None else empty_beat_table()
     beats = reflag(base_beats, thr) if len(base_beats) else base_beats
-    shown = ui.filter_mask(beats, classes, reasons)
-    view = ui.view_table(beats, shown) if len(beats) else beats
+    shown = filter_mask(beats, classes, reasons)
+    view = view_table(beats, shown) if len(beats) else beats
     nav = beats["sample"].to_numpy(np.int64)[shown] if len(beats) else np.zeros(0, np.int64)
     lead_name = scored.lead if scored is not None else record.lead_names[0]
     duration = record.duration_s
@@ -656,7 +680,7 @@ def main() -> None:
     except (sqlite3.Error, OSError, RuntimeError) as exc:
         st.error(f"The review database {default_db_path()} cannot be opened: {exc}. Reviews are disabled.")
         store, latest = None, pd.DataFrame(columns=["beat_sample"])
-    reviewed = ui.reviewed_table(beats, latest)
+    reviewed = reviewed_table(beats, latest)
 
     # header
     st.title(f"Record {record.name}")
@@ -681,7 +705,7 @@ def main() -> None:
     # overview
     t0 = float(st.session_state["strip_t0"])
     try:
-        ov = ui.overview(record, view, lead_name, thr, t0, STRIP_S)
+        ov = review_overview_figure(record, view, lead_name, thr, t0, STRIP_S)
         st.plotly_chart(ov, width="stretch", key="overview", on_select=on_overview_select, selection_mode="points",
                         config=PLOT_CONFIG)
         st.caption("Click the overview (a flagged-beat marker or the trace) to move the strip there. "
@@ -708,8 +732,8 @@ def main() -> None:
         hits = np.flatnonzero(beats["sample"].to_numpy(np.int64) == int(sel))
         sel_i = int(hits[0]) if hits.size else None
     try:
-        sf = ui.strip(record, view, float(st.session_state["strip_t0"]), STRIP_S, strip_leads, show_ref,
-                      sel if sel_i is not None else None)
+        sf = review_strip_figure(record, view, float(st.session_state["strip_t0"]), STRIP_S, strip_leads, show_ref,
+                                 sel if sel_i is not None else None)
         st.plotly_chart(sf, width="stretch", key="strip", on_select=on_strip_select, selection_mode="points",
                         config=PLOT_CONFIG, theme=None)
     except Exception as exc:
@@ -742,7 +766,7 @@ def main() -> None:
                                                   "Downloads"])
     with t_flag:
         if len(beats):
-            table = ui.flagged_list(beats, shown, reviewed)
+            table = flagged_list(beats, shown, reviewed)
             st.session_state["ctx"]["table_samples"] = table.index.to_list()
             st.caption(f"{len(table):,} flagged beats with the current threshold and filters. Select a row to "
                        "show it.")

@@ -44,13 +44,16 @@ def _points(fig) -> int:
     return n
 
 
-def build_figures(record_ref: str, data_dir: str | None, bundle, threshold: float, ui) -> tuple[dict, dict, dict]:
+def build_figures(record_ref: str, data_dir: str | None, bundle, threshold: float) -> tuple[dict, dict, dict]:
     """One pass as the dashboard does it; returns (stage seconds, figures, extra numbers)."""
     import numpy as np
 
     from ecg.io.records import load_record
     from ecg.scoring.score import reconstruct, reflag, score_record
+    from ecg.review.views import summary_tables
     from ecg.viz import beat_detail_figure, hr_trend_figure
+    from ecg.viz.interactive import review_overview_figure, review_strip_figure
+    from ecg.viz.navigation import FILTERABLE_FLAG_REASONS, filter_mask, local_mean_rr, strip_start_for, view_table
 
     t = {}
     t0 = time.perf_counter()
@@ -63,19 +66,19 @@ def build_figures(record_ref: str, data_dir: str | None, bundle, threshold: floa
 
     t0 = time.perf_counter()
     beats = reflag(scored.beats, threshold)
-    shown = ui.filter_mask(beats, ("N", "S", "V", "F", "Q"), ui.FLAG_REASONS)
-    view = ui.view_table(beats, shown)
+    shown = filter_mask(beats, ("N", "S", "V", "F", "Q"), FILTERABLE_FLAG_REASONS)
+    view = view_table(beats, shown)
     nav = beats["sample"].to_numpy(np.int64)[shown]
     t["reflag"] = time.perf_counter() - t0
 
     first = int(nav[0]) if nav.size else None
-    strip_t0 = ui.strip_start_for(first / record.fs, 10.0, record.duration_s) if first is not None else 0.0
+    strip_t0 = strip_start_for(first / record.fs, 10.0, record.duration_s) if first is not None else 0.0
     t0 = time.perf_counter()
-    overview = ui.overview(record, view, scored.lead, threshold, strip_t0, 10.0)
+    overview = review_overview_figure(record, view, scored.lead, threshold, strip_t0, 10.0)
     t["overview"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    strip = ui.strip(record, view, strip_t0, 10.0, list(record.lead_names), True, first)
+    strip = review_strip_figure(record, view, strip_t0, 10.0, list(record.lead_names), True, first)
     t["strip"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -87,12 +90,12 @@ def build_figures(record_ref: str, data_dir: str | None, bundle, threshold: floa
         figs["beat_detail"] = beat_detail_figure(
             scored.model_waves[i], reconstruct(bundle, scored.model_waves[i]), w.fs, w.pre_s,
             {c: float(row[f"prob_{c}"]) for c in bundle.classes},
-            {"rr_prev_s": row["rr_prev_s"], "rr_next_s": row["rr_next_s"], "rr_local_s": ui.local_mean_rr(beats, i)})
+            {"rr_prev_s": row["rr_prev_s"], "rr_next_s": row["rr_next_s"], "rr_local_s": local_mean_rr(beats, i)})
     t["beat_detail"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     figs["hr_trend"] = hr_trend_figure(beats, bin_s=60.0)
-    ui.summary_tables(scored.summary, beats)
+    summary_tables(scored.summary, beats)
     t["summary"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -133,7 +136,6 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(max(1, args.threads))
-    from dashboard import components as ui
     from ecg.io.records import load_record
     from ecg.models.bundle import load_bundle
 
@@ -142,11 +144,11 @@ def main(argv: list[str] | None = None) -> int:
     bundle = load_bundle(bundle_path)
     t_bundle = time.perf_counter() - t0
     # warm-up: first-call costs of torch, numpy, plotly (the dashboard has them paid once)
-    build_figures(args.record, args.data_dir, bundle, args.threshold, ui)
+    build_figures(args.record, args.data_dir, bundle, args.threshold)
 
     runs = []
     for _ in range(max(1, args.repeats)):
-        t, _figs, extra = build_figures(args.record, args.data_dir, bundle, args.threshold, ui)
+        t, _figs, extra = build_figures(args.record, args.data_dir, bundle, args.threshold)
         runs.append(t)
     totals = [sum(r.values()) for r in runs]
     stage_median = {k: statistics.median(r[k] for r in runs) for k in STAGES}

@@ -5,7 +5,8 @@
         store.record_decision("100", 1234, "dr_a", "V", "relabel", new_label="S")
         labels = store.effective_labels("100", beats_df)
 
-See :mod:`ecg.review.store` for the decision semantics.
+See :mod:`ecg.review.store` for the decision semantics, :mod:`ecg.review.views` for the
+reviewed beat table, display tables and download files.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from ecg.review.store import (
     default_db_path,
     effective_label,
 )
+# ecg.review.views (tables and downloads) is imported on its own: it pulls in Plotly and the
+# report code, which users of the store alone should not pay for.
 
 __all__ = ["DECISIONS", "DISMISS_LABEL", "Decision", "ReviewStore", "SCHEMA_VERSION", "default_db_path",
            "effective_label"]

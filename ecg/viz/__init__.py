@@ -1,5 +1,6 @@
 """Figures for reviewing scored records: Plotly figures for the dashboard (pure functions,
-no Streamlit) and the ECG paper grid shared with the PDF report."""
+no Streamlit), their clickable versions (:mod:`ecg.viz.interactive`), navigation helpers
+(:mod:`ecg.viz.navigation`) and the ECG paper grid shared with the PDF report."""
 
 from __future__ import annotations
 
@@ -28,10 +29,12 @@ from ecg.viz.grid import (
     ecg_grid_shapes,
     format_hms,
 )
+from ecg.viz.interactive import clickable_traces, mark_window, review_overview_figure, review_strip_figure
 
 __all__ = [
     "CLASS_COLORS", "MAJOR_MV", "MAJOR_S", "MINOR_MV", "MINOR_S", "SCALE_RATIO", "apply_ecg_grid",
-    "beat_detail_figure", "class_color", "confusion_matrix_figure", "downsample_indices", "ecg_grid_axis_props",
-    "ecg_grid_lines", "ecg_grid_shapes", "flagged_mask", "format_hms", "hr_trend_figure", "hr_trend_table",
-    "overview_figure", "strip_figure", "strip_window",
+    "beat_detail_figure", "class_color", "clickable_traces", "confusion_matrix_figure", "downsample_indices",
+    "ecg_grid_axis_props", "ecg_grid_lines", "ecg_grid_shapes", "flagged_mask", "format_hms", "hr_trend_figure",
+    "hr_trend_table", "mark_window", "overview_figure", "review_overview_figure", "review_strip_figure",
+    "strip_figure", "strip_window",
 ]

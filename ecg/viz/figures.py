@@ -36,6 +36,12 @@ CLASS_ORDER: tuple[str, ...] = tuple(CLASS_COLORS)
 RR_MIN_S: float = 0.2
 RR_MAX_S: float = 3.0
 
+#: Overview with ``score_axis="log"``: marker heights (anomaly-score units) are clipped to
+#: this range for display.
+LOG_SCORE_CLIP: tuple[float, float] = (0.05, 1e4)
+_LOG_TICKS: tuple[float, ...] = (0.01, 0.1, 0.2, 0.5, 1, 2, 5, 10, 100, 1e3, 1e4)
+_LOG_TICKS_SPARSE: tuple[float, ...] = (0.01, 0.1, 1, 10, 100, 1e3, 1e4)
+
 
 # --------------------------------------------------------------------------------------------
 # helpers
@@ -125,17 +131,46 @@ def _thin_markers(beats: pd.DataFrame, duration_s: float, max_markers: int) -> p
 # overview
 # --------------------------------------------------------------------------------------------
 
+def _log_score_axis(fig: go.Figure, row: int, threshold: float, heights: np.ndarray) -> None:
+    """Make the anomaly-score axis of subplot ``row`` a log axis spanning the threshold
+    (score units, > 0) and the marker ``heights`` (already clipped), with readable ticks, and
+    move the threshold label to its log position."""
+    y0 = min(0.2, threshold / 2, float(heights.min()) / 1.5)
+    y1 = max(5.0, threshold * 2, float(heights.max()) * 1.5)
+    ticks = [v for v in _LOG_TICKS if y0 <= v <= y1]
+    if len(ticks) > 6:
+        ticks = [v for v in ticks if v in _LOG_TICKS_SPARSE]
+    fig.update_yaxes(type="log", range=[math.log10(y0), math.log10(y1)], title_text="anomaly score (log)",
+                     tickvals=ticks, ticktext=[f"{v:g}" for v in ticks], row=row, col=1)
+    lane = fig.get_subplot(row, 1).yaxis.plotly_name.replace("axis", "")
+    label = f"threshold {threshold:g}"
+    for ann in fig.layout.annotations or ():
+        if ann.text == label and ann.yref == lane:
+            ann.y = math.log10(threshold)  # annotations on log axes take log10 positions
+
+
 def overview_figure(record: "Record", beats: pd.DataFrame, lead: int | str | Sequence[int | str] | None = None,
                     max_points: int = 4000, threshold: float | None = None,
-                    max_markers: int = 1500) -> go.Figure:
+                    max_markers: int = 1500, threshold_line: float | None = None,
+                    score_axis: str = "linear") -> go.Figure:
     """The whole record, one row per lead, downsampled server-side (MinMaxLTTB) to at most
     ``max_points`` points per lead, and below it a lane of flagged beats (x = ``time_s`` in s,
     y = anomaly score) coloured by predicted class so clusters stand out.
 
     ``threshold`` (anomaly score units, 1.0 = the model's threshold): when given, beats are
     flagged by class or by ``anomaly_score >= threshold`` and the line is drawn at it.
+    ``threshold_line`` draws the dashed line elsewhere (default: ``threshold``, else 1.0)
+    without changing which beats are flagged.
     At most ``max_markers`` markers are sent (per time bin the worst beat of each class).
+
+    ``score_axis="log"`` puts the flagged-beat lane on a log axis: anomaly scores span many
+    decades (a beat flagged for its class may score ~0, an artefact 1e9). Marker heights are
+    then clipped to :data:`LOG_SCORE_CLIP` for display only; the hover text keeps the true
+    score. A lane without markers stays linear.
     """
+    if score_axis not in ("linear", "log"):
+        raise ValueError(f"score_axis must be 'linear' or 'log'; got {score_axis!r}")
+    log_lane = score_axis == "log"
     idx = _lead_indices(record, lead)
     n_rows = len(idx) + 1
     fig = make_subplots(rows=n_rows, cols=1, shared_xaxes=True, vertical_spacing=0.03,
@@ -154,20 +189,31 @@ def overview_figure(record: "Record", beats: pd.DataFrame, lead: int | str | Seq
     mask = flagged_mask(beats, threshold)
     flagged = beats.loc[mask]
     shown = _thin_markers(flagged, record.duration_s, max_markers)
+    heights = []
     for cls in _classes_in(shown["pred_class"].astype(str)) if len(shown) else []:
         sub = shown[shown["pred_class"].astype(str) == cls]
         n_cls = int((flagged["pred_class"].astype(str) == cls).sum())
-        fig.add_trace(go.Scatter(x=sub["time_s"].to_numpy(float), y=sub["anomaly_score"].to_numpy(float),
+        y = sub["anomaly_score"].to_numpy(float)
+        if log_lane:
+            y = np.clip(y, *LOG_SCORE_CLIP)
+        heights.append(y)
+        fig.add_trace(go.Scatter(x=sub["time_s"].to_numpy(float), y=y,
                                  mode="markers", name=f"{cls} ({n_cls})", legendgroup=cls,
                                  marker=dict(color=class_color(cls), size=6, opacity=0.8,
                                              line=dict(width=0.5, color="white")),
                                  hovertext=beat_hover_text(sub), hoverinfo="text",
                                  customdata=sub["sample"].to_numpy(np.int64)),
                       row=n_rows, col=1)
-    thr = 1.0 if threshold is None else float(threshold)
+    if threshold_line is not None:
+        thr = float(threshold_line)
+    else:
+        thr = 1.0 if threshold is None else float(threshold)
     fig.add_hline(y=thr, line=dict(color="#555555", dash="dash", width=1), row=n_rows, col=1,
                   annotation_text=f"threshold {thr:g}", annotation_position="top left")
-    fig.update_yaxes(title_text="anomaly score", rangemode="tozero", row=n_rows, col=1)
+    if log_lane and heights:  # an empty lane stays linear (Plotly draws no line on an empty subplot)
+        _log_score_axis(fig, n_rows, thr, np.concatenate(heights))
+    else:
+        fig.update_yaxes(title_text="anomaly score", rangemode="tozero", row=n_rows, col=1)
     fig.update_xaxes(title_text="Time (s)", row=n_rows, col=1)
     thinned = f", {len(shown)} markers shown" if len(shown) < len(flagged) else ""
     fig.update_layout(
