@@ -112,20 +112,6 @@ def rr_features(peaks: np.ndarray, fs: float, local_beats: int = LOCAL_RR_BEATS)
     return out
 
 
-def align_to_extremum(signal: np.ndarray, peaks: np.ndarray, fs: float, radius_s: float = 0.05) -> np.ndarray:
-    """Move each peak to the largest absolute deflection of ``signal`` (1-D, baseline-free)
-    within ``radius_s`` seconds. Returns sorted unique int64 samples."""
-    x = np.asarray(signal)
-    peaks = np.asarray(peaks, dtype=np.int64)
-    if peaks.size == 0:
-        return peaks
-    r = max(1, int(round(radius_s * fs)))
-    offs = np.arange(-r, r + 1)
-    idx = np.clip(peaks[:, None] + offs[None, :], 0, x.size - 1)
-    vals = np.abs(np.nan_to_num(x[idx], nan=0.0))
-    return np.unique(idx[np.arange(idx.shape[0]), np.argmax(vals, axis=1)])
-
-
 def resample(signal: np.ndarray, fs_in: float, fs_out: float) -> np.ndarray:
     """Polyphase resampling along axis 0 (float32 out). NaNs are zero-filled before and put
     back (nearest) after, so a gap stays a gap."""
