@@ -39,7 +39,7 @@ from ecg.io.records import Record, is_physionet_name, list_records, load_record 
 from ecg.io.uploads import MAX_TOTAL_BYTES, UploadError, remove_upload_dir, save_wfdb_upload  # noqa: E402
 from ecg.labels import AAMI_CLASSES  # noqa: E402
 from ecg.models.bundle import DEFAULT_BUNDLE_PATH, ModelBundle, load_bundle  # noqa: E402
-from ecg.review.store import ReviewStore, default_db_path  # noqa: E402
+from ecg.review.store import ReviewStore, default_db_path, record_review_key  # noqa: E402
 from ecg.review.views import (  # noqa: E402
     annotation_bytes,
     csv_bytes,
@@ -138,6 +138,15 @@ def get_record(kind: str, ref: str, token: str) -> Record:
         db, _, name = ref.rpartition("/")
         return load_record(name, pn_dir=db)
     return load_record(ref)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def get_review_key(kind: str, ref: str, token: str) -> str:
+    """Reviews are stored under the record's name plus a digest of its files, so a different
+    recording that happens to share a name never shows these reviews."""
+    if kind == "physionet":
+        return ref
+    return record_review_key(ref)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -389,11 +398,11 @@ def metrics_row(record: Record, beats: pd.DataFrame, scored: ScoredRecord | None
     cols[5].metric("Pauses > 2 s", f"{pauses:,}" if pauses is not None else "-")
 
 
-def review_panel(store: ReviewStore, record: Record, beat: pd.Series, bundle_version: str,
+def review_panel(store: ReviewStore, record: Record, rkey: str, beat: pd.Series, bundle_version: str,
                  nav: np.ndarray) -> None:
     sample = int(beat["sample"])
     model_label = str(beat["pred_class"])
-    history = store.history(record.name, sample)
+    history = store.history(rkey, sample)
     if history:
         last = history[-1]
         st.markdown(f"**Latest review:** {decision_text(last.decision, last.model_label, last.new_label)} "
@@ -416,7 +425,7 @@ def review_panel(store: ReviewStore, record: Record, beat: pd.Series, bundle_ver
             st.error("Choose a decision (confirm, dismiss or relabel) before saving.")
             return
         try:
-            d = store.record_decision(record.name, sample, reviewer, model_label if model_label in AAMI_CLASSES else "Q",
+            d = store.record_decision(rkey, sample, reviewer, model_label if model_label in AAMI_CLASSES else "Q",
                                       decision, new_label if decision == "relabel" else None, comment or "",
                                       bundle_version)
         except (ValueError, sqlite3.Error, RuntimeError) as exc:
@@ -521,9 +530,10 @@ def comparison_tab(scored: ScoredRecord | None, reviewed: pd.DataFrame, record: 
     c2.dataframe(cmp.table(), width="stretch")
 
 
-def reviews_tab(store: ReviewStore, record: Record) -> None:
-    allr = store.all_decisions(record.name)
-    st.markdown(f"**{len(allr):,}** decisions stored for record {record.name} in `{store.path}`, "
+def reviews_tab(store: ReviewStore, record: Record, rkey: str) -> None:
+    allr = store.all_decisions(rkey)
+    st.markdown(f"**{len(allr):,}** decisions stored for record {record.name} (review key `{rkey}`) "
+                f"in `{store.path}`, "
                 f"on {allr['beat_sample'].nunique() if len(allr) else 0:,} beats.")
     if len(allr):
         df = allr.iloc[::-1].assign(time=[format_hms(s / record.fs, 2) for s in allr["beat_sample"].iloc[::-1]])
@@ -674,9 +684,10 @@ def main() -> None:
                                "t0": float(st.session_state["strip_t0"])}
 
     store: ReviewStore | None = None
+    rkey = get_review_key(kind, ref, token)
     try:
         store = get_store(str(default_db_path().resolve()))
-        latest = store.latest_decisions(record.name)
+        latest = store.latest_decisions(rkey)
     except (sqlite3.Error, OSError, RuntimeError) as exc:
         st.error(f"The review database {default_db_path()} cannot be opened: {exc}. Reviews are disabled.")
         store, latest = None, pd.DataFrame(columns=["beat_sample"])
@@ -757,7 +768,7 @@ def main() -> None:
                 st.error(f"The beat detail could not be drawn: {type(exc).__name__}: {exc}")
         with right:
             if store is not None:
-                review_panel(store, record, beats.iloc[sel_i], scored.bundle_version, nav)
+                review_panel(store, record, rkey, beats.iloc[sel_i], scored.bundle_version, nav)
     elif len(beats):
         st.info("Select a beat: click a marker, step with Previous/Next flagged, or pick one in the table below.")
 
@@ -780,7 +791,7 @@ def main() -> None:
         comparison_tab(scored, reviewed, record)
     with t_rev:
         if store is not None:
-            reviews_tab(store, record)
+            reviews_tab(store, record, rkey)
     with t_dl:
         downloads_tab(record, scored, reviewed)
 

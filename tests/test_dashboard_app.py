@@ -120,7 +120,12 @@ def test_review_decision_lands_in_database(app_env: Path) -> None:
 
     store = ReviewStore(app_env)
     try:
-        rows = store.all_decisions("208")
+        from ecg.review.store import record_review_key
+
+        key = record_review_key(APP.parents[1] / "data" / "208")
+        assert key.startswith("208@")
+        assert store.all_decisions("208").empty  # keyed by content, not by the bare name
+        rows = store.all_decisions(key)
         assert len(rows) == 1
         row = rows.iloc[0]
         assert int(row["beat_sample"]) == sel

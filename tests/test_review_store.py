@@ -260,3 +260,19 @@ def test_store_inherited_through_fork_reopens(tmp_path: Path) -> None:
         assert proc.exitcode == 0
         store.record_decision("parent", 1, "parent", "N", "confirm")  # parent's connection still fine
         assert store.count("forked") == 50 and store.count("parent") == 2
+
+
+def test_record_review_key_follows_content_not_name(tmp_path: Path) -> None:
+    from ecg.review.store import record_review_key
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    for d, payload in ((a, b"\x01\x02"), (b, b"\x01\x03")):
+        (d / "100.hea").write_text("100 1 360 1\n100.dat 16 200 11 0 0 0 0 II\n")
+        (d / "100.dat").write_bytes(payload)
+    ka, kb = record_review_key(a / "100"), record_review_key(b / "100")
+    assert ka.startswith("100@") and kb.startswith("100@")
+    assert ka != kb  # same name, different recording: separate reviews
+    (b / "100.dat").write_bytes(b"\x01\x02")
+    assert record_review_key(b / "100") == ka  # same files elsewhere: the same reviews

@@ -344,3 +344,21 @@ class ReviewStore:
 
 __all__ = ["DECISIONS", "DISMISS_LABEL", "Decision", "MIGRATIONS", "ReviewStore", "SCHEMA_VERSION",
            "default_db_path", "effective_label"]
+
+
+def record_review_key(base: str | os.PathLike, name: str | None = None) -> str:
+    """The key reviews of a local record are stored under: ``<name>@<12 hex digits>``, the
+    digits being a SHA-256 of the header and signal files. Two different recordings that
+    share a name (an uploaded "100" and MIT-BIH's "100") then never share reviews, while the
+    same files, wherever they are loaded from, find their earlier reviews again."""
+    import hashlib
+
+    p = Path(base)
+    h = hashlib.sha256()
+    for ext in (".hea", ".dat"):
+        f = Path(str(p) + ext)
+        if f.is_file():
+            with open(f, "rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(chunk)
+    return f"{name or p.name}@{h.hexdigest()[:12]}"
