@@ -40,11 +40,11 @@ class TrainConfig:
     seed: int = 0
     val_records: tuple[str, ...] = DEFAULT_VAL_RECORDS
     cell: str = "gru"
+    frame: int = 5  # samples per recurrent step, both models (5 = 50 ms at 100 Hz)
     # autoencoder
     ae_hidden: int = 48
     ae_latent: int = 12
     ae_epochs: int = 12
-    frame: int = 5
     ae_batch: int = 256
     ae_lr: float = 2e-3
     ae_max_train_beats: int = 20000
