@@ -3,8 +3,10 @@
 DS1's 22 patients are split into 5 fixed folds, balanced by hand so that every fold holds
 S and V beats. For fold k the models are trained on three folds, early-stopped and
 calibrated on the next fold (k+1), and measured on fold k, whose patients they never saw.
-DS2 is never read. Report the mean and spread over folds before choosing a variant; then
-evaluate the chosen one once on DS2.
+DS2 is never read. Report the mean and spread over folds, and the pooled statistics (the
+folds' confusion matrices summed, which weighs every DS1 beat once and is steadier than a
+per-fold mean when a fold holds few S beats), before choosing a variant; then evaluate the
+chosen one once on DS2.
 
     python scripts/cv_ds1.py [--data-dir DIR] [--set key=value ...] [--json PATH]
 
@@ -42,6 +44,17 @@ FOLDS: tuple[tuple[str, ...], ...] = (
 METRICS = ("veb_f1", "veb_se", "veb_ppv", "sveb_f1", "sveb_se", "sveb_ppv", "macro_f1", "j_kappa", "ae_roc_auc")
 
 
+def pooled_statistics(matrices: list) -> dict[str, float]:
+    """EC57 headline statistics of the summed 6x6 (N S V F Q O) fold confusion matrices."""
+    from ecg.evaluate.metrics import ec57_statistics
+
+    full = np.sum(np.asarray(matrices, dtype=np.int64), axis=0)
+    st = ec57_statistics(full[:5, :5], full[:5, 5], full[5, :5])
+    out = {f"{c}_{k}": st[c][k] for c in ("veb", "sveb") for k in ("f1", "se", "ppv")}
+    out.update(macro_f1=st["macro_f1"], j_kappa=st["j_kappa"])
+    return {k: float(v) for k, v in out.items()}
+
+
 def parse_overrides(items: list[str]) -> dict:
     out = {}
     for item in items:
@@ -76,7 +89,9 @@ def main(argv: list[str] | None = None) -> int:
                                   progress=False, echo=None)
             res = evaluate_records(bundle, test, data_dir, modes=("reference",), progress=False)["reference"]
             row = {"fold": k, "test": list(test), "val": list(val), "seconds": time.perf_counter() - t0,
-                   **{m: res["headline"][m] for m in METRICS}}
+                   **{m: res["headline"][m] for m in METRICS},
+                   "confusion_matrix": res["confusion_matrix"]["matrix"],
+                   "per_record": [{k: v for k, v in r.items() if k != "seconds"} for r in res["per_record"]]}
             rows.append(row)
             print(f"fold {k} test {' '.join(test):24} " + " ".join(f"{m}={row[m]:.3f}" for m in METRICS)
                   + f"  ({row['seconds']:.0f} s)", flush=True)
@@ -85,11 +100,13 @@ def main(argv: list[str] | None = None) -> int:
         v = np.array([r[m] for r in rows], dtype=float)
         summary[m] = {"mean": float(np.nanmean(v)), "std": float(np.nanstd(v)), "min": float(np.nanmin(v)),
                       "max": float(np.nanmax(v))}
+    pooled = pooled_statistics([r["confusion_matrix"] for r in rows])
     print("\nmean +- sd over folds (patient-wise, DS1 only):")
     for m, s in summary.items():
-        print(f"  {m:11} {s['mean']:.3f} +- {s['std']:.3f}   [{s['min']:.3f}, {s['max']:.3f}]")
+        print(f"  {m:11} {s['mean']:.3f} +- {s['std']:.3f}   [{s['min']:.3f}, {s['max']:.3f}]   pooled {pooled.get(m, float('nan')):.3f}")
     if args.json:
-        write_json(args.json, {"command": command_line(), "overrides": overrides, "folds": rows, "summary": summary})
+        write_json(args.json, {"command": command_line(), "overrides": overrides, "folds": rows, "summary": summary,
+                               "pooled": pooled})
     return 0
 
 

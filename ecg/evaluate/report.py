@@ -71,6 +71,7 @@ def evaluate_records(
                               "missed": int(c["missed"].sum()), "extra": int(c["extra"].sum()),
                               "veb_se": st["veb"]["se"], "veb_ppv": st["veb"]["ppv"],
                               "sveb_se": st["sveb"]["se"], "sveb_ppv": st["sveb"]["ppv"],
+                              **{f"{c}_{k}": st[c][k] for c in ("veb", "sveb") for k in ("tp", "fn", "fp")},
                               "seconds": sr.seconds})
             matched = sr.beats[sr.beats["ref_class"] != ""]
             a["scores"].append(matched["anomaly_score"].to_numpy())
