@@ -463,7 +463,9 @@ def beat_detail(bundle: ModelBundle | None, scored: ScoredRecord, beats: pd.Data
                f"**{float(row['anomaly_score']):.2f}** (threshold {st.session_state.get('threshold', 1.0):g})"
                + (f", flag: {row['flag_reason']}" if row["flag_reason"] else ", not flagged")
                + (f", reference **{row['ref_symbol']}**" if row["ref_symbol"] else "")
-               + f". RR before {_ms(row['rr_prev_s'])}, after {_ms(row['rr_next_s'])}, local mean {_ms(local)}.")
+               + f". RR before {_ms(row['rr_prev_s'])}, after {_ms(row['rr_next_s'])}, local mean {_ms(local)}."
+               + (" In AF-like irregular rhythm: the model does not call S here." if row.get("irregular_rhythm", False)
+                  else ""))
 
 
 def _ms(v: Any) -> str:

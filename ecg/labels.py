@@ -64,3 +64,26 @@ def class_index(classes: "np.ndarray | list[str]", class_names: tuple[str, ...] 
         return np.array([lookup[c] for c in classes], dtype=np.int64)
     except KeyError as exc:
         raise ValueError(f"unknown class {exc.args[0]!r}; expected one of {class_names}") from None
+
+
+#: MIT-BIH rhythm labels (aux notes of ``+`` annotations) for atrial fibrillation and flutter:
+#: rhythms without discrete P waves, in which the database labels beats normal, not
+#: supraventricular ectopic.
+AF_RHYTHMS: Final[frozenset[str]] = frozenset({"(AFIB", "(AFL"})
+
+
+def rhythm_at(ann_sample: np.ndarray, ann_symbol: np.ndarray, ann_aux: np.ndarray,
+              samples: np.ndarray) -> np.ndarray:
+    """The rhythm label (e.g. ``"(N"``, ``"(AFIB"``) in force at each of ``samples``: that of
+    the last rhythm-change annotation (symbol ``+``) at or before it; ``""`` before the first.
+    ``ann_*`` are a record's annotation arrays, samples in the same units as ``samples``."""
+    ann_sample = np.asarray(ann_sample)
+    is_rhythm = np.asarray(ann_symbol) == "+"
+    starts = ann_sample[is_rhythm]
+    names = np.asarray(ann_aux, dtype=str)[is_rhythm]
+    order = np.argsort(starts, kind="stable")
+    starts, names = starts[order], names[order]
+    pos = np.searchsorted(starts, np.asarray(samples), side="right") - 1
+    out = np.where(pos >= 0, names[np.maximum(pos, 0)] if names.size else "", "")
+    return out.astype(str)
+

@@ -32,13 +32,12 @@ def inference_rate(bundle, data_dir: Path, record: str = "208", repeats: int = 3
     import torch
 
     from ecg.io.records import load_record
-    from ecg.models.features import model_inputs
     from ecg.models.training import ae_errors, predict_proba
     from ecg.processing.pipeline import beats_from_signal
 
     rec = load_record(record, data_dir)
     b = beats_from_signal(rec.lead(0), rec.fs, rec.annotations.beats().sample, bundle.config)
-    inp = model_inputs(b.waves, b.rr, bundle.config.window.pre)
+    inp = bundle.inputs(b.waves, b.rr)
     times = []
     torch.set_num_threads(2)
     for _ in range(repeats):

@@ -11,7 +11,7 @@ import pytest
 from ecg.datasets import DE_CHAZAL_COUNTS, DS1, DS2, PACED, build_beat_dataset, split_records
 from ecg.datasets.beats import cache_key
 from ecg.processing.pipeline import BeatConfig
-from ecg.processing.segmentation import BeatWindow
+from ecg.processing.segmentation import RR_FEATURES, BeatWindow
 from tests.conftest import has_full_mitdb
 
 
@@ -31,8 +31,13 @@ def test_build_from_reference_and_cache(tmp_path: Path, demo_dir: Path) -> None:
     cache = tmp_path / "cache"
     ds = build_beat_dataset(["119", "232"], demo_dir, cache_dir=cache)
     assert ds.waves.shape == (len(ds), 70) and ds.waves.dtype == np.float32
-    assert ds.rr.shape == (len(ds), 9)
+    assert ds.rr.shape == (len(ds), len(RR_FEATURES))
     assert set(np.unique(ds.record)) == {"119", "232"}
+    # Reference rhythm per beat: 119 is sinus with ventricular bigeminy/trigeminy, 232 sinus
+    # bradycardia; every beat follows a rhythm annotation.
+    assert ds.rhythm is not None and ds.rhythm.shape == (len(ds),)
+    assert set(np.unique(ds.rhythm[ds.record == "232"])) == {"(SBR"}
+    assert {"(N", "(B", "(T"} <= set(np.unique(ds.rhythm[ds.record == "119"]))
     counts = ds.class_counts()
     assert counts["V"] == 444  # record 119's V beats (MIT-BIH README)
     assert counts["S"] == 1382  # record 232's S beats
@@ -42,6 +47,7 @@ def test_build_from_reference_and_cache(tmp_path: Path, demo_dir: Path) -> None:
     again = build_beat_dataset(["119", "232"], demo_dir, cache_dir=cache)
     np.testing.assert_array_equal(again.waves, ds.waves)
     np.testing.assert_array_equal(again.label, ds.label)
+    np.testing.assert_array_equal(again.rhythm, ds.rhythm)
     assert again.dropped == ds.dropped
 
 

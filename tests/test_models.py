@@ -169,3 +169,115 @@ def test_training_is_deterministic(tmp_path: Path, demo_dir: Path, tiny_bundle: 
     for k, v in tiny_bundle.classifier.state_dict().items():
         torch.testing.assert_close(v, again.classifier.state_dict()[k], rtol=0, atol=0)
     assert again.scorer.log_threshold == tiny_bundle.scorer.log_threshold
+
+
+def test_ensemble_bundle_averages_members_and_round_trips(tmp_path: Path, demo_dir: Path) -> None:
+    from ecg.models.networks import ClassifierEnsemble
+    from ecg.models.train_bundle import train_bundle
+    from tests.conftest import tiny_train_config
+
+    b = train_bundle(demo_dir, tmp_path / "ens.pt", tiny_train_config(n_classifiers=2), records=("119", "208"),
+                     progress=False, echo=None, cache_dir=tmp_path / "cache")
+    assert isinstance(b.classifier, ClassifierEnsemble) and b.n_classifiers == 2
+    m0, m1 = b.classifier.members
+    # Members start from different seeds, so they differ.
+    assert any(not torch.equal(v, m1.state_dict()[k]) for k, v in m0.state_dict().items())
+    rng = np.random.default_rng(2)
+    inp = model_inputs(rng.normal(0, 0.2, (50, 70)).astype(np.float32),
+                       rr_features(np.cumsum(rng.integers(200, 400, 50)), 360.0), 25)
+    p = predict_proba(b.classifier, inp, b.seq_len, channels=b.clf_channels)
+    p0 = predict_proba(m0, inp, b.seq_len, channels=b.clf_channels)
+    p1 = predict_proba(m1, inp, b.seq_len, channels=b.clf_channels)
+    np.testing.assert_allclose(p, (p0 + p1) / 2, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-5)
+    again = load_bundle(tmp_path / "ens.pt")
+    assert again.n_classifiers == 2 and json.loads(torch.load(tmp_path / "ens.pt", weights_only=True)["meta"])[
+        "n_classifiers"] == 2
+    np.testing.assert_array_equal(p, predict_proba(again.classifier, inp, again.seq_len, channels=again.clf_channels))
+    # The ensemble's forward gives the log of the same mean probabilities.
+    w = torch.from_numpy(inp.waves[None, :32, :, 1:].copy())
+    r = torch.from_numpy(inp.rr[None, :32].copy())
+    with torch.inference_mode():
+        mean = (torch.softmax(m0(w, r), -1) + torch.softmax(m1(w, r), -1)) / 2
+        torch.testing.assert_close(torch.exp(b.classifier(w, r)), mean)
+
+
+def test_format_1_bundle_still_loads(tiny_bundle_path: Path, tmp_path: Path) -> None:
+    """Bundles written before ensembles (format 1, no ``n_classifiers``) load as one network."""
+    from ecg.models.bundle import _digest
+
+    payload = torch.load(tiny_bundle_path, weights_only=True)
+    meta = json.loads(payload["meta"])
+    meta.pop("n_classifiers")
+    payload["meta"] = json.dumps(meta, sort_keys=True)
+    payload["format_version"] = 1
+    payload["sha256"] = _digest(payload["meta"], payload["autoencoder"], payload["classifier"])
+    old = tmp_path / "v1.pt"
+    torch.save(payload, old)
+    b = load_bundle(old)
+    assert b.n_classifiers == 1 and isinstance(b.classifier, BeatSequenceClassifier)
+
+
+def test_ensemble_needs_members() -> None:
+    from ecg.models.networks import ClassifierEnsemble
+
+    with pytest.raises(ValueError, match="at least one member"):
+        ClassifierEnsemble([])
+
+
+def test_refit_retrains_on_train_and_validation_for_the_chosen_epochs(tmp_path: Path, demo_dir: Path) -> None:
+    from ecg.models.train_bundle import train_bundle
+    from tests.conftest import tiny_train_config
+
+    out = tmp_path / "refit.pt"
+    b = train_bundle(demo_dir, out, tiny_train_config(clf_refit=True, clf_epochs=3), records=("119", "208"),
+                     progress=False, echo=None, cache_dir=tmp_path / "cache")
+    lines = [json.loads(x) for x in Path(str(out) + ".log.jsonl").read_text().splitlines()]
+    validated = [ln for ln in lines if ln.get("model") == "classifier" and "val_score" in ln]
+    best_epoch = max(validated, key=lambda ln: (ln["val_score"], -ln["epoch"]))["epoch"]
+    refit = [ln for ln in lines if ln.get("model") == "classifier" and ln.get("refit") and "epoch" in ln]
+    assert [ln["epoch"] for ln in refit] == list(range(1, best_epoch + 1))
+    assert b.metadata["train_config"]["clf_refit"] is True
+    # The validation patient's beats now enter the classifier's class weights.
+    weights = [ln["class_weights"] for ln in lines if "class_weights" in ln]
+    assert len(weights) == 2
+
+
+def test_rr_inputs_by_name_and_bundle_keeps_them(tmp_path: Path, demo_dir: Path) -> None:
+    from ecg.models.features import RR_INPUT_NAMES, RR_INPUTS_V1
+    from ecg.models.train_bundle import train_bundle
+    from tests.conftest import tiny_train_config
+
+    rng = np.random.default_rng(3)
+    rr = rr_features(np.cumsum(rng.integers(200, 400, 60)), 360.0)
+    full = rr_inputs(rr, RR_INPUT_NAMES)
+    assert full.shape == (60, len(RR_INPUT_NAMES))
+    np.testing.assert_array_equal(rr_inputs(rr, RR_INPUTS_V1), full[:, :8])
+    np.testing.assert_array_equal(rr_inputs(rr, ("rr_irregularity", "rr_prev_s")), full[:, [8, 5]])
+    with pytest.raises(ValueError, match="unknown RR inputs"):
+        rr_inputs(rr, ("rr_made_up",))
+
+    names = RR_INPUTS_V1 + ("rr_irregularity",)
+    out = tmp_path / "irr.pt"
+    b = train_bundle(demo_dir, out, tiny_train_config(rr_inputs=names), records=("119", "208"),
+                     progress=False, echo=None, cache_dir=tmp_path / "cache")
+    again = load_bundle(out)
+    assert again.rr_inputs == names and again.clf_params["n_rr"] == 9
+    waves = rng.normal(0, 0.2, (60, 70)).astype(np.float32)
+    assert again.inputs(waves, rr).rr.shape == (60, 9)
+    np.testing.assert_array_equal(
+        predict_proba(b.classifier, b.inputs(waves, rr), b.seq_len, channels=b.clf_channels),
+        predict_proba(again.classifier, again.inputs(waves, rr), again.seq_len, channels=again.clf_channels))
+
+    # A bundle naming an RR input this code does not know is refused, not misread.
+    from ecg.models.bundle import _digest
+
+    payload = torch.load(out, weights_only=True)
+    meta = json.loads(payload["meta"])
+    meta["rr_inputs"] = list(names[:-1]) + ["rr_from_the_future"]
+    payload["meta"] = json.dumps(meta, sort_keys=True)
+    payload["sha256"] = _digest(payload["meta"], payload["autoencoder"], payload["classifier"])
+    future = tmp_path / "future_rr.pt"
+    torch.save(payload, future)
+    with pytest.raises(BundleError, match="rr_from_the_future"):
+        load_bundle(future)

@@ -70,6 +70,7 @@ def synthetic(duration_s: float = 120.0, ectopic: dict[int, str] | None = None, 
         "flag_reason": np.where(class_flag & anomaly_flag, "class+anomaly",
                                 np.where(class_flag, "class", np.where(anomaly_flag, "anomaly", ""))),
         "ref_symbol": sym.astype(str), "ref_class": cls.astype(str),
+        "rr_irregularity": 0.02, "irregular_rhythm": False,
     })[beat_columns()]
     return rec, df
 

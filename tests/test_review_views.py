@@ -47,6 +47,7 @@ def record_and_beats() -> tuple[Record, pd.DataFrame]:
         "sample": peaks, "time_s": peaks / FS, "lead": "MLII", "rr_prev_s": np.r_[np.nan, rr],
         "rr_next_s": np.r_[rr, np.nan], "pred_class": cls.astype(str), **probs, "anomaly_score": score,
         "flagged": reason != "", "flag_reason": reason.astype(str), "ref_symbol": "N", "ref_class": "N",
+        "rr_irregularity": 0.02, "irregular_rhythm": False,
     })[beat_columns()]
     validate_beat_table(beats)
     rec = Record(name="synth 1", signal=sig[:, None], fs=FS, lead_names=("MLII",), units=("mV",))

@@ -45,6 +45,34 @@ def test_rr_features_by_hand() -> None:
     assert f.dtype == np.float32
 
 
+def test_rr_irregularity_by_hand_and_by_rhythm() -> None:
+    from ecg.processing.segmentation import rr_irregularity
+
+    # Window 3, lag 1 only: |dRR| = (0, 0, 0, 0.2, 0.2, 0), the first copied from the second;
+    # running medians over 3 (edge-padded) divided by the running median RR (all 1.0).
+    rr = np.array([1.0, 1.0, 1.0, 0.8, 1.0, 1.0])
+    d_med = np.array([0.0, 0.0, 0.0, 0.2, 0.2, 0.0])
+    rr_med = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 1.0])
+    np.testing.assert_allclose(rr_irregularity(rr, window=3, max_lag=1), d_med / rr_med)
+
+    rng = np.random.default_rng(0)
+    sinus = 0.8 + 0.01 * rng.standard_normal(300)
+    pacs = sinus.copy()
+    pacs[::12], pacs[1::12] = 0.5, 1.05  # an atrial premature beat every 12 beats
+    bigeminy = np.tile([0.5, 1.05], 150) + 0.01 * rng.standard_normal(300)
+    trigeminy = np.tile([0.8, 0.5, 1.05], 100)
+    af = rng.uniform(0.4, 1.2, 300)
+    ectopy = [np.median(rr_irregularity(x)) for x in (sinus, pacs, bigeminy, trigeminy)]
+    assert max(ectopy) < 0.05 < 0.15 < np.median(rr_irregularity(af))
+    assert rr_irregularity(np.zeros(0)).shape == (0,)
+    np.testing.assert_array_equal(rr_irregularity(np.array([0.8])), [0.0])
+    # It is a column of rr_features, from the previous-RR column.
+    peaks = np.concatenate(([0], np.cumsum(np.round(af * 100)))).astype(np.int64)
+    f = rr_features(peaks, 100.0)
+    np.testing.assert_allclose(f[:, RR_FEATURES.index("rr_irregularity")],
+                               rr_irregularity(f[:, RR_FEATURES.index("rr_prev_s")].astype(np.float64)), rtol=1e-5)
+
+
 def test_segment_beats_window_and_drops() -> None:
     fs = 360.0
     x, peaks = synthetic_ecg(fs, duration_s=20.0)

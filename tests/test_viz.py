@@ -78,6 +78,7 @@ def synthetic(duration_s: float = 90.0, fs: float = FS, ectopic: dict[int, str] 
         **{f"prob_{c}": probs[:, k] for k, c in enumerate(PROB_CLASSES)},
         "anomaly_score": score, "flagged": class_flag | anomaly_flag, "flag_reason": reason,
         "ref_symbol": ann.symbol.astype(str), "ref_class": cls.astype(str),
+        "rr_irregularity": 0.02, "irregular_rhythm": False,
     })[beat_columns()]
     validate_beat_table(df)
     return rec, df

@@ -19,12 +19,12 @@ import numpy as np
 
 from ecg.io.atomic import atomic_path
 from ecg.io.records import load_record, resolve_data_dir
-from ecg.labels import AAMI_CLASSES, BEAT_SYMBOLS, SYMBOL_TO_AAMI
+from ecg.labels import AAMI_CLASSES, BEAT_SYMBOLS, SYMBOL_TO_AAMI, rhythm_at
 from ecg.processing.pipeline import BeatConfig, beats_from_signal, choose_lead, clean_lead
 from ecg.processing.segmentation import RR_FEATURES, reference_labels
 
 #: Bump when the way beats are built changes, so old caches are not reused.
-DATASET_VERSION = 2
+DATASET_VERSION = 5
 
 PeakSource = Literal["reference", "detected"]
 
@@ -35,7 +35,8 @@ class BeatDataset:
 
     ``waves`` float32 (n, window) in mV; ``rr`` float32 (n, len(RR_FEATURES));
     ``label`` AAMI class ("" for a detection with no reference beat); ``symbol`` the MIT-BIH
-    symbol; ``record`` record name; ``sample`` R-peak sample in the record (at its own fs).
+    symbol; ``record`` record name; ``sample`` R-peak sample in the record (at its own fs);
+    ``rhythm`` the reference rhythm label in force at the beat (e.g. ``"(AFIB"``, "" if none).
     ``dropped`` counts, per record, beats not cut and why ("edge", "gap"); with detected
     peaks also "missed" reference beats (no detection within 150 ms).
     """
@@ -50,6 +51,7 @@ class BeatDataset:
     peaks: str
     dropped: dict[str, dict[str, int]] = field(default_factory=dict)
     rr_names: tuple[str, ...] = RR_FEATURES
+    rhythm: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.sample.size)
@@ -57,7 +59,8 @@ class BeatDataset:
     def subset(self, mask: np.ndarray) -> "BeatDataset":
         """Rows where ``mask`` is True (or the given indices)."""
         return BeatDataset(self.waves[mask], self.rr[mask], self.label[mask], self.symbol[mask],
-                           self.record[mask], self.sample[mask], self.config, self.peaks, self.dropped, self.rr_names)
+                           self.record[mask], self.sample[mask], self.config, self.peaks, self.dropped, self.rr_names,
+                           None if self.rhythm is None else self.rhythm[mask])
 
     def records_mask(self, records: Iterable[str]) -> np.ndarray:
         return np.isin(self.record, list(records))
@@ -122,6 +125,8 @@ def record_dataset(name: str, data_dir: Path, lead: int | str | None, config: Be
         "symbol": sym_kept.astype("<U2"),
         "record": np.full(len(b), name, dtype="<U16"),
         "sample": b.sample.astype(np.int64),
+        "rhythm": rhythm_at(rec.annotations.sample, rec.annotations.symbol, rec.annotations.aux,
+                            b.sample).astype("<U16"),
     }
     return arrays, {**b.dropped, **extra}
 
@@ -153,7 +158,7 @@ def build_beat_dataset(
             with np.load(path, allow_pickle=False) as z:
                 meta = json.loads(str(z["meta"]))
                 return BeatDataset(z["waves"], z["rr"], z["label"], z["symbol"], z["record"], z["sample"],
-                                   config, peaks, meta["dropped"])
+                                   config, peaks, meta["dropped"], rhythm=z["rhythm"])
     t0 = time.perf_counter()
     parts, dropped = [], {}
     for r in records:
@@ -163,9 +168,9 @@ def build_beat_dataset(
         if verbose:
             print(f"  {r}: {arrays['sample'].size} beats, dropped {drops}", flush=True)
     cat = {k: np.concatenate([p[k] for p in parts]) if parts else np.empty(0) for k in
-           ("waves", "rr", "label", "symbol", "record", "sample")}
+           ("waves", "rr", "label", "symbol", "record", "sample", "rhythm")}
     ds = BeatDataset(cat["waves"], cat["rr"], cat["label"], cat["symbol"], cat["record"], cat["sample"], config,
-                     peaks, dropped)
+                     peaks, dropped, rhythm=cat["rhythm"])
     if path is not None:
         meta = json.dumps({"dropped": dropped, "records": records, "seconds": time.perf_counter() - t0})
         with atomic_path(path) as tmp:

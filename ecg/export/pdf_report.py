@@ -194,6 +194,10 @@ def summary_rows(record: "Record", beats: pd.DataFrame, summary: Mapping[str, An
         tot = _get(summary, "beats", "total", default=total) or 0
         pct = f" ({100.0 * float(n) / float(tot):.1f}%)" if tot else ""
         beat_rows.append([f"  {c}: {_CLASS_NAMES[c]}", f"{_fmt_count(n)}{pct}"])
+    irregular = _get(summary, "beats", "irregular_rhythm")
+    if isinstance(irregular, Mapping) and irregular.get("beats") is not None:
+        beat_rows.append(["Irregular rhythm (AF-like)",
+                          f"{_fmt_count(irregular.get('beats'))} beats ({_fmt_num(irregular.get('pct'), 1, '%')})"])
 
     hr = _get(summary, "heart_rate", default={})
     mean_bpm = _get(hr, "mean_bpm")

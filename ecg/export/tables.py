@@ -25,9 +25,9 @@ from ecg.io.atomic import atomic_write_text, atomic_write_with
 STR_DTYPE = pd.Series(["a"]).dtype
 
 INT_COLUMNS: tuple[str, ...] = ("sample",)
-FLOAT_COLUMNS: tuple[str, ...] = ("time_s", "rr_prev_s", "rr_next_s", "anomaly_score")
+FLOAT_COLUMNS: tuple[str, ...] = ("time_s", "rr_prev_s", "rr_next_s", "anomaly_score", "rr_irregularity")
 STR_COLUMNS: tuple[str, ...] = ("lead", "pred_class", "flag_reason", "ref_symbol", "ref_class")
-BOOL_COLUMNS: tuple[str, ...] = ("flagged",)
+BOOL_COLUMNS: tuple[str, ...] = ("flagged", "irregular_rhythm")
 
 FORMATS: tuple[str, ...] = ("csv", "parquet")
 
@@ -40,7 +40,7 @@ def _is_float_column(name: str) -> bool:
 
 def normalise_beat_table(df: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``df`` with a fresh RangeIndex and the schema's dtypes: ``sample`` int64,
-    times / RR / probabilities / scores float64, ``flagged`` bool, text columns in
+    times / RR / probabilities / scores float64, ``flagged`` / ``irregular_rhythm`` bool, text columns in
     :data:`STR_DTYPE` with missing text as ``""``. Other columns are left as they are."""
     out = df.reset_index(drop=True).copy()
     for c in out.columns:

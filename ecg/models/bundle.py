@@ -7,7 +7,8 @@ One file (``*.pt``) holds a plain dictionary of tensors and strings, saved with
 * ``meta``: JSON text with the preprocessing (:class:`~ecg.processing.pipeline.BeatConfig`:
   filter band, beat window, model rate), the class names, the thresholds, the network
   hyper-parameters, the training records, the code version and the metrics;
-* ``autoencoder`` / ``classifier``: the state dicts;
+* ``autoencoder`` / ``classifier``: the state dicts (the classifier's is an ensemble's when
+  ``meta["n_classifiers"]`` > 1; format version 2 also names the RR inputs in ``meta``);
 * ``sha256``: a digest of ``meta`` and every tensor, checked on load, so a corrupt or
   edited file is refused.
 """
@@ -26,10 +27,15 @@ import torch
 
 from ecg.errors import ECGError
 from ecg.processing.pipeline import BeatConfig
-from ecg.models.networks import BeatSequenceClassifier, GRUAutoencoder
+from ecg.models.features import RR_INPUT_NAMES, RR_INPUTS_V1, ModelInputs, model_inputs
+from ecg.models.networks import BeatSequenceClassifier, ClassifierEnsemble, GRUAutoencoder
 
 BUNDLE_FORMAT = "ecg-anomaly-bundle"
-BUNDLE_FORMAT_VERSION = 1
+BUNDLE_FORMAT_VERSION = 2
+#: Format versions this code reads. 1: one classifier with the first eight RR inputs;
+#: 2: adds ``n_classifiers`` (an ensemble), ``rr_inputs`` (the RR input names, in order) and
+#: ``irregular_rhythm_threshold``.
+SUPPORTED_FORMAT_VERSIONS = (1, 2)
 DEFAULT_BUNDLE_PATH = Path(__file__).resolve().parent / "bundles" / "ecg_gru_ds1.pt"
 
 
@@ -70,7 +76,7 @@ class ModelBundle:
     config: BeatConfig
     classes: tuple[str, ...]
     autoencoder: GRUAutoencoder
-    classifier: BeatSequenceClassifier
+    classifier: BeatSequenceClassifier | ClassifierEnsemble
     scorer: AnomalyScorer
     ae_params: dict[str, Any]
     clf_params: dict[str, Any]
@@ -78,8 +84,45 @@ class ModelBundle:
     metadata: dict[str, Any] = field(default_factory=dict)
     version: str = "unversioned"
     clf_channels: tuple[int, ...] = (1,)
+    #: The classifier's RR inputs, in order (names from ``ecg.models.features.RR_INPUT_NAMES``).
+    rr_inputs: tuple[str, ...] = RR_INPUTS_V1
+    #: ``rr_irregularity`` at or above which the rhythm counts as AF-like and no beat is called
+    #: S (None: no such rule). See :meth:`class_probabilities`.
+    irregular_rhythm_threshold: float | None = None
     #: sha256 of the saved bundle content (set by save and load; "" for an unsaved bundle).
     digest: str = ""
+
+    @property
+    def n_classifiers(self) -> int:
+        """Ensemble members of the classifier (1 for a single network)."""
+        return len(self.classifier.members) if isinstance(self.classifier, ClassifierEnsemble) else 1
+
+    def inputs(self, waves: np.ndarray, rr: np.ndarray) -> ModelInputs:
+        """Model inputs exactly as this bundle was trained with: beats (n, window) in mV at
+        the bundle's rate and RR features (n, len(RR_FEATURES)) from ``segment_beats``."""
+        return model_inputs(waves, rr, self.config.window.pre, self.rr_inputs)
+
+    def irregular_rhythm(self, irregularity: np.ndarray) -> np.ndarray:
+        """Whether each beat sits in AF-like irregular rhythm (bool), from the
+        ``rr_irregularity`` RR feature; all False when the bundle has no threshold."""
+        irr = np.asarray(irregularity, dtype=np.float64)
+        if self.irregular_rhythm_threshold is None:
+            return np.zeros(irr.shape, bool)
+        return irr >= self.irregular_rhythm_threshold
+
+    def class_probabilities(self, inputs: ModelInputs, irregularity: np.ndarray | None = None) -> np.ndarray:
+        """Class probabilities (n, len(classes)) for one record's beats.
+
+        In AF-like irregular rhythm (:meth:`irregular_rhythm`) the S probability is added to
+        N: atrial fibrillation and flutter have no discrete P waves, so a beat of
+        supraventricular origin there is labelled normal (MIT-BIH, AAMI EC57), however short
+        its RR. V and F probabilities are unchanged."""
+        from ecg.models.training import predict_proba
+
+        probs = predict_proba(self.classifier, inputs, self.seq_len, channels=self.clf_channels)
+        if irregularity is None:
+            return probs
+        return merge_class(probs, self.classes, self.irregular_rhythm(irregularity), "S", "N")
 
     # ------------------------------------------------------------------ persistence
     def meta(self) -> dict[str, Any]:
@@ -92,8 +135,11 @@ class ModelBundle:
                        "target_normal_flag_rate": self.scorer.target_normal_flag_rate},
             "ae_params": self.ae_params,
             "clf_params": self.clf_params,
+            "n_classifiers": self.n_classifiers,
             "seq_len": self.seq_len,
             "clf_channels": list(self.clf_channels),
+            "rr_inputs": list(self.rr_inputs),
+            "irregular_rhythm_threshold": self.irregular_rhythm_threshold,
             "metadata": self.metadata,
         }
 
@@ -132,9 +178,10 @@ class ModelBundle:
         if not isinstance(payload, dict) or payload.get("format") != BUNDLE_FORMAT:
             raise BundleError(f"{p}: not an {BUNDLE_FORMAT} file")
         fv = payload.get("format_version")
-        if fv != BUNDLE_FORMAT_VERSION:
+        if fv not in SUPPORTED_FORMAT_VERSIONS:
             raise BundleError(f"{p}: bundle format version {fv!r} is not supported by this code "
-                              f"(expects {BUNDLE_FORMAT_VERSION}); retrain or upgrade ecg-anomaly")
+                              f"(reads {', '.join(map(str, SUPPORTED_FORMAT_VERSIONS))}); "
+                              "retrain or upgrade ecg-anomaly")
         try:
             meta_json, ae_state, clf_state = payload["meta"], payload["autoencoder"], payload["classifier"]
         except KeyError as exc:
@@ -142,8 +189,17 @@ class ModelBundle:
         if _digest(meta_json, ae_state, clf_state) != payload.get("sha256"):
             raise BundleError(f"{p}: checksum mismatch: the bundle is corrupt or was modified")
         meta = json.loads(meta_json)
+        rr_names = tuple(meta.get("rr_inputs", RR_INPUTS_V1))
+        unknown = [n for n in rr_names if n not in RR_INPUT_NAMES]
+        if unknown:
+            raise BundleError(f"{p}: the bundle uses RR inputs {unknown} that this code does not compute; "
+                              "upgrade ecg-anomaly")
         ae = GRUAutoencoder(**meta["ae_params"])
-        clf = BeatSequenceClassifier(**meta["clf_params"])
+        n_clf = int(meta.get("n_classifiers", 1))
+        if n_clf < 1:
+            raise BundleError(f"{p}: n_classifiers must be >= 1, got {n_clf}")
+        clf = BeatSequenceClassifier(**meta["clf_params"]) if n_clf == 1 else \
+            ClassifierEnsemble([BeatSequenceClassifier(**meta["clf_params"]) for _ in range(n_clf)])
         try:
             ae.load_state_dict(ae_state)
             clf.load_state_dict(clf_state)
@@ -165,8 +221,26 @@ class ModelBundle:
             metadata=meta["metadata"],
             version=meta["version"],
             clf_channels=tuple(meta.get("clf_channels", (1,))),
+            rr_inputs=rr_names,
+            irregular_rhythm_threshold=None if meta.get("irregular_rhythm_threshold") is None
+            else float(meta["irregular_rhythm_threshold"]),
             digest=payload["sha256"],
         )
+
+
+def merge_class(probs: np.ndarray, classes: tuple[str, ...], mask: np.ndarray, source: str = "S",
+                target: str = "N") -> np.ndarray:
+    """Probabilities (n, len(classes)) with, on the rows in ``mask``, the ``source`` class's
+    probability added to ``target`` and set to 0. Other rows and classes are unchanged.
+    Returns a new array."""
+    out = np.array(probs, dtype=np.float32, copy=True)
+    if source not in classes or target not in classes:
+        return out
+    k, t = classes.index(source), classes.index(target)
+    rows = np.flatnonzero(np.asarray(mask, bool))
+    out[rows, t] += out[rows, k]
+    out[rows, k] = 0.0
+    return out
 
 
 def _json_default(o: Any) -> Any:

@@ -117,6 +117,28 @@ class BeatSequenceClassifier(nn.Module):
         return self.forward_embedded(self.beat_embedding(waves, rr))
 
 
+class ClassifierEnsemble(nn.Module):
+    """Several :class:`BeatSequenceClassifier` members trained with different seeds; the
+    ensemble's probabilities are the mean of the members' softmax outputs (see
+    :func:`ecg.models.training.predict_proba`). Averaging reduces the seed-to-seed swing that
+    inter-patient S-beat results are prone to."""
+
+    def __init__(self, members: "list[BeatSequenceClassifier]") -> None:
+        super().__init__()
+        if not members:
+            raise ValueError("an ensemble needs at least one member")
+        self.members = nn.ModuleList(members)
+
+    @property
+    def n_classes(self) -> int:
+        return self.members[0].head[-1].out_features
+
+    def forward(self, waves: torch.Tensor, rr: torch.Tensor) -> torch.Tensor:
+        """Log of the mean member probability (batch, beats, n_classes)."""
+        p = torch.stack([torch.softmax(m(waves, rr), dim=-1) for m in self.members]).mean(0)
+        return torch.log(p.clamp_min(1e-12))
+
+
 def n_parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -14,8 +14,8 @@ import torch
 
 from ecg.datasets import DS1, DS2, build_beat_dataset
 from ecg.models.bundle import ModelBundle
-from ecg.models.training import (MODEL_CLASSES, TrainConfig, TrainLog, calibrate_scorer, prepare, seed_everything,
-                                 train_autoencoder, train_classifier)
+from ecg.models.training import (MODEL_CLASSES, TrainConfig, TrainLog, calibrate_rhythm_gate, calibrate_scorer,
+                                 prepare, seed_everything, train_autoencoder, train_classifier)
 from ecg.processing.pipeline import BeatConfig
 
 
@@ -67,7 +67,7 @@ def train_bundle(
     seed_everything(cfg.seed, cfg.threads)
     log = TrainLog(echo=echo if not progress else None)
     ds = build_beat_dataset(records, data_dir, config=beat_config, cache_dir=cache_dir)
-    recs = prepare(ds)
+    recs = prepare(ds, tuple(cfg.rr_inputs))
     val = {k: v for k, v in recs.items() if k in cfg.val_records}
     train = {k: v for k, v in recs.items() if k not in cfg.val_records}
     log.add(stage="data", train_records=sorted(train), val_records=sorted(val),
@@ -81,6 +81,7 @@ def train_bundle(
     ae = train_autoencoder(train, val, cfg, log, progress)
     t_ae = time.perf_counter() - t_ae
     scorer = calibrate_scorer(ae, train, val, cfg, log)
+    gate = calibrate_rhythm_gate(recs, log) if cfg.rhythm_gate else None
     seconds = time.perf_counter() - t0
 
     n_rr = next(iter(recs.values())).inputs.rr.shape[1]
@@ -98,6 +99,8 @@ def train_bundle(
                     "frame": cfg.frame},
         seq_len=64,
         clf_channels=tuple(cfg.clf_channels),
+        rr_inputs=tuple(cfg.rr_inputs),
+        irregular_rhythm_threshold=gate,
         version=f"{cfg.cell}-ds1-{datetime.now(timezone.utc):%Y%m%d}-seed{cfg.seed}",
         metadata={
             "trained_on": "MIT-BIH Arrhythmia Database, DS1 (de Chazal 2004 inter-patient split)",
@@ -111,6 +114,7 @@ def train_bundle(
             "train_seconds": {"classifier": t_clf, "autoencoder": t_ae, "total": seconds},
             "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "validation": [row for row in log.lines if row.get("model") == "calibration"][-1],
+            "rhythm_gate": next((row for row in log.lines if row.get("model") == "rhythm_gate"), None),
             "model_fs_hz": beat_config.window.fs,
             "classifier_note": "Q (8 beats in DS1) is not learned: Q beats are left out of the loss; "
                                "the classifier never predicts Q (prob_Q is 0).",

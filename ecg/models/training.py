@@ -18,8 +18,8 @@ from torch import nn
 
 from ecg.datasets.beats import BeatDataset
 from ecg.labels import AAMI_CLASSES
-from ecg.models.features import ModelInputs, model_inputs
-from ecg.models.networks import BeatSequenceClassifier, GRUAutoencoder
+from ecg.models.features import RR_INPUTS, ModelInputs, model_inputs
+from ecg.models.networks import BeatSequenceClassifier, ClassifierEnsemble, GRUAutoencoder
 
 if TYPE_CHECKING:
     from ecg.models.bundle import AnomalyScorer
@@ -57,6 +57,10 @@ class TrainConfig:
     clf_lr: float = 2e-3
     class_weight_power: float = 0.5
     clf_channels: tuple[int, ...] = (1,)
+    n_classifiers: int = 1  # ensemble members, seeds seed, seed+1000, ...; probabilities averaged
+    clf_refit: bool = False  # retrain on train + validation patients for the early-stopped epoch count
+    rr_inputs: tuple[str, ...] = RR_INPUTS  # names from ecg.models.features.RR_INPUT_NAMES
+    rhythm_gate: bool = True  # no S calls in AF-like irregular rhythm (see calibrate_rhythm_gate)
     augment: bool = True
     patience: int = 6
     # calibration
@@ -68,6 +72,7 @@ class TrainConfig:
         d = asdict(self)
         d["val_records"] = list(self.val_records)
         d["clf_channels"] = list(self.clf_channels)
+        d["rr_inputs"] = list(self.rr_inputs)
         return d
 
 
@@ -77,6 +82,8 @@ class PreparedRecord:
     inputs: ModelInputs
     target: np.ndarray  # int64 index into MODEL_CLASSES, -100 for Q / unlabelled
     label: np.ndarray   # AAMI letters
+    rhythm: np.ndarray | None = None        # reference rhythm label per beat ("(AFIB", ...)
+    irregularity: np.ndarray | None = None  # RR_FEATURES "rr_irregularity" per beat
 
 
 @dataclass
@@ -102,17 +109,21 @@ def seed_everything(seed: int, threads: int = 2) -> None:
     torch.use_deterministic_algorithms(True)
 
 
-def prepare(ds: BeatDataset) -> dict[str, PreparedRecord]:
-    """Per-record model inputs (normalised per record) and targets."""
+def prepare(ds: BeatDataset, rr_names: tuple[str, ...] = RR_INPUTS) -> dict[str, PreparedRecord]:
+    """Per-record model inputs (normalised per record, RR inputs ``rr_names``) and targets."""
     out = {}
+    from ecg.processing.segmentation import RR_FEATURES
+
     lookup = {c: i for i, c in enumerate(MODEL_CLASSES)}
     pre = ds.config.window.pre
+    irr_col = RR_FEATURES.index("rr_irregularity")
     for name in dict.fromkeys(ds.record.tolist()):
         m = ds.record == name
-        inp = model_inputs(ds.waves[m], ds.rr[m], pre)
+        inp = model_inputs(ds.waves[m], ds.rr[m], pre, rr_names)
         lab = ds.label[m]
         target = np.array([lookup.get(c, -100) for c in lab], dtype=np.int64)
-        out[name] = PreparedRecord(name, inp, target, lab)
+        out[name] = PreparedRecord(name, inp, target, lab, None if ds.rhythm is None else ds.rhythm[m],
+                                   ds.rr[m, irr_col].astype(np.float64))
     return out
 
 
@@ -204,12 +215,15 @@ def class_weights(train: dict[str, PreparedRecord], power: float) -> np.ndarray:
     return (w / w[0]).astype(np.float32)
 
 
-def predict_proba(model: BeatSequenceClassifier, inputs: ModelInputs, seq_len: int = 64,
+def predict_proba(model: BeatSequenceClassifier | ClassifierEnsemble, inputs: ModelInputs, seq_len: int = 64,
                   windows_per_batch: int = 64, channels: tuple[int, ...] = (1,)) -> np.ndarray:
     """Class probabilities (n, n_classes) for every beat of one record, from windows of
     ``seq_len`` beats overlapping by half; each beat takes the window where it is most
     central. Windows are run in batches. ``channels`` selects the wave channels the
-    classifier was trained on."""
+    classifier was trained on. An ensemble returns its members' mean probabilities."""
+    if isinstance(model, ClassifierEnsemble):
+        probs = [predict_proba(m, inputs, seq_len, windows_per_batch, channels) for m in model.members]
+        return np.mean(probs, axis=0).astype(np.float32)
     waves = np.ascontiguousarray(inputs.waves[:, :, list(channels)])
     n = waves.shape[0]
     n_cls = model.head[-1].out_features
@@ -244,28 +258,72 @@ def predict_proba(model: BeatSequenceClassifier, inputs: ModelInputs, seq_len: i
 
 
 def train_classifier(train: dict[str, PreparedRecord], val: dict[str, PreparedRecord], cfg: TrainConfig,
-                     log: TrainLog, progress: bool = True) -> BeatSequenceClassifier:
+                     log: TrainLog, progress: bool = True) -> BeatSequenceClassifier | ClassifierEnsemble:
+    """The classifier: one network, or with ``cfg.n_classifiers > 1`` an ensemble of networks
+    trained alike from seeds ``seed + 1000 k`` (see :func:`train_classifier_member`)."""
+    if cfg.n_classifiers < 1:
+        raise ValueError(f"n_classifiers must be >= 1, got {cfg.n_classifiers}")
+    members = [train_classifier_member(train, val, cfg, log, progress, member=k) for k in range(cfg.n_classifiers)]
+    return members[0] if len(members) == 1 else ClassifierEnsemble(members).eval()
+
+
+def train_classifier_member(train: dict[str, PreparedRecord], val: dict[str, PreparedRecord], cfg: TrainConfig,
+                            log: TrainLog, progress: bool = True, member: int = 0) -> BeatSequenceClassifier:
     """Weighted cross-entropy (weights = inverse class frequency ** class_weight_power) on
     runs of consecutive beats, with amplitude, noise and time-shift augmentation; early
-    stopping on the held-out patients' mean of EC57 VEB F1 and SVEB F1."""
+    stopping on the held-out patients' mean of EC57 VEB F1 and SVEB F1.
+
+    With ``cfg.clf_refit`` the network is then trained afresh on the training *and*
+    validation patients for the number of epochs early stopping chose (the validation
+    patients' beats are not used for anything else after that)."""
     from ecg.evaluate.metrics import confusion_matrix, ec57_statistics
 
-    rng = np.random.default_rng(cfg.seed + 1)
+    seed = cfg.seed + 1000 * member
+    name = "classifier" if cfg.n_classifiers == 1 else f"classifier {member + 1}/{cfg.n_classifiers}"
+
+    def validate(model: BeatSequenceClassifier) -> tuple[float, dict, np.ndarray]:
+        y_true, y_pred = [], []
+        for r in val.values():
+            keep = r.target >= 0
+            y_true.append(r.label[keep])
+            y_pred.append(np.asarray(MODEL_CLASSES)[predict_proba(model, r.inputs, channels=cfg.clf_channels).argmax(1)][keep])
+        cm = confusion_matrix(np.concatenate(y_true), np.concatenate(y_pred))
+        st = ec57_statistics(cm)
+        return float(np.nan_to_num(0.5 * (st["veb"]["f1"] + st["sveb"]["f1"]))), st, cm
+
+    torch.manual_seed(seed)
+    model, best_epoch = _fit_classifier(train, cfg, log, progress, member, seed + 1, cfg.clf_epochs, validate, name)
+    if cfg.clf_refit:
+        torch.manual_seed(seed + 500)
+        both = {**train, **val}
+        model, _ = _fit_classifier(both, cfg, log, progress, member, seed + 2, best_epoch, None, f"{name} refit")
+    return model
+
+
+def _fit_classifier(recs_by_name: dict[str, PreparedRecord], cfg: TrainConfig, log: TrainLog, progress: bool,
+                    member: int, rng_seed: int, epochs: int,
+                    validate: Callable[[BeatSequenceClassifier], tuple[float, dict, np.ndarray]] | None,
+                    desc: str) -> tuple[BeatSequenceClassifier, int]:
+    """Train one network for up to ``epochs`` epochs. With ``validate``, keep the best epoch and
+    stop after ``cfg.patience`` epochs without improvement; returns the model and the 1-based
+    epoch it comes from."""
+    rng = np.random.default_rng(rng_seed)
     ch = list(cfg.clf_channels)
-    recs = list(train.values())
+    recs = list(recs_by_name.values())
     waves_tr = [np.ascontiguousarray(r.inputs.waves[:, :, ch]) for r in recs]
     first = recs[0].inputs
     model = BeatSequenceClassifier(len(ch), first.rr.shape[1], len(MODEL_CLASSES), cfg.beat_hidden,
                                    cfg.seq_hidden, cfg.cell, frame=cfg.frame)
-    weights = torch.from_numpy(class_weights(train, cfg.class_weight_power))
-    log.add(model="classifier", class_weights=[round(float(w), 3) for w in weights])
+    weights = torch.from_numpy(class_weights(recs_by_name, cfg.class_weight_power))
+    log.add(model="classifier", member=member, refit=validate is None,
+            class_weights=[round(float(w), 3) for w in weights])
     loss_fn = nn.CrossEntropyLoss(weight=weights, ignore_index=-100)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.clf_lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.clf_epochs)
-    best, best_state, since_best = -1.0, None, 0
-    bar = _bar(cfg.clf_epochs, "classifier", progress)
+    best, best_state, best_epoch, since_best = -1.0, None, epochs, 0
+    bar = _bar(epochs, desc, progress)
     L = cfg.clf_seq_len
-    for epoch in range(cfg.clf_epochs):
+    for epoch in range(epochs):
         t0 = time.perf_counter()
         model.train()
         crops = _crops(recs, L, rng)
@@ -288,29 +346,28 @@ def train_classifier(train: dict[str, PreparedRecord], val: dict[str, PreparedRe
             total += float(loss.detach()) * len(batch)
             count += len(batch)
         sched.step()
-        y_true, y_pred = [], []
-        for r in val.values():
-            keep = r.target >= 0
-            y_true.append(r.label[keep])
-            y_pred.append(np.asarray(MODEL_CLASSES)[predict_proba(model, r.inputs, channels=cfg.clf_channels).argmax(1)][keep])
-        cm = confusion_matrix(np.concatenate(y_true), np.concatenate(y_pred))
-        st = ec57_statistics(cm)
-        score = float(np.nan_to_num(0.5 * (st["veb"]["f1"] + st["sveb"]["f1"])))
-        log.add(model="classifier", epoch=epoch + 1, train_loss=total / max(count, 1), val_score=score,
+        bar.update(1)
+        if validate is None:
+            log.add(model="classifier", member=member, refit=True, epoch=epoch + 1,
+                    train_loss=total / max(count, 1), seconds=time.perf_counter() - t0)
+            continue
+        score, st, cm = validate(model)
+        log.add(model="classifier", member=member, epoch=epoch + 1, train_loss=total / max(count, 1), val_score=score,
                 val_veb_f1=st["veb"]["f1"], val_sveb_f1=st["sveb"]["f1"], val_macro_f1=st["macro_f1"],
                 val_confusion=cm[:4, :4].tolist(), seconds=time.perf_counter() - t0)
         if score > best:
-            best, best_state, since_best = score, {k: v.clone() for k, v in model.state_dict().items()}, 0
+            best, best_state, best_epoch, since_best = score, {k: v.clone() for k, v in model.state_dict().items()}, \
+                epoch + 1, 0
         else:
             since_best += 1
-        bar.update(1)
         bar.set_postfix(val_score=f"{score:.3f}")
         if since_best >= cfg.patience:
             break
     bar.close()
-    model.load_state_dict(best_state)
+    if best_state is not None:
+        model.load_state_dict(best_state)
     model.eval()
-    return model
+    return model, best_epoch
 
 
 def _bar(total: int, desc: str, enabled: bool):
@@ -320,7 +377,7 @@ def _bar(total: int, desc: str, enabled: bool):
 
 
 __all__ = ["AAMI_CLASSES", "DEFAULT_VAL_RECORDS", "MODEL_CLASSES", "PreparedRecord", "TrainConfig", "TrainLog",
-           "ae_errors", "predict_proba", "prepare", "seed_everything", "train_autoencoder", "train_classifier"]
+           "ae_errors", "predict_proba", "prepare", "seed_everything", "train_autoencoder", "train_classifier", "train_classifier_member"]
 
 
 # --------------------------------------------------------------------------------- calibration
@@ -359,3 +416,32 @@ def calibrate_scorer(ae: GRUAutoencoder, train: dict[str, PreparedRecord], val: 
     log.add(model="calibration", chosen_rr_weight=best_w, val_roc_auc=best_auc, log_threshold=log_thr,
             val_normal_flag_rate=float(flagged[normal].mean()), val_abnormal_caught=float(flagged[abnormal].mean()))
     return scorer
+
+
+def calibrate_rhythm_gate(recs: dict[str, PreparedRecord], log: TrainLog | None = None,
+                          grid: np.ndarray = np.arange(0.03, 0.3001, 0.005)) -> float | None:
+    """The ``rr_irregularity`` threshold above which a beat's rhythm counts as AF-like.
+
+    Chosen on the given (DS1 training) patients' reference rhythm labels by Youden's index,
+    atrial fibrillation or flutter (:data:`ecg.labels.AF_RHYTHMS`) against every other
+    labelled rhythm. ``None`` when the records hold no AF or no other rhythm."""
+    from ecg.labels import AF_RHYTHMS
+
+    rhythm = [r.rhythm for r in recs.values() if r.rhythm is not None]
+    if not rhythm:
+        return None
+    rh = np.concatenate(rhythm)
+    irr = np.concatenate([r.irregularity for r in recs.values() if r.rhythm is not None])
+    known = rh != ""
+    af = np.isin(rh, list(AF_RHYTHMS)) & known
+    other = known & ~af
+    if not af.any() or not other.any():
+        return None
+    se = (irr[af][None, :] >= grid[:, None]).mean(axis=1)
+    sp = (irr[other][None, :] < grid[:, None]).mean(axis=1)
+    k = int(np.argmax(se + sp - 1))
+    thr = float(round(grid[k], 4))
+    if log is not None:
+        log.add(model="rhythm_gate", threshold=thr, af_beats=int(af.sum()), other_beats=int(other.sum()),
+                af_sensitivity=float(se[k]), other_specificity=float(sp[k]))
+    return thr

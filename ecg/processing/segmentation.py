@@ -27,9 +27,11 @@ RR_FEATURES: tuple[str, ...] = (
     "rr_prev_record",     # rr_prev / rr_record
     "rr_next_prev",       # rr_next / rr_prev
     "rr_local_cv",        # std / mean of the last 10 RR intervals (rhythm irregularity)
+    "rr_irregularity",    # patterned-vs-chaotic irregularity over 65 beats, see rr_irregularity()
 )
 
 LOCAL_RR_BEATS = 10
+IRREGULARITY_BEATS = 65
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,7 @@ class Beats:
 
 
 def rr_features(peaks: np.ndarray, fs: float, local_beats: int = LOCAL_RR_BEATS) -> np.ndarray:
-    """RR features (see :data:`RR_FEATURES`) for every peak, float32 (n, 9), intervals in s.
+    """RR features (see :data:`RR_FEATURES`) for every peak, float32 (n, 10), intervals in s.
 
     The first beat's previous RR is its next RR, the last beat's next RR its previous one.
     The local mean is over the last ``local_beats`` previous intervals (fewer at the start).
@@ -109,7 +111,44 @@ def rr_features(peaks: np.ndarray, fs: float, local_beats: int = LOCAL_RR_BEATS)
     out[:, 6] = prev / record
     out[:, 7] = nxt / prev
     out[:, 8] = np.sqrt(local_var) / local
+    out[:, 9] = rr_irregularity(prev)
     return out
+
+
+def rr_irregularity(rr: np.ndarray, window: int = IRREGULARITY_BEATS, max_lag: int = 3) -> np.ndarray:
+    """Irregularity of the rhythm around each beat that ectopic patterns do not explain
+    (dimensionless, float64 (n,)).
+
+    For lags 1..``max_lag`` the centred running median (``window`` beats) of
+    ``|RR[i] - RR[i - lag]|`` is divided by the running median RR; the minimum over lags is
+    returned. Sinus rhythm with occasional ectopic beats is low at lag 1 (the median ignores
+    the few short-long pairs), bigeminy at lag 2, trigeminy at lag 3; atrial fibrillation,
+    whose intervals are irregularly irregular, is high at every lag. This separates the short
+    RR of an atrial premature beat from the short RR of AF, where beats are labelled normal
+    (the basis of RR-based AF detectors, e.g. Tateno & Glass 2001, Med Biol Eng Comput 39:664).
+
+    The default window, 65 beats (about a minute), told AF and flutter from other rhythms best
+    on DS1's reference rhythm labels (Youden's J 0.944, against 0.932 for 33 beats, 0.907 for
+    17 and 0.940 for 129).
+    """
+    rr = np.asarray(rr, dtype=np.float64)
+    n = rr.size
+    if n == 0:
+        return np.zeros(0)
+    from scipy.ndimage import median_filter
+
+    size = 2 * (window // 2) + 1
+
+    def running_median(x: np.ndarray) -> np.ndarray:  # centred, edge values repeated
+        return median_filter(x, size=size, mode="nearest")
+
+    scale = np.maximum(running_median(rr), 1e-3)
+    best = np.full(n, np.inf)
+    for lag in range(1, max_lag + 1):
+        d = np.abs(rr[lag:] - rr[:-lag]) if n > lag else np.zeros(0)
+        d = np.concatenate((np.full(min(lag, n), d[0] if d.size else 0.0), d))
+        best = np.minimum(best, running_median(d) / scale)
+    return best
 
 
 def resample(signal: np.ndarray, fs_in: float, fs_out: float) -> np.ndarray:

@@ -18,6 +18,10 @@ column              dtype     meaning
 ``flag_reason``     str       "" | "class" | "anomaly" | "class+anomaly"
 ``ref_symbol``      str       reference MIT-BIH symbol of the matched beat, "" if none
 ``ref_class``       str       AAMI class of ``ref_symbol``, "" if none
+``rr_irregularity`` float64   RR irregularity over 65 beats that ectopic patterns do
+                              not explain (dimensionless; high in AF)
+``irregular_rhythm`` bool     AF-like irregular rhythm by the bundle's threshold; no
+                              beat is called S there (see ``class_probabilities``)
 ==================  ========  =====================================================
 """
 
@@ -37,7 +41,8 @@ def beat_columns(classes: Sequence[str] = PROB_CLASSES) -> list[str]:
     """The beat table's columns in order, for a model with these class names."""
     return (["sample", "time_s", "lead", "rr_prev_s", "rr_next_s", "pred_class"]
             + [f"prob_{c}" for c in classes]
-            + ["anomaly_score", "flagged", "flag_reason", "ref_symbol", "ref_class"])
+            + ["anomaly_score", "flagged", "flag_reason", "ref_symbol", "ref_class", "rr_irregularity",
+               "irregular_rhythm"])
 
 
 def flag_reason(class_flag: np.ndarray, anomaly_flag: np.ndarray) -> np.ndarray:
@@ -64,6 +69,6 @@ def empty_beat_table(classes: Sequence[str] = PROB_CLASSES) -> pd.DataFrame:
     """A beat table with no rows and the right dtypes."""
     cols = beat_columns(classes)
     dtypes = {c: "float64" for c in cols}
-    dtypes.update({"sample": "int64", "lead": "object", "pred_class": "object", "flagged": "bool",
+    dtypes.update({"sample": "int64", "lead": "object", "pred_class": "object", "flagged": "bool", "irregular_rhythm": "bool",
                    "flag_reason": "object", "ref_symbol": "object", "ref_class": "object"})
     return pd.DataFrame({c: pd.Series(dtype=dtypes[c]) for c in cols})

@@ -24,8 +24,7 @@ from ecg.errors import RecordError
 from ecg.io.records import Record, load_record
 from ecg.labels import SYMBOL_TO_AAMI
 from ecg.models.bundle import ModelBundle, load_bundle
-from ecg.models.features import model_inputs
-from ecg.models.training import ae_errors, predict_proba
+from ecg.models.training import ae_errors
 from ecg.processing.pipeline import choose_lead, clean_lead
 from ecg.processing.quality import gap_mask
 from ecg.processing.segmentation import RR_FEATURES, rr_features, segment_beats
@@ -186,8 +185,8 @@ def score_record(
             dropped[k] = dropped.get(k, 0) + v
         if len(b) == 0:
             continue
-        inputs = model_inputs(b.waves, b.rr, cfg.window.pre)
-        probs = predict_proba(bundle.classifier, inputs, bundle.seq_len, channels=bundle.clf_channels)
+        inputs = bundle.inputs(b.waves, b.rr)
+        probs = bundle.class_probabilities(inputs, b.rr[:, _RR["rr_irregularity"]])
         err = ae_errors(bundle.autoencoder, inputs.waves)
         parts.append({
             "sample": b.sample + s0,
@@ -227,6 +226,7 @@ def score_record(
     if "Q" not in classes:
         df["prob_Q"] = 0.0
     df["anomaly_score"] = score.astype(np.float64)
+    irregularity = rr[:, _RR["rr_irregularity"]].astype(np.float64)
     df["flagged"] = class_flag | anomaly_flag
     df["flag_reason"] = flag_reason(class_flag, anomaly_flag)
 
@@ -246,6 +246,8 @@ def score_record(
     else:
         df["ref_symbol"] = ""
         df["ref_class"] = ""
+    df["rr_irregularity"] = irregularity
+    df["irregular_rhythm"] = bundle.irregular_rhythm(irregularity)
     df = df[beat_columns(classes if "Q" in classes else tuple(classes) + ("Q",))]
 
     summ: dict[str, Any] = {}

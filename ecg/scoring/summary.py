@@ -43,6 +43,9 @@ being beats not separated by a gap interval:
 - *burden*: X beats in % of all beats, and X beats per hour of analysable time (of the
   whole recording when the analysable time is unknown).
 
+*Irregular rhythm*: with an ``irregular_rhythm`` column, the number and share of beats in
+AF-like irregular rhythm (see :mod:`ecg.scoring.schema`).
+
 *Pauses*: every non-gap RR interval longer than ``pause_threshold_s`` (strictly); its time
 is that of the beat before it. The longest one and the first ``max_listed`` are reported.
 """
@@ -266,6 +269,15 @@ def holter_summary(
         vals, counts = np.unique(np.asarray([str(r) for r in reasons], dtype=object), return_counts=True) \
             if reasons.size else (np.empty(0), np.empty(0))
         beats_out["flagged_by_reason"] = {str(v): int(k) for v, k in zip(vals, counts)}
+    if "irregular_rhythm" in df.columns:
+        irregular = df["irregular_rhythm"].to_numpy(dtype=bool)
+        beats_out["irregular_rhythm"] = {
+            "beats": int(irregular.sum()),
+            "pct": _num(100.0 * irregular.sum() / n, 2) if n else None,
+            "definition": "beats whose surrounding 65-beat RR pattern is irregularly irregular (AF-like); "
+                          "a screen for atrial fibrillation or flutter, not a diagnosis. No beat is called "
+                          "S there.",
+        }
 
     # --- extended class sequence: a separator after every gap interval ---------------------
     gap_pos = np.flatnonzero(gap) + 1
