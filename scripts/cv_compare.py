@@ -12,7 +12,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import command_line, write_json  # noqa: E402
 
 KEYS = ("j_kappa", "macro_f1", "veb_f1", "sveb_f1")
 
@@ -35,7 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("baseline", type=Path)
     ap.add_argument("variant", type=Path)
+    ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
+    print(f"# {command_line()}")
     base, variant = (json.loads(p.read_text()) for p in (args.baseline, args.variant))
     res = compare(base, variant)
     print(f"baseline {args.baseline} ({base.get('overrides') or 'no overrides'})")
@@ -48,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
                                 for a, b in res["pooled"].values()))
     print(f"\njκ better in {res['folds_jk_better']} of {len(res['folds'])} folds; "
           f"rule (mean jκ and macro-F1 up, jκ up in >= 4 folds) {'MET' if res['rule_met'] else 'NOT met'}")
+    if args.json:
+        write_json(args.json, {"command": command_line(), "baseline": str(args.baseline), "variant": str(args.variant),
+                               **res})
     return 0
 
 
