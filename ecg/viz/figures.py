@@ -42,6 +42,9 @@ LOG_SCORE_CLIP: tuple[float, float] = (0.05, 1e4)
 _LOG_TICKS: tuple[float, ...] = (0.01, 0.1, 0.2, 0.5, 1, 2, 5, 10, 100, 1e3, 1e4)
 _LOG_TICKS_SPARSE: tuple[float, ...] = (0.01, 0.1, 1, 10, 100, 1e3, 1e4)
 
+#: Shading of AF-like irregular rhythm (the beat table's ``irregular_rhythm``) on the overview.
+IRREGULAR_RHYTHM_COLOR: str = "#b39ddb"
+
 
 # --------------------------------------------------------------------------------------------
 # helpers
@@ -149,13 +152,37 @@ def _log_score_axis(fig: go.Figure, row: int, threshold: float, heights: np.ndar
             ann.y = math.log10(threshold)  # annotations on log axes take log10 positions
 
 
+def irregular_rhythm_spans(beats: pd.DataFrame, merge_gap_s: float = 10.0,
+                           max_spans: int = 200) -> list[tuple[float, float]]:
+    """Time spans ``(start_s, end_s)`` of consecutive beats marked ``irregular_rhythm``, from
+    the first to the last such beat; spans less than ``merge_gap_s`` apart are joined. At most
+    ``max_spans`` are returned (the longest ones, in time order). Empty without the column."""
+    if "irregular_rhythm" not in beats.columns or len(beats) == 0:
+        return []
+    mark = beats["irregular_rhythm"].to_numpy(dtype=bool)
+    if not mark.any():
+        return []
+    t = beats["time_s"].to_numpy(dtype=float)
+    edges = np.diff(np.concatenate(([0], mark.astype(np.int8), [0])))
+    first, last = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1
+    start, end = t[first], t[last]
+    keep = np.concatenate(([True], start[1:] - end[:-1] >= merge_gap_s))  # a span that starts a group
+    start = start[keep]
+    end = np.maximum.reduceat(end, np.flatnonzero(keep))
+    if start.size > max_spans:
+        longest = np.sort(np.argsort(end - start, kind="stable")[::-1][:max_spans])
+        start, end = start[longest], end[longest]
+    return [(float(a), float(b)) for a, b in zip(start, end)]
+
+
 def overview_figure(record: "Record", beats: pd.DataFrame, lead: int | str | Sequence[int | str] | None = None,
                     max_points: int = 4000, threshold: float | None = None,
                     max_markers: int = 1500, threshold_line: float | None = None,
                     score_axis: str = "linear") -> go.Figure:
     """The whole record, one row per lead, downsampled server-side (MinMaxLTTB) to at most
     ``max_points`` points per lead, and below it a lane of flagged beats (x = ``time_s`` in s,
-    y = anomaly score) coloured by predicted class so clusters stand out.
+    y = anomaly score) coloured by predicted class so clusters stand out. Stretches of AF-like
+    irregular rhythm (``irregular_rhythm``, where the model calls no beat S) are shaded.
 
     ``threshold`` (anomaly score units, 1.0 = the model's threshold): when given, beats are
     flagged by class or by ``anomaly_score >= threshold`` and the line is drawn at it.
@@ -204,6 +231,15 @@ def overview_figure(record: "Record", beats: pd.DataFrame, lead: int | str | Seq
                                  hovertext=beat_hover_text(sub), hoverinfo="text",
                                  customdata=sub["sample"].to_numpy(np.int64)),
                       row=n_rows, col=1)
+    spans = irregular_rhythm_spans(beats)
+    for a, b in spans:
+        fig.add_vrect(x0=a, x1=b, fillcolor=IRREGULAR_RHYTHM_COLOR, opacity=0.25, line_width=0, layer="below",
+                      row="all", col=1)
+    if spans:
+        pct = 100.0 * float(beats["irregular_rhythm"].to_numpy(dtype=bool).mean())
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=f"AF-like rhythm ({pct:.1f}% of beats)",
+                                 marker=dict(color=IRREGULAR_RHYTHM_COLOR, size=10, symbol="square"),
+                                 hoverinfo="skip"), row=n_rows, col=1)
     if threshold_line is not None:
         thr = float(threshold_line)
     else:
