@@ -20,6 +20,7 @@ from ecg.datasets.beats import BeatDataset
 from ecg.labels import AAMI_CLASSES
 from ecg.models.features import RR_INPUTS, ModelInputs, model_inputs
 from ecg.models.networks import BeatSequenceClassifier, ClassifierEnsemble, GRUAutoencoder
+from ecg.processing.segmentation import RR_FEATURES
 
 if TYPE_CHECKING:
     from ecg.models.bundle import AnomalyScorer
@@ -112,8 +113,6 @@ def seed_everything(seed: int, threads: int = 2) -> None:
 def prepare(ds: BeatDataset, rr_names: tuple[str, ...] = RR_INPUTS) -> dict[str, PreparedRecord]:
     """Per-record model inputs (normalised per record, RR inputs ``rr_names``) and targets."""
     out = {}
-    from ecg.processing.segmentation import RR_FEATURES
-
     lookup = {c: i for i, c in enumerate(MODEL_CLASSES)}
     pre = ds.config.window.pre
     irr_col = RR_FEATURES.index("rr_irregularity")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import signal as sps
+from scipy.ndimage import median_filter
 
 from ecg.errors import SignalError
 from ecg.processing.quality import gap_mask
@@ -135,8 +136,6 @@ def rr_irregularity(rr: np.ndarray, window: int = IRREGULARITY_BEATS, max_lag: i
     n = rr.size
     if n == 0:
         return np.zeros(0)
-    from scipy.ndimage import median_filter
-
     size = 2 * (window // 2) + 1
 
     def running_median(x: np.ndarray) -> np.ndarray:  # centred, edge values repeated
