@@ -59,6 +59,7 @@ from ecg.viz import (  # noqa: E402
     format_hms,
     hr_trend_figure,
 )
+from ecg.viz.figures import DEFAULT_THRESHOLD  # noqa: E402
 from ecg.viz.interactive import review_overview_figure, review_strip_figure  # noqa: E402
 from ecg.viz.navigation import (  # noqa: E402
     FILTERABLE_FLAG_REASONS,
@@ -381,21 +382,27 @@ def handle_upload(files: list[Any]) -> tuple[str, str, str] | None:
 # ---------------------------------------------------------------------------------------------
 
 def metrics_row(record: Record, beats: pd.DataFrame, scored: ScoredRecord | None, n_shown: int) -> None:
-    summ = scored.summary if scored is not None else {}
-    hr = summ.get("heart_rate", {}) if summ else {}
-    by_class = (summ.get("beats", {}) or {}).get("by_class", {}) if summ else {}
-    pauses = (summ.get("pauses", {}) or {}).get("count") if summ else None
-    cols = st.columns(6)
+    summ = scored.summary if scored is not None else None
+    cols = st.columns(7)
     n_flag = int(beats["flagged"].sum()) if len(beats) else 0
     cols[0].metric("Beats", f"{len(beats):,}")
     cols[1].metric("Flagged beats", f"{n_flag:,}",
                    help="Flagged at the current threshold: predicted class not N, or anomaly score >= threshold. "
                         f"{n_shown:,} pass the sidebar filters.")
-    cols[2].metric("V beats", f"{int(by_class.get('V', 0) or 0):,}" if by_class else "-")
-    cols[3].metric("S beats", f"{int(by_class.get('S', 0) or 0):,}" if by_class else "-")
-    mean = hr.get("mean_bpm") if hr else None
+    if summ is None:
+        for c in cols[2:]:
+            c.metric("-", "-")
+        return
+    cols[2].metric("V beats", f"{summ.ectopy.V.total:,}")
+    cols[3].metric("S beats", f"{summ.ectopy.S.total:,}")
+    mean = summ.heart_rate.mean_bpm
     cols[4].metric("Mean HR", f"{mean:.0f} bpm" if mean else "-")
-    cols[5].metric("Pauses > 2 s", f"{pauses:,}" if pauses is not None else "-")
+    cols[5].metric(f"Pauses > {summ.pauses.threshold_s:g} s", f"{summ.pauses.count:,}")
+    af = summ.af.burden_pct
+    cols[6].metric("AF / flutter", f"{af:.1f} %" if af is not None else "-",
+                   help=f"{len(summ.af.episodes)} episodes (at least 30 s each); share of the analysed beats.")
+    for w in summ.warnings:
+        st.warning(w)
 
 
 def review_panel(store: ReviewStore, record: Record, rkey: str, beat: pd.Series, bundle_version: str,
@@ -460,12 +467,21 @@ def beat_detail(bundle: ModelBundle | None, scored: ScoredRecord, beats: pd.Data
         st.plotly_chart(fig, width="stretch", config=PLOT_CONFIG, key="beat_detail")
     st.caption(f"Beat at {format_hms(float(row['time_s']), 2)} ({float(row['time_s']):.2f} s, sample "
                f"{int(row['sample'])}): model class **{row['pred_class']}**, anomaly score "
-               f"**{float(row['anomaly_score']):.2f}** (threshold {st.session_state.get('threshold', 1.0):g})"
+               f"**{_score(row['anomaly_score'])}** of 100 (threshold {st.session_state.get('threshold', DEFAULT_THRESHOLD):g})"
                + (f", flag: {row['flag_reason']}" if row["flag_reason"] else ", not flagged")
                + (f", reference **{row['ref_symbol']}**" if row["ref_symbol"] else "")
                + f". RR before {_ms(row['rr_prev_s'])}, after {_ms(row['rr_next_s'])}, local mean {_ms(local)}."
-               + (" In AF-like irregular rhythm: the model does not call S here." if row.get("irregular_rhythm", False)
-                  else ""))
+               + f". Signal quality: {row.get('quality', '-')}"
+               + (". Inside an AF/flutter episode: the model does not call S here." if row.get("af", False) else "")
+               + (". Unreadable signal: the beat is not classified." if row.get("quality") == "unreadable" else ""))
+
+
+def _score(v: Any) -> str:
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return "-"
+    return f"{x:.2f}" if np.isfinite(x) else "-"
 
 
 def _ms(v: Any) -> str:
@@ -477,28 +493,36 @@ def _ms(v: Any) -> str:
 
 
 def summary_tab(scored: ScoredRecord | None, beats: pd.DataFrame, record: Record) -> None:
-    if scored is None or not scored.summary:
+    if scored is None or scored.summary is None:
         st.info("No summary: the record could not be scored.")
         return
     s = scored.summary
-    rec = s.get("recording", {})
-    st.markdown(f"Recorded **{rec.get('duration_hms', '-')}**, analysable **{rec.get('analysable_hms', '-')}** "
-                f"({rec.get('analysable_pct', '-')} %), lead **{s.get('lead', '-')}**, model {s.get('bundle_version', '')}. "
+    sq = s.signal_quality
+    st.markdown(f"Recorded **{s.recording.duration_hms or '-'}**, analysable **{sq.analysable_hms or '-'}** "
+                f"({sq.analysable_pct if sq.analysable_pct is not None else '-'} %), lead "
+                f"**{', '.join(s.recording.analysed_leads) or '-'}**, model {s.recording.bundle_version}. "
                 "Flag counts are at the current threshold; the rest does not depend on it.")
     tabs = summary_tables(s, beats)
     c1, c2 = st.columns(2)
     with c1:
         st.markdown("**Beats per class**")
         st.dataframe(tabs["beats"], width="stretch")
-        st.markdown("**Heart rate** (8-beat windows)")
+        st.markdown(f"**Heart rate** ({s.heart_rate.window_intervals}-beat windows)")
         st.dataframe(tabs["heart_rate"], width="stretch")
+        st.markdown(f"**Atrial fibrillation / flutter**: {s.af.burden_pct if s.af.burden_pct is not None else '-'} % "
+                    f"of analysed beats, {len(s.af.episodes)} episodes")
+        if len(tabs["af"]):
+            st.dataframe(tabs["af"], hide_index=True, width="stretch", height=min(250, 38 + 35 * len(tabs["af"])))
     with c2:
         st.markdown("**Ectopy**")
         st.dataframe(tabs["ectopy"].astype(str).T, width="stretch")
-        st.markdown(f"**Pauses** (RR > {s.get('pauses', {}).get('threshold_s', 2.0)} s): "
-                    f"{s.get('pauses', {}).get('count', 0)}")
+        st.markdown(f"**Pauses** (RR > {s.pauses.threshold_s:g} s, readable signal): {s.pauses.count}")
         if len(tabs["pauses"]):
             st.dataframe(tabs["pauses"], hide_index=True, width="stretch", height=min(250, 38 + 35 * len(tabs["pauses"])))
+        st.markdown(f"**Unreadable signal**: {format_hms(sq.unreadable_s or 0.0, 0)} in {sq.segments_total} spans")
+        if len(tabs["quality"]):
+            st.dataframe(tabs["quality"], hide_index=True, width="stretch",
+                         height=min(250, 38 + 35 * len(tabs["quality"])))
     bin_s = 60.0 if record.duration_s <= 4 * 3600 else 300.0
     st.plotly_chart(hr_trend_figure(beats, bin_s=bin_s), width="stretch", config=PLOT_CONFIG, key="hr_trend")
     if "hourly" in tabs and len(tabs["hourly"]) > 1:
@@ -550,7 +574,7 @@ def downloads_tab(record: Record, scored: ScoredRecord | None, reviewed: pd.Data
     stem = safe_file_stem(record.name)
     n_rev = int((reviewed["review_decision"] != "").sum()) if len(reviewed) else 0
     st.markdown(f"{len(reviewed):,} beats, {n_rev:,} reviewed. The files use the current threshold "
-                f"({st.session_state.get('threshold', 1.0):g}) for the flags and the reviewers' labels "
+                f"({st.session_state.get('threshold', DEFAULT_THRESHOLD):g}) for the flags and the reviewers' labels "
                 "where a beat was reviewed.")
     c1, c2, c3 = st.columns(3)
     c1.download_button("Beat table (CSV, reviewed)", data=lambda: csv_bytes(reviewed, stem),
@@ -561,7 +585,8 @@ def downloads_tab(record: Record, scored: ScoredRecord | None, reviewed: pd.Data
                        file_name=f"{stem}.ecg", mime="application/octet-stream", on_click="ignore", key="dl_ann")
     c2.caption(f"Put it beside {stem}.hea and read it with annotator 'ecg' (e.g. wfdb.rdann(..., 'ecg')).")
     c3.download_button("PDF report", data=lambda: pdf_bytes(record, reviewed, scored.summary,
-                                                               scored.bundle_version, scored.lead),
+                                                               scored.bundle_version, scored.lead,
+                                                               st.session_state.get("threshold")),
                        file_name=f"{stem}_report.pdf", mime="application/pdf", on_click="ignore", key="dl_pdf")
     c3.caption("Summary and strips of the flagged beats with the model's labels (takes a few seconds).")
 
@@ -578,9 +603,11 @@ def main() -> None:
 
     source = choose_source()
     st.sidebar.header("Flags")
-    thr = st.sidebar.slider("Anomaly threshold", 0.1, 5.0, 1.0, 0.05, key="threshold",
-                            help="Anomaly score at or above which a beat is flagged; 1.0 is the model's calibrated "
-                                 "threshold. Beats whose predicted class is not N are always flagged.")
+    thr = st.sidebar.slider("Anomaly threshold", 90.0, 100.0, DEFAULT_THRESHOLD, 0.1, key="threshold",
+                            help="Anomaly score (0-100: the share of held-out normal beats that scored lower) at or "
+                                 f"above which a beat is flagged; {DEFAULT_THRESHOLD:g} is the model's calibrated "
+                                 "threshold (1 % of normal beats). Beats whose predicted class is not N are always "
+                                 "flagged; beats in unreadable signal never are.")
     classes = st.sidebar.multiselect("Classes shown", list(AAMI_CLASSES), default=list(AAMI_CLASSES),
                                      key="class_filter", help="Predicted classes of the flagged beats shown and "
                                                               "stepped through.")

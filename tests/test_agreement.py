@@ -27,7 +27,7 @@ def beat_table() -> pd.DataFrame:
         "pred_class": pred, **{f"prob_{c}": 0.2 for c in "NSVFQ"}, "anomaly_score": 0.5,
         "flagged": [p != "N" for p in pred], "flag_reason": ["class" if p != "N" else "" for p in pred],
         "ref_symbol": [{"N": "N", "S": "A", "V": "V", "": ""}[r] for r in ref], "ref_class": ref,
-        "rr_irregularity": 0.02, "irregular_rhythm": False,
+        "quality": "good", "af": False,
     })[beat_columns()]
     validate_beat_table(df)
     return df

@@ -56,7 +56,7 @@ def test_batch_with_corrupt_record_and_resume(batch_dir: Path, tmp_path: Path, t
     assert not (out / "208" / "208_manifest.json").exists()
     beats = read_beat_table(p["csv"])
     summary = json.loads(p["json"].read_text())
-    assert summary["beats"]["total"] == len(beats) and summary["record"] == "119"
+    assert summary["beats"]["total"] == len(beats) and summary["recording"]["record"] == "119"
     # WFDB annotations read back: every sample and symbol.
     ann = wfdb.rdann(str(out / "119" / "119"), "ecg")
     np.testing.assert_array_equal(ann.sample, beats["sample"].to_numpy())
@@ -113,3 +113,27 @@ def test_cli_score_exit_codes(batch_dir: Path, tmp_path: Path, tiny_bundle_path:
 
 def no_tmp_files(root: Path) -> bool:
     return not any(p.name.endswith(".tmp") for p in root.rglob("*"))
+
+
+def test_index_agrees_with_the_summaries_and_covers_earlier_runs(batch_dir: Path, tmp_path: Path,
+                                                                 tiny_bundle_path: Path) -> None:
+    from ecg.scoring.summary_types import HolterSummary
+
+    out = tmp_path / "idx"
+    score_batch([str(batch_dir / "119")], out, bundle_path=tiny_bundle_path, formats=("csv", "json"), progress=False)
+    # a later run on another record: the index still lists 119 (scored earlier)
+    score_batch([str(batch_dir / "232")], out, bundle_path=tiny_bundle_path, formats=("csv", "json"), progress=False)
+    index = pd.read_csv(out / "index.csv", keep_default_na=False).set_index("record")
+    index.index = index.index.astype(str)
+    assert list(index.index) == ["232", "119"]
+    assert index.loc["232", "status"] == "scored" and index.loc["119", "status"] == "earlier"
+    for name in ("119", "232"):
+        s = HolterSummary.from_dict(json.loads(output_paths(out, name)["json"].read_text()))
+        row = index.loc[name]
+        assert row["beats"] == s.beats.total and row["n_V"] == s.beats.by_class["V"]
+        assert row["flagged"] == s.flags.count and row["pauses"] == s.pauses.count
+        for col, value in (("v_burden_pct", s.ectopy.V.burden_pct), ("s_burden_pct", s.ectopy.S.burden_pct),
+                           ("f_burden_pct", s.ectopy.F.burden_pct), ("af_burden_pct", s.af.burden_pct),
+                           ("analysable_pct", s.signal_quality.analysable_pct), ("hr_mean_bpm", s.heart_rate.mean_bpm)):
+            assert value is not None and float(row[col]) == pytest.approx(value), col
+        assert row["lead"] == "MLII" and row["af_episodes"] == len(s.af.episodes)

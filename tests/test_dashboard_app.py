@@ -63,7 +63,7 @@ def test_app_starts_without_exception(app_env: Path) -> None:
     assert not at.error
     assert any("Choose a record" in i.value for i in at.info)
     assert at.radio(key="src_kind").value == "Demo records"
-    assert at.slider(key="threshold").value == 1.0
+    assert at.slider(key="threshold").value == 99.0
 
 
 def test_demo_record_shows_flagged_beats(app_env: Path) -> None:
@@ -85,9 +85,9 @@ def test_demo_record_shows_flagged_beats(app_env: Path) -> None:
 def test_threshold_slider_changes_flag_count(app_env: Path) -> None:
     at = open_demo(new_app(), "208")
     at1 = metric(at, "Flagged beats")
-    at.slider(key="threshold").set_value(0.3).run()
+    at.slider(key="threshold").set_value(90.0).run()
     low = metric(at, "Flagged beats")
-    at.slider(key="threshold").set_value(5.0).run()
+    at.slider(key="threshold").set_value(100.0).run()
     high = metric(at, "Flagged beats")
     assert not at.exception
     assert low > at1 >= high
@@ -96,7 +96,7 @@ def test_threshold_slider_changes_flag_count(app_env: Path) -> None:
 
 def test_class_filter_limits_navigation(app_env: Path) -> None:
     at = open_demo(new_app(), "208")
-    at.slider(key="threshold").set_value(0.3).run()
+    at.slider(key="threshold").set_value(90.0).run()
     at.multiselect(key="class_filter").set_value(["V"]).run()
     assert not at.exception
     nav = at.session_state["ctx"]["nav"]

@@ -39,7 +39,7 @@ def _beats(n: int = 60, fs: float = FS, seed: int = 1) -> pd.DataFrame:
         **{f"prob_{c}": probs[:, i] for i, c in enumerate("NSVFQ")},
         "anomaly_score": score, "flagged": flagged, "flag_reason": list(reason),
         "ref_symbol": list(ref_sym), "ref_class": list(ref_cls),
-        "rr_irregularity": rng.random(n) * 0.3, "irregular_rhythm": rng.random(n) < 0.3,
+        "quality": rng.choice(["good", "noisy", "unreadable"], n), "af": rng.random(n) < 0.3,
     })
     df.loc[3, "anomaly_score"] = np.nan  # e.g. a beat the autoencoder could not score
     return df

@@ -70,34 +70,28 @@ def synthetic(duration_s: float = 120.0, ectopic: dict[int, str] | None = None, 
         "flag_reason": np.where(class_flag & anomaly_flag, "class+anomaly",
                                 np.where(class_flag, "class", np.where(anomaly_flag, "anomaly", ""))),
         "ref_symbol": sym.astype(str), "ref_class": cls.astype(str),
-        "rr_irregularity": 0.02, "irregular_rhythm": False,
+        "quality": "good", "af": False,
     })[beat_columns()]
     return rec, df
 
 
-SUMMARY = {
-    "beats": {"total": 148, "by_class": {"N": 136, "S": 5, "V": 6, "F": 1, "Q": 0}, "flagged": 52},
-    "heart_rate": {"mean_bpm": 75.0, "window_intervals": 8,
-                   "min": {"bpm": 71.4, "time_s": 33.0, "elapsed": "0:00:33", "clock": None},
-                   "max": {"bpm": 79.6, "time_s": 16.0, "elapsed": "0:00:16", "clock": None}},
-    "ectopy": {"V": {"total": 6, "burden_pct": 4.054, "per_hour": 180.0, "isolated": 1, "couplets": 1,
-                     "runs": {"count": 1, "beats": 3, "longest": {"beats": 3, "bpm": 75.0, "time_s": 16.6}},
-                     "bigeminy": {"episodes": 0}, "trigeminy": {"episodes": 0}},
-               "S": {"total": 5, "burden_pct": 3.378, "isolated": 0, "couplets": 0,
-                     "runs": {"count": 1, "beats": 5, "longest": {"beats": 5, "bpm": 75.0, "time_s": 32.6}}}},
-    "pauses": {"threshold_s": 2.0, "count": 0, "longest": None},
-}
+def summary_of(rec: Record, beats: pd.DataFrame):
+    from ecg.scoring.summary import holter_summary
+
+    return holter_summary(beats, FS, rec.duration_s, analysable_s=rec.duration_s, record=rec.name,
+                          analysed_leads=("MLII",), anomaly_threshold=1.0)
 
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory) -> dict:
-    rec, beats = synthetic()
+    rec, beats = synthetic(duration_s=900.0, extra_flags=100)
     path = tmp_path_factory.mktemp("pdf") / "out" / "synth42_report.pdf"
+    summary = summary_of(rec, beats)
     t = time.perf_counter()
-    out = write_pdf_report(rec, beats, SUMMARY, path, max_strips=30, bundle_version="bundle-7")
+    out = write_pdf_report(rec, beats, summary, path, max_strips=30, bundle_version="bundle-7")
     elapsed = time.perf_counter() - t
     reader = pypdf.PdfReader(str(out))
-    return {"rec": rec, "beats": beats, "path": out, "elapsed": elapsed, "reader": reader,
+    return {"rec": rec, "beats": beats, "path": out, "elapsed": elapsed, "reader": reader, "summary": summary,
             "page1": reader.pages[0].extract_text(), "selection": select_strip_beats(beats, 30)}
 
 
@@ -107,8 +101,11 @@ def _flat(text: str) -> str:
 
 def test_page_count_and_speed(report) -> None:
     sel = report["selection"]
-    assert len(sel.beats) == 30 < int(report["beats"]["flagged"].sum())
-    assert len(report["reader"].pages) == 1 + math.ceil(30 / STRIPS_PER_PAGE) == 11
+    n = len(sel.beats)
+    assert 20 <= n <= 30 < int(report["beats"]["flagged"].sum())
+    assert len(report["reader"].pages) == 1 + math.ceil(n / STRIPS_PER_PAGE)
+    t = np.sort(sel.beats["time_s"].to_numpy())
+    assert (np.diff(t) >= 10.0).all()  # no two strips show the same seconds
     assert report["elapsed"] < 10.0
     # A4 landscape
     box = report["reader"].pages[0].mediabox
@@ -119,16 +116,20 @@ def test_page_count_and_speed(report) -> None:
 
 def test_summary_page_text(report) -> None:
     text = _flat(report["page1"])
+    s = report["summary"]
+    n = len(report["beats"])
     assert "record synth42" in text
-    assert "Total beats 148" in text
-    assert "V: ventricular 6 (4.1%)" in text
-    assert "Minimum heart rate 71 bpm at 0:00:33" in text
-    assert "bundle-7" in text and "Duration 0:02:00" in text
-    assert "Runs (>= 3 beats) 1 1" in text and "Couplets 1 0" in text
-    assert "Flagged beats 52" in text
+    assert f"Total beats {n:,}" in text
+    assert f"V: ventricular 6 ({100 * 6 / n:.1f}%)" in text
+    assert f"Mean heart rate {s.heart_rate.mean_bpm:.0f} bpm" in text
+    assert "bundle-7" in text and "Duration 0:15:00" in text and "analysable 100.0%" in text
+    assert "Runs (>= 3 beats) 1 1 0" in text and "Couplets 1 0 0" in text and "Isolated 1 0 1" in text
+    assert f"Flagged beats {int(report['beats']['flagged'].sum())}" in text
+    assert "Atrial fibrillation / flutter" in text and "Episodes 0" in text
     sentence = report["selection"].sentence
-    assert sentence.startswith("Showing 30 of 52 flagged beats: top 28 by anomaly score and the first beat of "
-                               "each of the 2 V/S runs")
+    assert sentence.startswith(f"Showing {len(report['selection'].beats)} of {int(report['beats']['flagged'].sum())} "
+                               "flagged beats: top ")
+    assert "each of the 2 V/S runs" in sentence
     assert _flat(sentence) in text
 
 
@@ -138,13 +139,14 @@ def test_strip_pages_text(report) -> None:
     assert text.count("Reviewer:") == STRIPS_PER_PAGE and text.count("Decision:") == STRIPS_PER_PAGE
     first = sel.iloc[0]
     assert f"predicted {first['pred_class']} p=0.92" in text
-    assert f"anomaly score {first['anomaly_score']:.2f}" in text
+    assert f"anomaly score {first['anomaly_score']:.2f} / 100" in text
+    n = len(report["selection"].beats)
     last_page = _flat(report["reader"].pages[-1].extract_text())
-    assert "30/30" in last_page
+    assert f"{n}/{n}" in last_page
 
 
 def test_strip_selection() -> None:
-    _, beats = synthetic()
+    _, beats = synthetic(duration_s=600.0, extra_flags=40)
     runs = ectopic_runs(beats)
     assert list(zip(runs["first"], runs["length"], runs["cls"])) == [(20, 3, "V"), (40, 5, "S")]
     sel = select_strip_beats(beats, 10)
@@ -152,25 +154,51 @@ def test_strip_selection() -> None:
     assert len(pos) == 10 and pos == sorted(pos)
     assert 20 in pos and 40 in pos                      # run onsets
     assert sel.n_run_firsts == 2 and sel.n_top == 8
-    flagged = beats[beats["flagged"]].drop(index=[20, 40])
-    top8 = set(flagged.sort_values("anomaly_score", ascending=False).index[:8])
-    assert top8 == set(pos) - {20, 40}
+    t = beats["time_s"].to_numpy()
+    assert (np.diff(np.sort(t[pos])) >= 10.0).all()      # no overlapping strips
+    # the top-scoring flagged beats, greedily, skipping any within 10 s of one already chosen
+    flagged = beats[beats["flagged"]].drop(index=[20, 40]).sort_values("anomaly_score", ascending=False, kind="stable")
+    chosen_t = [t[20], t[40]]
+    expect = []
+    for i in flagged.index:
+        if len(expect) == 8:
+            break
+        if all(abs(t[i] - u) >= 10.0 for u in chosen_t):
+            expect.append(i)
+            chosen_t.append(t[i])
+    assert set(expect) == set(pos) - {20, 40}
     assert sel.beats.loc[20, "why"] == "first beat of a run of 3 V"
     # more runs than half the cap: the longest are kept and the sentence says so
-    many = {i: "V" for k in range(8) for i in range(100 + 5 * k, 103 + 5 * k)}
+    many = {i: "V" for k in range(8) for i in range(100 + 15 * k, 103 + 15 * k)}
     many.update({i: "V" for i in range(60, 66)})
-    _, b2 = synthetic(ectopic=many, extra_flags=10)
+    _, b2 = synthetic(duration_s=600.0, ectopic=many, extra_flags=10)
     s2 = select_strip_beats(b2, 6)
     assert s2.n_runs == 9 and s2.n_run_firsts == 3 and 60 in s2.beats.index
-    assert "the first beat of the 3 longest of 9 V/S runs" in s2.sentence
-    # everything fits
-    s3 = select_strip_beats(beats, 500)
-    assert s3.sentence.startswith(f"Showing all {int(beats['flagged'].sum())} flagged beats")
+    assert "the first beat of 3 of the 9 V/S runs" in s2.sentence
+    # everything fits when nothing overlaps
+    sparse = beats.assign(flagged=False, flag_reason="")
+    sparse.loc[[100, 200, 300], ["flagged", "flag_reason"]] = [True, "anomaly"]
+    s3 = select_strip_beats(sparse, 500)
+    assert s3.sentence.startswith("Showing all 3 flagged beats")
+
+
+def test_strips_skip_unreadable_beats_and_pauses() -> None:
+    _, beats = synthetic(duration_s=600.0, ectopic={}, extra_flags=0)
+    b = beats.copy()
+    b.loc[[100, 200, 300, 400], ["flagged", "flag_reason"]] = [True, "anomaly"]
+    b.loc[[100, 200, 300, 400], "anomaly_score"] = [99.9, 99.8, 99.7, 99.6]
+    b.loc[100, "quality"] = "unreadable"
+    b.loc[100, "anomaly_score"] = np.nan
+    b.loc[200, "rr_next_s"] = 3.5                        # the beat before a pause
+    b.loc[300, "quality"] = "noisy"
+    sel = select_strip_beats(b, 10)
+    assert list(sel.beats.index) == [300, 400]
+    assert select_strip_beats(b, 1).beats.index.tolist() == [400]  # a good beat before a noisy one
 
 
 def test_strip_axes_physical_size() -> None:
     rec, beats = synthetic(extra_flags=3)
-    pages = list(iter_report_pages(rec, beats, {}, max_strips=4))
+    pages = list(iter_report_pages(rec, beats, summary_of(rec, beats), max_strips=4))
     assert len(pages) == 1 + math.ceil(4 / STRIPS_PER_PAGE)
     strips = [ax for fig in pages[1:] for ax in fig.axes if ax.get_gid() == STRIP_GID]
     assert len(strips) == 4
@@ -195,7 +223,7 @@ def test_strip_axes_physical_size() -> None:
 def test_no_flagged_beats_gives_one_page(tmp_path: Path) -> None:
     rec, beats = synthetic(ectopic={}, extra_flags=0)
     assert not beats["flagged"].any()
-    out = write_pdf_report(rec, beats, None, tmp_path / "r.pdf")
+    out = write_pdf_report(rec, beats, summary_of(rec, beats), tmp_path / "r.pdf")
     reader = pypdf.PdfReader(str(out))
     assert len(reader.pages) == 1
     assert "No flagged beats" in reader.pages[0].extract_text()
@@ -206,7 +234,7 @@ def test_failed_write_leaves_existing_file(tmp_path: Path) -> None:
     target = tmp_path / "r.pdf"
     target.write_bytes(b"old")
     with pytest.raises(KeyError):
-        write_pdf_report(rec, beats.drop(columns=["anomaly_score"]), {}, target)
+        write_pdf_report(rec, beats.drop(columns=["anomaly_score"]), summary_of(rec, beats), target)
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["r.pdf"]
 
@@ -217,5 +245,5 @@ def test_with_holter_summary(tmp_path: Path) -> None:
     summary = summary_mod.holter_summary(beats, FS, rec.duration_s)
     out = write_pdf_report(rec, beats, summary, tmp_path / "r.pdf", max_strips=3)
     text = _flat(pypdf.PdfReader(str(out)).pages[0].extract_text())
-    assert "V: ventricular 6" in text and "Runs (>= 3 beats) 1 1" in text
-    assert "Couplets 1 0" in text and "Isolated 1 0" in text
+    assert "V: ventricular 6" in text and "Runs (>= 3 beats) 1 1 0" in text
+    assert "Couplets 1 0 0" in text and "Isolated 1 0 1" in text and "Fusion (F)" in text

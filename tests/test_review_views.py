@@ -47,7 +47,7 @@ def record_and_beats() -> tuple[Record, pd.DataFrame]:
         "sample": peaks, "time_s": peaks / FS, "lead": "MLII", "rr_prev_s": np.r_[np.nan, rr],
         "rr_next_s": np.r_[rr, np.nan], "pred_class": cls.astype(str), **probs, "anomaly_score": score,
         "flagged": reason != "", "flag_reason": reason.astype(str), "ref_symbol": "N", "ref_class": "N",
-        "rr_irregularity": 0.02, "irregular_rhythm": False,
+        "quality": "good", "af": False,
     })[beat_columns()]
     validate_beat_table(beats)
     rec = Record(name="synth 1", signal=sig[:, None], fs=FS, lead_names=("MLII",), units=("mV",))
@@ -142,52 +142,52 @@ def test_flagged_list(data, reviewed: pd.DataFrame) -> None:
 
 # --- Holter summary -----------------------------------------------------------------------------
 
-SUMMARY = {
-    "beats": {"total": 20, "by_class": {"N": 16, "S": 1, "V": 3}},
-    "heart_rate": {"mean_bpm": 61.4, "min": {"bpm": 48.2, "time_s": 3725.0},
-                   "max": {"bpm": 1234.5, "clock": "14:02:11"}},
-    "ectopy": {"V": {"total": 3, "burden_pct": 15.0, "per_hour": 540.04, "isolated": 1, "couplets": 1,
-                     "runs": {"count": 0}, "bigeminy": {"episodes": 2}},
-               "S": {"total": 1, "burden_pct": 5, "isolated": 1,
-                     "runs": {"count": 1, "longest": {"beats": 3, "elapsed": "0:00:12"},
-                              "fastest": {"bpm": 150.2, "time_s": 12.0}}}},
-    "pauses": {"listed": [{"duration_s": 2.349, "time_s": 61.0}]},
-    "hourly": [{"elapsed": "0:00", "beats": 20, "V": 3, "S": 1, "mean_bpm": 61.4, "min_bpm": None,
-                "max_bpm": float("nan")}],
-}
+def _summary(rec, beats):
+    from ecg.scoring.summary import holter_summary
+
+    return holter_summary(beats, rec.fs, rec.duration_s, analysable_s=rec.duration_s, record=rec.name)
 
 
 def test_summary_tables(data) -> None:
-    _, beats = data
-    t = summary_tables(SUMMARY, beats)
-    assert set(t) == {"beats", "heart_rate", "ectopy", "pauses", "hourly"}
+    import dataclasses
+
+    from ecg.scoring.summary_types import AFEpisodeSummary, PauseEvent, QualitySegment, RateEvent
+
+    rec, beats = data
+    s = _summary(rec, beats)
+    s = dataclasses.replace(
+        s,
+        heart_rate=dataclasses.replace(s.heart_rate, mean_bpm=61.4, min=RateEvent(3725.0, None, None, bpm=48.2),
+                                       max=RateEvent(1.0, "0:00:01", "2024-01-01T14:02:11", bpm=1234.5)),
+        pauses=dataclasses.replace(s.pauses, listed=[PauseEvent(61.0, "0:01:01", None, duration_s=2.349)]),
+        af=dataclasses.replace(s.af, episodes=[AFEpisodeSummary(10.0, 70.0, 60.0, 110.4, 100, "0:00:10", None)]),
+        signal_quality=dataclasses.replace(s.signal_quality, segments=[QualitySegment(4.0, 8.0, ["MLII"], "0:00:04")]))
+    t = summary_tables(s, beats)
+    assert set(t) == {"beats", "heart_rate", "ectopy", "pauses", "af", "quality", "hourly"}
     b = t["beats"]
     assert b.index.tolist() == ["N", "S", "V", "F", "Q"]
-    assert b["beats"].tolist() == [16, 1, 3, 0, 0]
-    assert b["%"].tolist() == [80.0, 5.0, 15.0, 0.0, 0.0]
-    assert b["flagged"].tolist() == [1, 1, 1, 0, 0]           # from the beat table, not the summary
+    assert b["beats"].tolist() == [s.beats.by_class[c] for c in b.index]
+    assert b["flagged"].tolist() == [int((beats["flagged"] & (beats["pred_class"] == c)).sum()) for c in b.index]
     hr = t["heart_rate"]
     assert hr["bpm"].tolist() == ["61", "48", "1,234"]        # 1234.5 rounds half to even
-    assert hr["at"].tolist() == ["-", "1:02:05", "14:02:11"]
+    assert hr["at"].tolist() == ["-", "1:02:05", "2024-01-01T14:02:11"]
     e = t["ectopy"]
-    assert e.loc["V", "total"] == 3 and e.loc["V", "burden %"] == "15.00" and e.loc["V", "per hour"] == "540.0"
-    assert e.loc["V", "runs"] == 0 and e.loc["V", "longest run"] == "-" and e.loc["V", "bigeminy episodes"] == 2
-    assert e.loc["S", "per hour"] == "-"
-    assert e.loc["S", "longest run"] == "3 beats at 0:00:12"
-    assert e.loc["S", "fastest run"] == "150 bpm at 0:00:12"
+    assert e.index.tolist() == ["V", "S", "F"]
+    for c in ("V", "S", "F"):
+        assert e.loc[c, "total"] == s.ectopy.of(c).total and e.loc[c, "couplets"] == s.ectopy.of(c).couplets
     assert t["pauses"].values.tolist() == [["2.35", "0:01:01"]]
-    h = t["hourly"]
-    assert h.index.tolist() == ["0:00"] and h.loc["0:00", "mean bpm"] == "61"
-    assert h.loc["0:00", "min bpm"] == "-" and h.loc["0:00", "max bpm"] == "-"
+    assert t["af"].values.tolist() == [["0:00:10", "0:01:10", "0:01:00", "110", 100]]
+    assert t["quality"].values.tolist() == [["0:00:04", "0:00:08", "4.0", "MLII"]]
+    assert t["hourly"].index.tolist() == [s.hourly[0].elapsed]
 
 
 def test_summary_tables_of_an_empty_summary(data) -> None:
-    _, beats = data
-    t = summary_tables({}, beats.iloc[:0])
-    assert set(t) == {"beats", "heart_rate", "ectopy", "pauses"}
+    rec, beats = data
+    t = summary_tables(_summary(rec, beats.iloc[:0]), beats.iloc[:0])
     assert t["beats"]["beats"].sum() == 0 and (t["beats"]["%"] == 0.0).all()
     assert t["heart_rate"]["bpm"].tolist() == ["-", "-", "-"]
     assert t["pauses"].empty and list(t["pauses"].columns) == ["duration (s)", "at"]
+    assert t["af"].empty and t["quality"].empty
 
 
 # --- downloads ----------------------------------------------------------------------------------
@@ -222,7 +222,8 @@ def test_pdf_bytes_is_a_pdf_report(data) -> None:
     import pypdf
 
     rec, beats = data
-    raw = pdf_bytes(rec, beats.assign(flagged=False, flag_reason=""), None, "bundle-9", lead="MLII")
+    quiet = beats.assign(flagged=False, flag_reason="")
+    raw = pdf_bytes(rec, quiet, _summary(rec, beats), "bundle-9", lead="MLII")
     assert raw.startswith(b"%PDF")
     pages = pypdf.PdfReader(io.BytesIO(raw)).pages
     assert len(pages) == 1 and "bundle-9" in pages[0].extract_text()

@@ -9,7 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ecg.scoring.summary import format_hms, holter_summary
+from ecg.scoring.summary import format_hms, holter_summary as _holter_summary
+from ecg.scoring.summary_types import HolterSummary
+
+
+def holter_summary(*args, **kwargs) -> dict:
+    """The typed summary's JSON form (what scripts read)."""
+    return _holter_summary(*args, **kwargs).to_dict()
 
 FS = 360.0
 
@@ -71,11 +77,12 @@ def test_counts_and_burden(synthetic):
     assert s["beats"]["total"] == n
     assert s["beats"]["by_class"] == {"N": n - 25, "S": 5, "V": 18, "F": 1, "Q": 1}
     assert s["beats"]["unclassified"] == 0
-    assert s["flagged"] == s["beats"]["flagged"] == 19
-    assert s["beats"]["flagged_by_reason"] == {"class": 19}
+    assert s["flags"]["count"] == 19
+    assert s["flags"]["by_reason"] == {"class": 19}
+    assert s["beats"]["analysed"] == n and s["beats"]["in_unreadable_signal"] == 0
     assert s["ectopy"]["V"]["burden_pct"] == pytest.approx(100 * 18 / n, abs=1e-3)
     assert s["ectopy"]["V"]["per_hour"] == pytest.approx(18 / ((duration - 10) / 3600), abs=0.01)
-    assert s["recording"]["analysable_pct"] == pytest.approx(100 * (duration - 10) / duration, abs=0.01)
+    assert s["signal_quality"]["analysable_pct"] == pytest.approx(100 * (duration - 10) / duration, abs=0.01)
     assert s["recording"]["duration_hms"] == format_hms(duration)
 
 
@@ -159,7 +166,7 @@ def test_gap_breaks_patterns_and_is_no_pause():
     duration = float(df["time_s"].iloc[-1] + 1)
     plain = holter_summary(df, FS, duration)
     assert plain["ectopy"]["V"]["couplets"] == 1 and plain["pauses"]["count"] == 1
-    assert plain["recording"]["analysable_pct"] is None
+    assert plain["signal_quality"]["analysable_pct"] is None
     mask = np.zeros(int(duration * FS), bool)
     a, b = df["sample"].iloc[11], df["sample"].iloc[12]
     mask[a + 90:b - 90] = True
@@ -168,7 +175,7 @@ def test_gap_breaks_patterns_and_is_no_pause():
     assert (v["isolated"], v["couplets"], v["runs"]["count"]) == (2, 0, 0)
     assert s["pauses"]["count"] == 0
     assert s["heart_rate"]["gap_intervals"] == 1
-    assert s["recording"]["analysable_s"] == pytest.approx((mask.size - mask.sum()) / FS, abs=1e-3)
+    assert s["signal_quality"]["analysable_s"] == pytest.approx((mask.size - mask.sum()) / FS, abs=1e-3)
     # the mean HR leaves out the gap interval
     rr = np.diff(df["sample"].to_numpy()) / FS
     assert s["heart_rate"]["mean_bpm"] == pytest.approx(60 * (rr.size - 1) / (rr.sum() - 5.0), abs=0.01)
@@ -220,3 +227,101 @@ def test_format_hms():
     assert format_hms(3661.4) == "1:01:01"
     assert format_hms(90000) == "25:00:00"
     assert format_hms(float("nan")) is None
+
+
+# ------------------------------------------------------------------ quality, AF, fusion, typed form
+
+def _quality(n_samples: int, window: int, unreadable_windows: list[int], fs: float = FS):
+    from ecg.processing.quality import GOOD, UNREADABLE, SignalQuality
+
+    n_w = -(-n_samples // window)
+    labels = np.full((n_w, 1), GOOD, np.int8)
+    labels[unreadable_windows, 0] = UNREADABLE
+    return SignalQuality(fs=fs, n_samples=n_samples, window=window, labels=labels, leads=("MLII",), method="test")
+
+
+def test_pause_inside_unreadable_signal_is_not_reported():
+    seq = [("N", None)] + _n(20) + [("N", 4.2)] + _n(20) + [("N", 3.0)] + _n(20)
+    df = _table(seq)
+    duration = float(df["time_s"].iloc[-1] + 1)
+    n_samples = int(duration * FS)
+    window = int(2 * FS)
+    a = int(df["sample"].iloc[20])              # the 4.2 s interval starts here
+    q = _quality(n_samples, window, [a // window + 1])
+    plain = holter_summary(df, FS, duration)
+    assert plain["pauses"]["count"] == 2
+    s = holter_summary(df, FS, duration, quality=q)
+    assert s["pauses"]["count"] == 1 and s["pauses"]["listed"][0]["duration_s"] == pytest.approx(3.0)
+    assert s["pauses"]["longest"]["duration_s"] == pytest.approx(3.0)
+    assert s["heart_rate"]["gap_intervals"] == 1
+    sq = s["signal_quality"]
+    assert sq["unreadable_s"] == pytest.approx(2.0, abs=1e-3) and sq["analysable_pct"] < 100
+    assert len(sq["segments"]) == 1 and sq["segments"][0]["leads"] == ["MLII"]
+    assert sq["segments"][0]["start_s"] == pytest.approx((a // window + 1) * 2.0)
+
+
+def test_unreadable_beats_are_left_out_of_rates_and_ectopy():
+    seq = [("N", None)] + _n(10) + [("V", 0.5), ("V", 0.5), ("V", 0.5)] + _n(10)
+    df = _table(seq)
+    df["quality"] = "good"
+    df.loc[11, "quality"] = "unreadable"   # the first V of the run
+    df.loc[11, "pred_class"] = "Q"
+    duration = float(df["time_s"].iloc[-1] + 1)
+    s = holter_summary(df, FS, duration)
+    assert s["beats"]["total"] == len(df) and s["beats"]["analysed"] == len(df) - 1
+    assert s["beats"]["in_unreadable_signal"] == 1
+    v = s["ectopy"]["V"]
+    # the unreadable beat breaks the sequence: the 2 V after it are a couplet, not a run
+    assert (v["total"], v["couplets"], v["runs"]["count"]) == (2, 1, 0)
+    assert v["burden_pct"] == pytest.approx(100 * 2 / (len(df) - 1), abs=1e-3)
+    assert s["heart_rate"]["gap_intervals"] == 1
+
+
+def test_fusion_beats_have_their_own_ectopy_section(synthetic):
+    *_, s = synthetic
+    f = s["ectopy"]["F"]
+    assert f["total"] == 1 and f["isolated"] == 1 and f["burden_pct"] > 0
+    assert s["hourly"][0]["F"] == 1
+
+
+def test_af_episodes_from_the_af_column():
+    seq = [("N", None)] + _n(50) + [("N", 0.6)] * 80 + _n(50) + [("N", 0.5)] * 60 + _n(20)
+    df = _table(seq)
+    af = np.zeros(len(df), bool)
+    af[51:131] = True
+    af[181:241] = True
+    df["af"] = af
+    duration = float(df["time_s"].iloc[-1] + 1)
+    s = holter_summary(df, FS, duration)
+    a = s["af"]
+    t = df["time_s"].to_numpy()
+    assert a["beats"] == 140 and a["burden_pct"] == pytest.approx(100 * 140 / len(df), abs=0.01)
+    assert len(a["episodes"]) == 2
+    e0 = a["episodes"][0]
+    assert e0["start_s"] == pytest.approx(t[51], abs=1e-3) and e0["end_s"] == pytest.approx(t[130], abs=1e-3)
+    assert e0["duration_s"] == pytest.approx(t[130] - t[51], abs=1e-3)
+    assert e0["mean_hr_bpm"] == pytest.approx(100.0, abs=0.01) and e0["beats"] == 80
+    assert a["longest"] == e0
+    assert a["duration_s"] == pytest.approx(e0["duration_s"] + a["episodes"][1]["duration_s"], abs=1e-3)
+    none = holter_summary(df.drop(columns=["af"]), FS, duration)["af"]
+    assert none["beats"] == 0 and none["episodes"] == [] and none["longest"] is None
+
+
+def test_typed_summary_round_trips_through_json(synthetic):
+    df, _, duration, _ = synthetic
+    typed = _holter_summary(df.assign(af=False, quality="good"), FS, duration, analysable_s=duration,
+                            start_time=datetime(2024, 5, 1, 8, 0), record="x", analysed_leads=("MLII",))
+    text = json.dumps(typed.to_dict(), allow_nan=False)
+    back = HolterSummary.from_dict(json.loads(text))
+    assert back == typed
+    assert back.ectopy.V.runs.longest.beats == 5 and back.pauses.listed[0].duration_s == pytest.approx(2.5)
+    assert back.heart_rate.min.clock.startswith("2024-05-01T")
+
+
+def test_no_analysable_signal_warns():
+    df = _table([("N", None)] + _n(5)).iloc[:0]
+    q = _quality(int(60 * FS), int(2 * FS), list(range(30)))
+    s = holter_summary(df, FS, 60.0, quality=q)
+    assert s["signal_quality"]["analysable_pct"] == 0.0 and s["signal_quality"]["warning"]
+    assert s["warnings"] == [s["signal_quality"]["warning"]] and "No analysable ECG" in s["warnings"][0]
+    assert all(s["ectopy"][x]["total"] == 0 for x in ("V", "S", "F"))

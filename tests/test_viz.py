@@ -78,7 +78,7 @@ def synthetic(duration_s: float = 90.0, fs: float = FS, ectopic: dict[int, str] 
         **{f"prob_{c}": probs[:, k] for k, c in enumerate(PROB_CLASSES)},
         "anomaly_score": score, "flagged": class_flag | anomaly_flag, "flag_reason": reason,
         "ref_symbol": ann.symbol.astype(str), "ref_class": cls.astype(str),
-        "rr_irregularity": 0.02, "irregular_rhythm": False,
+        "quality": "good", "af": False,
     })[beat_columns()]
     validate_beat_table(df)
     return rec, df
@@ -321,34 +321,34 @@ def test_viz_does_not_import_streamlit() -> None:
             assert not any(n.split(".")[0] == "streamlit" for n in names), py
 
 
-def test_irregular_rhythm_spans_by_hand() -> None:
-    from ecg.viz import irregular_rhythm_spans
+def test_af_spans_by_hand() -> None:
+    from ecg.viz import af_spans
 
     t = np.arange(20, dtype=float) * 2.0  # a beat every 2 s
     mark = np.zeros(20, bool)
     mark[2:5] = True     # 4-8 s
     mark[6:8] = True     # 12-14 s: 4 s after the first span, joined with merge_gap_s=10
     mark[15:18] = True   # 30-34 s: 16 s later, separate
-    beats = pd.DataFrame({"time_s": t, "irregular_rhythm": mark})
-    assert irregular_rhythm_spans(beats) == [(4.0, 14.0), (30.0, 34.0)]
-    assert irregular_rhythm_spans(beats, merge_gap_s=1.0) == [(4.0, 8.0), (12.0, 14.0), (30.0, 34.0)]
+    beats = pd.DataFrame({"time_s": t, "af": mark})
+    assert af_spans(beats) == [(4.0, 14.0), (30.0, 34.0)]
+    assert af_spans(beats, merge_gap_s=1.0) == [(4.0, 8.0), (12.0, 14.0), (30.0, 34.0)]
     # Only the longest spans are kept when there are too many, still in time order.
-    assert irregular_rhythm_spans(beats, merge_gap_s=1.0, max_spans=2) == [(4.0, 8.0), (30.0, 34.0)]
-    assert irregular_rhythm_spans(beats.drop(columns=["irregular_rhythm"])) == []
-    assert irregular_rhythm_spans(beats.assign(irregular_rhythm=False)) == []
+    assert af_spans(beats, merge_gap_s=1.0, max_spans=2) == [(4.0, 8.0), (30.0, 34.0)]
+    assert af_spans(beats.drop(columns=["af"])) == []
+    assert af_spans(beats.assign(af=False)) == []
 
 
-def test_overview_shades_irregular_rhythm(rec_beats) -> None:
+def test_overview_shades_af_episodes(rec_beats) -> None:
     rec, beats = rec_beats
     plain = overview_figure(rec, beats)
-    assert not any(tr.name and tr.name.startswith("AF-like") for tr in plain.data)
+    assert not any(tr.name and tr.name.startswith("AF/flutter") for tr in plain.data)
     marked = beats.copy()
     t = marked["time_s"].to_numpy()
-    marked["irregular_rhythm"] = (t > 20) & (t < 40)
+    marked["af"] = (t > 20) & (t < 40)
     fig = overview_figure(rec, marked)
     shades = [sh for sh in fig.layout.shapes if sh.type == "rect" and sh.fillcolor == "#b39ddb"]
     assert len(shades) == 3  # one span, drawn on both lead rows and the flag lane
     first, last = t[(t > 20) & (t < 40)][[0, -1]]
     assert {(sh.x0, sh.x1) for sh in shades} == {(first, last)}
-    legend = [tr for tr in fig.data if tr.name and tr.name.startswith("AF-like rhythm")]
-    assert len(legend) == 1 and f"{100 * marked['irregular_rhythm'].mean():.1f}% of beats" in legend[0].name
+    legend = [tr for tr in fig.data if tr.name and tr.name.startswith("AF/flutter")]
+    assert len(legend) == 1 and f"{100 * marked['af'].mean():.1f}% of beats" in legend[0].name

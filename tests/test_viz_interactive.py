@@ -1,9 +1,7 @@
-"""Tests of the dashboard's clickable figures (ecg.viz.interactive) and of the overview's log
-score lane (ecg.viz.overview_figure(score_axis="log")), on synthetic records."""
+"""Tests of the dashboard's clickable figures (ecg.viz.interactive) and of the overview's
+bounded (0-100) score lane, on synthetic records."""
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import plotly.graph_objects as go
@@ -11,7 +9,6 @@ import pytest
 from plotly.subplots import make_subplots
 
 from ecg.viz import overview_figure
-from ecg.viz.figures import LOG_SCORE_CLIP
 from ecg.viz.interactive import (
     CLICK_POINTS_OVERVIEW,
     CLICK_POINTS_STRIP,
@@ -91,40 +88,16 @@ def test_mark_window_shades_every_row() -> None:
     assert all((r.x0, r.x1, r.layer) == (3.0, 5.5, "below") for r in rects)
 
 
-# --- overview_figure(score_axis="log") -------------------------------------------------------------
+# --- the overview's bounded score lane ------------------------------------------------------------
 
-def test_log_lane_spans_threshold_and_markers(rec_beats) -> None:
+def test_score_lane_is_bounded_0_to_100(rec_beats) -> None:
     rec, beats = rec_beats
-    fig = overview_figure(rec, beats, lead="MLII", threshold_line=2.5, score_axis="log")
+    fig = overview_figure(rec, beats, lead="MLII", threshold_line=99.0)
     ax = fig.layout.yaxis2
-    assert ax.type == "log" and ax.title.text == "anomaly score (log)" and ax.rangemode is None
-    # scores 0.1..0.8 (unflagged), 2.0 (class-flagged), 5.0 (anomaly): markers at 2 and 5
-    lo, hi = 10 ** ax.range[0], 10 ** ax.range[1]
-    assert lo == pytest.approx(min(0.2, 2.5 / 2, 2.0 / 1.5))
-    assert hi == pytest.approx(max(5.0, 2.5 * 2, 5.0 * 1.5))
-    assert list(ax.tickvals) == [0.2, 0.5, 1, 2, 5] and list(ax.ticktext) == ["0.2", "0.5", "1", "2", "5"]
+    assert ax.type is None and ax.title.text == "anomaly score" and tuple(ax.range) == (0.0, 104.0)
     line = _threshold_line(fig)
-    assert line.y0 == line.y1 == 2.5 and line.yref == "y2"
-    label = _threshold_label(fig)
-    assert label.text == "threshold 2.5" and label.y == pytest.approx(math.log10(2.5))
-
-
-def test_log_lane_clips_marker_heights_but_not_the_hover(rec_beats) -> None:
-    rec, beats = rec_beats
-    b = beats.copy()
-    b.loc[b.index[5], ["anomaly_score", "flagged", "flag_reason"]] = [1e9, True, "anomaly"]
-    b.loc[b.index[6], ["anomaly_score", "flagged", "flag_reason"]] = [0.0, True, "class"]
-    fig = overview_figure(rec, b, lead="MLII", score_axis="log")
-    ys = np.concatenate([np.asarray(tr.y, float) for tr in _markers(fig)])
-    assert ys.max() == LOG_SCORE_CLIP[1] and ys.min() == LOG_SCORE_CLIP[0]
-    hover = " ".join(t for tr in _markers(fig) for t in tr.hovertext)
-    assert "anomaly score 1000000000.00" in hover and "anomaly score 0.00" in hover
-    ax = fig.layout.yaxis2
-    assert 10 ** ax.range[0] == pytest.approx(0.05 / 1.5) and 10 ** ax.range[1] == pytest.approx(1.5e4)
-    assert list(ax.tickvals) == [0.1, 1, 10, 100, 1e3, 1e4]        # sparse ticks over many decades
-    # the linear lane keeps the true heights
-    lin = np.concatenate([np.asarray(tr.y, float) for tr in _markers(overview_figure(rec, b, lead="MLII"))])
-    assert lin.max() == 1e9 and lin.min() == 0.0
+    assert line.y0 == line.y1 == 99.0 and line.yref == "y2"
+    assert _threshold_label(fig).text == "threshold 99"
 
 
 def test_threshold_line_moves_the_line_not_the_flags(rec_beats) -> None:
@@ -135,22 +108,15 @@ def test_threshold_line_moves_the_line_not_the_flags(rec_beats) -> None:
     n = [sum(len(tr.x) for tr in _markers(f)) for f in (base, moved, refl)]
     # only `threshold` reflags: beat 30 (anomaly only, score 5) drops out
     assert n[0] == n[1] == int(beats["flagged"].sum()) and n[2] == n[0] - 1
-    assert _threshold_line(base).y0 == 1.0 and _threshold_line(moved).y0 == 6.0
+    assert _threshold_line(base).y0 == 99.0 and _threshold_line(moved).y0 == 6.0
     assert _threshold_label(moved).text == "threshold 6" and _threshold_label(moved).y == 6.0
-    assert base.layout.yaxis2.type is None and base.layout.yaxis2.rangemode == "tozero"
 
 
-def test_empty_lane_stays_linear(rec_beats) -> None:
+def test_empty_lane(rec_beats) -> None:
     rec, beats = rec_beats
-    fig = overview_figure(rec, beats.assign(flagged=False, flag_reason=""), lead="MLII", score_axis="log")
+    fig = overview_figure(rec, beats.assign(flagged=False, flag_reason=""), lead="MLII")
     assert not _markers(fig)
-    assert fig.layout.yaxis2.type is None and fig.layout.yaxis2.title.text == "anomaly score"
-
-
-def test_score_axis_must_be_linear_or_log(rec_beats) -> None:
-    rec, beats = rec_beats
-    with pytest.raises(ValueError, match="score_axis"):
-        overview_figure(rec, beats, score_axis="symlog")
+    assert fig.layout.yaxis2.title.text == "anomaly score"
 
 
 # --- the dashboard's overview and strip ------------------------------------------------------------
@@ -158,7 +124,7 @@ def test_score_axis_must_be_linear_or_log(rec_beats) -> None:
 def test_review_overview_figure(rec_beats) -> None:
     rec, beats = rec_beats
     fig = review_overview_figure(rec, beats, "V1", threshold=0.5, t0=20.0, strip_s=10.0)
-    assert fig.layout.yaxis2.type == "log" and _threshold_line(fig).y0 == 0.5
+    assert _threshold_line(fig).y0 == 0.5
     assert fig.layout.clickmode == "event+select" and fig.layout.dragmode == "zoom"
     assert [s.name for s in fig.data if s.mode == "lines"] == ["V1"]
     markers = _markers(fig)

@@ -23,8 +23,6 @@ def _train(args: argparse.Namespace) -> int:
         cfg.ae_epochs = args.ae_epochs
     if args.val_records:
         cfg.val_records = tuple(args.val_records)
-    if args.rhythm_gate is not None:
-        cfg.rhythm_gate = args.rhythm_gate
     if args.n_classifiers is not None:
         cfg.n_classifiers = args.n_classifiers
     records = tuple(args.records) if args.records else None
@@ -36,9 +34,6 @@ def _train(args: argparse.Namespace) -> int:
     v = bundle.metadata["validation"]
     print(f"validation (DS1 held-out patients {', '.join(bundle.metadata['val_records'])}): "
           f"autoencoder ROC-AUC {v['val_roc_auc']:.3f}, rr_weight {v['chosen_rr_weight']}")
-    if bundle.irregular_rhythm_threshold is not None:
-        print(f"AF-like irregular rhythm: rr_irregularity >= {bundle.irregular_rhythm_threshold:g} "
-              "(no S calls there; calibrated on the training patients' rhythm labels)")
     return 0
 
 
@@ -69,9 +64,6 @@ def register(sub: "argparse._SubParsersAction") -> None:
     p.add_argument("--cell", choices=["gru", "lstm"], default="gru")
     p.add_argument("--clf-epochs", type=int, default=None)
     p.add_argument("--ae-epochs", type=int, default=None)
-    p.add_argument("--rhythm-gate", action=argparse.BooleanOptionalAction, default=None,
-                   help="calibrate the AF-like irregular-rhythm threshold, where no beat is called S "
-                        "(default: on)")
     p.add_argument("--n-classifiers", type=int, default=None, help="classifier ensemble members (default 1)")
     p.add_argument("--records", nargs="*", default=None, help="training records (default: DS1)")
     p.add_argument("--val-records", nargs="*", default=None, help="held-out validation patients (within DS1)")

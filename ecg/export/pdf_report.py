@@ -1,9 +1,9 @@
 """Printable PDF review report (A4 landscape): a Holter summary page, then ECG strips of the
 flagged beats on a true ECG paper grid (25 mm/s, 10 mm/mV when printed at actual size).
 
-The summary dict is the one of :func:`ecg.scoring.summary.holter_summary`; every value is
-read defensively (a missing entry prints as "-", and beat counts, heart rate and pauses fall
-back to values computed from the beat table).
+Every figure on page 1 is read from the record's typed Holter summary
+(:class:`~ecg.scoring.summary_types.HolterSummary`); nothing is recomputed here. A figure the
+summary does not have (None) prints as "-".
 """
 
 from __future__ import annotations
@@ -14,12 +14,13 @@ import textwrap
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 import pandas as pd
 
 from ecg.io.atomic import atomic_path
+from ecg.scoring.summary_types import ECTOPY_CLASSES, HolterSummary
 from ecg.viz.grid import (
     CLASS_COLORS,
     GRID_MAJOR_COLOR,
@@ -46,6 +47,8 @@ STRIP_MV = 4.0                        # millivolts per strip -> 40 mm
 STRIPS_PER_PAGE = 3
 ECTOPIC_RUN_CLASSES = ("V", "S")
 MIN_RUN = 3
+PAUSE_S = 2.0                         # RR (s) beyond which a beat is next to a pause
+AF_EPISODES_LISTED = 6
 STRIP_GID = "ecg-strip"
 _DASH = "-"
 _CLASS_NAMES = {"N": "normal", "S": "supraventricular", "V": "ventricular", "F": "fusion", "Q": "paced / unclass."}
@@ -85,33 +88,65 @@ def ectopic_runs(beats: pd.DataFrame, classes: tuple[str, ...] = ECTOPIC_RUN_CLA
                          "time_s": beats["time_s"].to_numpy(float)[starts]})
 
 
+def _strip_candidates(beats: pd.DataFrame, pause_s: float = PAUSE_S) -> np.ndarray:
+    """Row positions of flagged beats that may be shown as "top anomaly score", best first:
+    readable beats (good before noisy), not next to a pause (an RR over ``pause_s``: the
+    score's RR term is large there, and the pause is not the beat's anomaly), ordered by
+    score (ties by time)."""
+    if len(beats) == 0:
+        return np.empty(0, np.int64)
+    flagged = beats["flagged"].to_numpy(bool)
+    score = beats["anomaly_score"].to_numpy(float)
+    quality = beats["quality"].astype(str).to_numpy() if "quality" in beats.columns else np.full(len(beats), "good")
+    rr_prev = np.nan_to_num(beats["rr_prev_s"].to_numpy(float), nan=0.0)
+    rr_next = np.nan_to_num(beats["rr_next_s"].to_numpy(float), nan=0.0)
+    ok = flagged & np.isfinite(score) & (quality != "unreadable") & (rr_prev <= pause_s) & (rr_next <= pause_s)
+    pos = np.flatnonzero(ok)
+    noisy = (quality[pos] == "noisy").astype(np.int8)
+    return pos[np.lexsort((pos, -score[pos], noisy))]
+
+
 def select_strip_beats(beats: pd.DataFrame, max_strips: int = 30) -> StripSelection:
-    """Choose at most ``max_strips`` beats for strips: the first beat of each V/S run (>= 3
-    consecutive beats; the longest runs when there are more than half of ``max_strips``)
-    plus the flagged beats with the highest anomaly score, deduplicated, sorted by time."""
+    """Choose at most ``max_strips`` beats for strips, none two showing the same seconds
+    (beats closer than ``STRIP_S`` are never both chosen): the first beat of each V/S run
+    (>= 3 consecutive beats, longest runs first, at most half of ``max_strips`` unless
+    fewer other beats are flagged), then the flagged beats with the highest anomaly score
+    among readable beats not next to a pause (:func:`_strip_candidates`); sorted by time."""
     max_strips = max(0, int(max_strips))
     flagged_pos = np.flatnonzero(beats["flagged"].to_numpy(bool)) if len(beats) else np.empty(0, np.int64)
     n_flagged = int(flagged_pos.size)
     runs = ectopic_runs(beats)
+    if len(runs) and "quality" in beats.columns:
+        runs = runs[beats["quality"].astype(str).to_numpy()[runs["first"].to_numpy()] != "unreadable"]
     n_runs = len(runs)
+    t = beats["time_s"].to_numpy(float) if len(beats) else np.empty(0)
+    candidates = _strip_candidates(beats)
     run_first = set(runs["first"].tolist())
-    others = [p for p in flagged_pos.tolist() if p not in run_first]
+    others = [int(p) for p in candidates if int(p) not in run_first]
     run_quota = min(n_runs, max(max_strips // 2, max_strips - len(others)))
-    runs_kept = runs.sort_values(["length", "first"], ascending=[False, True], kind="stable").head(run_quota)
-    chosen: dict[int, str] = {int(r.first): f"first beat of a run of {int(r.length)} {r.cls}"
-                              for r in runs_kept.itertuples()}
-    scores = beats["anomaly_score"].to_numpy(float)
-    order = sorted(others, key=lambda p: (-np.nan_to_num(scores[p], nan=-np.inf), p))
+    chosen: dict[int, str] = {}
+    times: list[float] = []
+
+    def take(p: int, why: str) -> bool:
+        if len(chosen) >= max_strips or any(abs(t[p] - u) < STRIP_S for u in times):
+            return False
+        chosen[p] = why
+        times.append(float(t[p]))
+        return True
+
+    n_run_firsts = 0
+    for r in runs.sort_values(["length", "first"], ascending=[False, True], kind="stable").itertuples():
+        if n_run_firsts >= run_quota:
+            break
+        n_run_firsts += take(int(r.first), f"first beat of a run of {int(r.length)} {r.cls}")
     n_top = 0
-    for p in order:
+    for p in others:
         if len(chosen) >= max_strips:
             break
-        chosen[int(p)] = "top anomaly score"
-        n_top += 1
+        n_top += take(p, "top anomaly score")
     pos = sorted(chosen)
     sel = beats.iloc[pos].copy()
     sel["why"] = [chosen[p] for p in pos]
-    n_run_firsts = len(runs_kept)
 
     flagged_set = set(flagged_pos.tolist())
     shown_flagged = sum(1 for p in pos if p in flagged_set)
@@ -120,13 +155,16 @@ def select_strip_beats(beats: pd.DataFrame, max_strips: int = 30) -> StripSelect
     if n_run_firsts:
         run_text = (f"the first beat of each of the {n_runs} V/S runs (>= {MIN_RUN} consecutive beats)"
                     if n_run_firsts == n_runs else
-                    f"the first beat of the {n_run_firsts} longest of {n_runs} V/S runs (>= {MIN_RUN} consecutive beats)")
+                    f"the first beat of {n_run_firsts} of the {n_runs} V/S runs (>= {MIN_RUN} consecutive beats, "
+                    "longest first)")
     if not pos:
-        sentence = "No flagged beats: no strips." if n_flagged == 0 else "No strips requested."
+        sentence = "No flagged beats: no strips." if n_flagged == 0 else \
+            f"{n_flagged} flagged beats, none in readable signal away from a pause: no strips."
     elif shown_flagged == n_flagged:
         sentence = f"Showing all {n_flagged} flagged beats" + (f", including {run_text}" if run_text else "") + "."
     else:
-        parts = ([f"top {n_top} by anomaly score"] if n_top else []) + ([run_text] if run_text else [])
+        parts = ([f"top {n_top} by anomaly score (readable signal, not next to a pause, no two strips "
+                  "overlapping)"] if n_top else []) + ([run_text] if run_text else [])
         sentence = f"Showing {shown_flagged} of {n_flagged} flagged beats: " + " and ".join(parts) + "."
     if unflagged:
         sentence = sentence[:-1] + f" ({unflagged} of these run onsets not flagged)."
@@ -134,17 +172,8 @@ def select_strip_beats(beats: pd.DataFrame, max_strips: int = 30) -> StripSelect
 
 
 # --------------------------------------------------------------------------------------------
-# reading the summary defensively
+# the summary as table rows (read from HolterSummary; nothing recomputed here)
 # --------------------------------------------------------------------------------------------
-
-def _get(d: Any, *path: str, default: Any = None) -> Any:
-    """``d[path[0]][path[1]]...`` or ``default`` when any step is missing or not a mapping."""
-    for key in path:
-        if not isinstance(d, Mapping) or key not in d:
-            return default
-        d = d[key]
-    return default if d is None else d
-
 
 def _fmt_num(v: Any, nd: int = 0, unit: str = "") -> str:
     try:
@@ -164,81 +193,51 @@ def _fmt_count(v: Any) -> str:
 
 
 def _event_time(ev: Any, with_clock: bool = True) -> str:
-    """" at h:mm:ss (clock)" for a summary event dict, "" when it has no time."""
-    if not isinstance(ev, Mapping):
-        return ""
-    t = ev.get("time_s")
+    """" at h:mm:ss (clock)" for a summary event, "" when it has no time."""
+    t = getattr(ev, "time_s", None)
+    if t is None:
+        t = getattr(ev, "start_s", None)
     if t is None:
         return ""
-    clock = ev.get("clock")
-    clock_txt = (f" ({str(clock)[11:19]})" if with_clock and isinstance(clock, str) and len(clock) >= 19
-                 else "")
+    clock = getattr(ev, "clock", None)
+    clock_txt = (f" ({str(clock)[11:19]})" if with_clock and isinstance(clock, str) and len(clock) >= 19 else "")
     return f" at {format_hms(float(t), 0)}{clock_txt}"
 
 
-def _valid_rr(beats: pd.DataFrame) -> np.ndarray:
-    rr = beats["rr_next_s"].to_numpy(float) if len(beats) else np.empty(0)
-    return np.where(np.isfinite(rr), rr, np.nan)
-
-
-def summary_rows(record: "Record", beats: pd.DataFrame, summary: Mapping[str, Any]) -> dict[str, list[list[str]]]:
+def summary_rows(summary: HolterSummary) -> dict[str, list[list[str]]]:
     """The summary tables as rows of strings: ``{"beats": [[label, value]], "ectopy":
-    [[measure, V, S]], "pauses": [[label, value]]}``."""
-    summary = summary or {}
-    total = len(beats)
-    counts = beats["pred_class"].astype(str).value_counts() if total else pd.Series(dtype=int)
-    by_class = _get(summary, "beats", "by_class", default={})
-    beat_rows = [["Total beats", _fmt_count(_get(summary, "beats", "total", default=total))]]
+    [[measure, V, S, F]], "pauses": [[label, value]], "af": [[label, value]]}``."""
+    b = summary.beats
+    analysed = b.analysed
+    beat_rows = [["Total beats", _fmt_count(b.total)]]
     for c in CLASS_COLORS:
-        n = by_class.get(c, int(counts.get(c, 0))) if isinstance(by_class, Mapping) else int(counts.get(c, 0))
-        tot = _get(summary, "beats", "total", default=total) or 0
-        pct = f" ({100.0 * float(n) / float(tot):.1f}%)" if tot else ""
+        n = b.by_class.get(c, 0)
+        pct = f" ({100.0 * n / b.total:.1f}%)" if b.total else ""
         beat_rows.append([f"  {c}: {_CLASS_NAMES[c]}", f"{_fmt_count(n)}{pct}"])
-    irregular = _get(summary, "beats", "irregular_rhythm")
-    if isinstance(irregular, Mapping) and irregular.get("beats") is not None:
-        beat_rows.append(["Irregular rhythm (AF-like)",
-                          f"{_fmt_count(irregular.get('beats'))} beats ({_fmt_num(irregular.get('pct'), 1, '%')})"])
-
-    hr = _get(summary, "heart_rate", default={})
-    mean_bpm = _get(hr, "mean_bpm")
-    rr = beats["rr_prev_s"].to_numpy(float) if total else np.empty(0)
-    rr = rr[np.isfinite(rr) & (rr > 0)]
-    if mean_bpm is None and rr.size:
-        mean_bpm = 60.0 * rr.size / rr.sum()
-    hr_rows = [["Mean heart rate", _fmt_num(mean_bpm, 0, " bpm")]]
-    for key, label in (("min", "Minimum heart rate"), ("max", "Maximum heart rate")):
-        ev = _get(hr, key)
-        if isinstance(ev, Mapping) and ev.get("bpm") is not None:
-            hr_rows.append([label, _fmt_num(ev.get("bpm"), 0, " bpm") + _event_time(ev)])
-        else:
-            hr_rows.append([label, _DASH])
-    window = _get(hr, "window_intervals")
-    if window:
-        hr_rows.append(["  min / max over", f"{int(window)} consecutive RR intervals"])
-
-    def ect(x: str, *path: str) -> Any:
-        return _get(summary, "ectopy", x, *path)
+    if b.in_unreadable_signal:
+        beat_rows.append(["  in unreadable signal (Q)", _fmt_count(b.in_unreadable_signal)])
+    hr = summary.heart_rate
+    hr_rows = [["Mean heart rate", _fmt_num(hr.mean_bpm, 0, " bpm")]]
+    for ev, label in ((hr.min, "Minimum heart rate"), (hr.max, "Maximum heart rate")):
+        hr_rows.append([label, _fmt_num(ev.bpm, 0, " bpm") + _event_time(ev) if ev is not None else _DASH])
+    hr_rows.append(["  min / max over", f"{hr.window_intervals} consecutive RR intervals"])
 
     ectopy_rows = []
-    for label, path, kind in (
-        ("Total", ("total",), "count"),
-        ("Burden", ("burden_pct",), "pct"),
-        ("Per hour", ("per_hour",), "rate"),
-        ("Isolated", ("isolated",), "count"),
-        ("Couplets", ("couplets",), "count"),
-        ("Runs (>= 3 beats)", ("runs", "count"), "count"),
-        ("Longest run", ("runs", "longest"), "run"),
-        ("Fastest run", ("runs", "fastest"), "run"),
-        ("Bigeminy episodes", ("bigeminy", "episodes"), "count"),
-        ("Trigeminy episodes", ("trigeminy", "episodes"), "count"),
+    for label, get, kind in (
+        ("Total", lambda e: e.total, "count"),
+        ("Burden", lambda e: e.burden_pct, "pct"),
+        ("Per hour", lambda e: e.per_hour, "rate"),
+        ("Isolated", lambda e: e.isolated, "count"),
+        ("Couplets", lambda e: e.couplets, "count"),
+        ("Runs (>= 3 beats)", lambda e: e.runs.count, "count"),
+        ("Longest run", lambda e: e.runs.longest, "run"),
+        ("Fastest run", lambda e: e.runs.fastest, "run"),
+        ("Bigeminy episodes", lambda e: e.bigeminy.episodes, "count"),
+        ("Trigeminy episodes", lambda e: e.trigeminy.episodes, "count"),
     ):
         row = [label]
-        for x in ECTOPIC_RUN_CLASSES:
-            v = ect(x, *path)
-            if v is None and path == ("total",):
-                v = int(counts.get(x, 0))
-            if v is None and path == ("burden_pct",) and total:
-                v = 100.0 * int(counts.get(x, 0)) / total
+        for x in ECTOPY_CLASSES:
+            v = get(summary.ectopy.of(x))
             if kind == "count":
                 row.append(_fmt_count(v))
             elif kind == "pct":
@@ -246,34 +245,31 @@ def summary_rows(record: "Record", beats: pd.DataFrame, summary: Mapping[str, An
             elif kind == "rate":
                 row.append(_fmt_num(v, 1, " /h"))
             else:
-                row.append(f"{_fmt_count(v.get('beats'))} beats, {_fmt_num(v.get('bpm'), 0, ' bpm')},"
-                           f"{_event_time(v, False).replace(' at', '')}"
-                           if isinstance(v, Mapping) else _DASH)
+                row.append(f"{_fmt_count(v.beats)} @ {_fmt_num(v.bpm, 0, ' bpm')},"
+                           f"{_event_time(v, False).replace(' at', '')}" if v is not None else _DASH)
         ectopy_rows.append(row)
 
-    pauses = _get(summary, "pauses", default={})
-    thr = float(_get(pauses, "threshold_s", default=2.0))
-    rr_next = _valid_rr(beats)
-    p_mask = rr_next > thr
-    p_count = _get(pauses, "count", default=int(np.nansum(p_mask)) if total else 0)
-    longest = _get(pauses, "longest")
-    if isinstance(longest, Mapping):
-        longest_txt = _fmt_num(longest.get("duration_s"), 2, " s") + _event_time(longest)
-    elif total and p_mask.any():
-        i = int(np.nanargmax(np.where(p_mask, rr_next, -np.inf)))
-        longest_txt = f"{rr_next[i]:.2f} s at {format_hms(float(beats['time_s'].iloc[i]), 0)}"
-    else:
-        longest_txt = "none"
-    n_flag = int(beats["flagged"].sum()) if total else 0
-    reasons = beats.loc[beats["flagged"].to_numpy(bool), "flag_reason"].astype(str).value_counts() if total else {}
+    p = summary.pauses
+    longest_txt = (_fmt_num(p.longest.duration_s, 2, " s") + _event_time(p.longest)) if p.longest else "none"
+    f = summary.flags
     pause_rows = [
-        [f"Pauses > {thr:g} s", _fmt_count(p_count)],
+        [f"Pauses > {p.threshold_s:g} s", _fmt_count(p.count)],
         ["Longest pause", longest_txt],
-        ["Flagged beats", f"{n_flag:,}" + (f" ({100.0 * n_flag / total:.1f}%)" if total else "")],
+        ["Flagged beats", f"{f.count:,}" + (f" ({100.0 * f.count / b.total:.1f}%)" if b.total else "")],
     ]
     for r, label in (("class", "by class only"), ("anomaly", "by anomaly only"), ("class+anomaly", "by both")):
-        pause_rows.append([f"  {label}", _fmt_count(int(reasons.get(r, 0)) if len(reasons) else 0)])
-    return {"beats": beat_rows + hr_rows, "ectopy": ectopy_rows, "pauses": pause_rows}
+        pause_rows.append([f"  {label}", _fmt_count(f.by_reason.get(r, 0))])
+
+    af = summary.af
+    af_rows = [["AF / flutter burden", f"{_fmt_num(af.burden_pct, 1, '%')} of {analysed:,} beats"
+                if af.burden_pct is not None else _DASH],
+               ["Episodes", f"{len(af.episodes):,}" + (f", {format_hms(af.duration_s, 0)} in all" if af.episodes else "")]]
+    for k, e in enumerate(af.episodes[:AF_EPISODES_LISTED]):
+        af_rows.append([f"  {k + 1}. {format_hms(e.start_s, 0)} - {format_hms(e.end_s, 0)}",
+                        f"{format_hms(e.duration_s, 0)}, {_fmt_num(e.mean_hr_bpm, 0, ' bpm')}"])
+    if len(af.episodes) > AF_EPISODES_LISTED:
+        af_rows.append([f"  ... and {len(af.episodes) - AF_EPISODES_LISTED} more", ""])
+    return {"beats": beat_rows + hr_rows, "ectopy": ectopy_rows, "pauses": pause_rows, "af": af_rows}
 
 
 # --------------------------------------------------------------------------------------------
@@ -351,38 +347,46 @@ def _footer(fig: "Figure", record: "Record", page: int, n_pages: int, generated:
     _text(fig, PAGE_W_MM - 12, 6, f"page {page} of {n_pages}", fontsize=7, color="#555555", ha="right")
 
 
-def _summary_page(record: "Record", beats: pd.DataFrame, summary: Mapping[str, Any], selection: StripSelection,
+def _summary_page(record: "Record", beats: pd.DataFrame, summary: HolterSummary, selection: StripSelection,
                   bundle_version: str, generated: str, n_pages: int) -> "Figure":
     from ecg.viz.figures import hr_trend_table
 
     fig = _new_page()
     _text(fig, 12, 200, f"Holter ECG analysis report: record {record.name}", fontsize=16, weight="bold", va="top")
-    analysable = _get(summary, "recording", "analysable_pct")
-    start = _get(summary, "recording", "start_time")
+    sq = summary.signal_quality
+    start = summary.recording.start_time
     meta = [
         f"Duration {format_hms(record.duration_s, 0)} ({record.duration_s:,.1f} s)"
-        + (f", analysable {float(analysable):.1f}%" if analysable is not None else "")
+        + (f", analysable {sq.analysable_pct:.1f}%" if sq.analysable_pct is not None else "")
+        + (f" (unreadable {format_hms(sq.unreadable_s, 0)})" if sq.unreadable_s else "")
         + (f", start {str(start).replace('T', ' ')}" if start else ""),
-        f"Leads {', '.join(record.lead_names)} at {record.fs:g} Hz  |  generated {generated}  |  "
+        f"Leads {', '.join(record.lead_names)} at {record.fs:g} Hz, analysed "
+        f"{', '.join(summary.recording.analysed_leads) or '-'}  |  generated {generated}  |  "
         f"model bundle {bundle_version or 'not given'}",
     ]
     for k, line in enumerate(meta):
         _text(fig, 12, 191 - 4.8 * k, line, fontsize=9, va="top", color="#222222")
+    top = 178.0
+    for k, warning in enumerate(summary.warnings):
+        _text(fig, 12, 181.5 - 4.5 * k, f"Warning: {warning}", fontsize=9, va="top", color="#b71c1c", weight="bold",
+              gid="warning")
+        top = 173.5 - 4.5 * k
 
-    rows = summary_rows(record, beats, summary)
-    _table(fig, 12, 178, 84, rows["beats"], "Beats and heart rate", [0.45, 0.55])
-    _table(fig, 102, 178, 110, rows["ectopy"], "Ectopy (predicted classes)", [0.27, 0.365, 0.365],
-           header=["", "Ventricular (V)", "Supraventricular (S)"])
-    _table(fig, 218, 178, 71, rows["pauses"], "Pauses and review", [0.4, 0.6])
+    rows = summary_rows(summary)
+    _table(fig, 12, top, 84, rows["beats"], "Beats and heart rate", [0.5, 0.5])
+    _table(fig, 102, top, 120, rows["ectopy"], "Ectopy (predicted classes)", [0.28, 0.24, 0.24, 0.24],
+           header=["", "Ventricular (V)", "Supraventr. (S)", "Fusion (F)"])
+    y = _table(fig, 228, top, 61, rows["pauses"], "Pauses and review", [0.45, 0.55])
+    _table(fig, 228, y - 5.0, 61, rows["af"], "Atrial fibrillation / flutter", [0.5, 0.5])
 
     lines = textwrap.wrap(selection.sentence, 150) or [""]
     for k, line in enumerate(lines):
-        _text(fig, 12, 92 - 4.5 * k, line, fontsize=9.5, weight="bold", va="top")
-    _text(fig, 12, 92 - 4.5 * len(lines), f"Strips: {STRIP_S:g} s centred on the beat, lead "
+        _text(fig, 12, 66 - 4.5 * k, line, fontsize=9.5, weight="bold", va="top")
+    _text(fig, 12, 66 - 4.5 * len(lines), f"Strips: {STRIP_S:g} s centred on the beat, lead "
                                           f"{{lead}}, 25 mm/s and 10 mm/mV when printed at actual size (100%).",
           fontsize=8, va="top", color="#444444", gid="strip-note")
 
-    ax = _axes_mm(fig, 22, 21, 263, 47)
+    ax = _axes_mm(fig, 22, 17, 263, 34)
     tab = hr_trend_table(beats, 60.0)
     long_rec = record.duration_s > 3 * 3600
     scale, unit = (3600.0, "h") if long_rec else (60.0, "min")
@@ -463,7 +467,7 @@ def _draw_strip(fig: "Figure", record: "Record", beats: pd.DataFrame, beat: pd.S
     prob = float(beat[prob_col]) if prob_col in beat.index else float("nan")
     ref = str(beat.get("ref_symbol", "") or "")
     head = (f"{number}/{n_strips}   {format_hms(center)} ({center:,.1f} s)   lead {record.lead_names[lead_idx]}   "
-            f"predicted {beat['pred_class']}  p={prob:.2f}   anomaly score {float(beat['anomaly_score']):.2f}   "
+            f"predicted {beat['pred_class']}  p={prob:.2f}   anomaly score {_fmt_num(beat['anomaly_score'], 2)} / 100   "
             f"flag: {beat.get('flag_reason', '') or 'none'}" + (f"   reference: {ref}" if ref else "")
             + f"   [{beat.get('why', '')}]")
     _text(fig, left_mm, bottom_mm + height_mm + 1.5, head, fontsize=8, va="bottom")
@@ -487,7 +491,7 @@ def _default_lead(record: "Record", beats: pd.DataFrame, lead: int | str | None)
     return 0
 
 
-def iter_report_pages(record: "Record", beats: pd.DataFrame, summary: Mapping[str, Any] | None, *,
+def iter_report_pages(record: "Record", beats: pd.DataFrame, summary: HolterSummary, *,
                       max_strips: int = 30, lead: int | str | None = None, bundle_version: str = "",
                       generated: str | None = None) -> Iterator["Figure"]:
     """The report's pages as matplotlib figures (A4 landscape), in order: the summary page,
@@ -498,7 +502,7 @@ def iter_report_pages(record: "Record", beats: pd.DataFrame, summary: Mapping[st
     lead_idx = _default_lead(record, beats, lead)
     n_strips = len(selection.beats)
     n_pages = 1 + math.ceil(n_strips / STRIPS_PER_PAGE)
-    page1 = _summary_page(record, beats, summary or {}, selection, bundle_version, generated, n_pages)
+    page1 = _summary_page(record, beats, summary, selection, bundle_version, generated, n_pages)
     for t in page1.texts:
         if t.get_gid() == "strip-note":
             t.set_text(t.get_text().replace("{lead}", record.lead_names[lead_idx]))
@@ -516,7 +520,7 @@ def iter_report_pages(record: "Record", beats: pd.DataFrame, summary: Mapping[st
         yield fig
 
 
-def write_pdf_report(record: "Record", beats: pd.DataFrame, summary: Mapping[str, Any] | None,
+def write_pdf_report(record: "Record", beats: pd.DataFrame, summary: HolterSummary,
                      path: str | os.PathLike, *, max_strips: int = 30, lead: int | str | None = None,
                      bundle_version: str = "") -> Path:
     """Write the review report of one scored record to ``path`` (PDF, A4 landscape) atomically.

@@ -20,14 +20,15 @@ import numpy as np
 import pandas as pd
 
 from ecg.io.atomic import atomic_write_text, atomic_write_with
+from ecg.scoring.summary_types import HolterSummary
 
 #: pandas' default dtype for a column of Python strings (``object`` before pandas 3, ``str`` after).
 STR_DTYPE = pd.Series(["a"]).dtype
 
 INT_COLUMNS: tuple[str, ...] = ("sample",)
-FLOAT_COLUMNS: tuple[str, ...] = ("time_s", "rr_prev_s", "rr_next_s", "anomaly_score", "rr_irregularity")
-STR_COLUMNS: tuple[str, ...] = ("lead", "pred_class", "flag_reason", "ref_symbol", "ref_class")
-BOOL_COLUMNS: tuple[str, ...] = ("flagged", "irregular_rhythm")
+FLOAT_COLUMNS: tuple[str, ...] = ("time_s", "rr_prev_s", "rr_next_s", "anomaly_score")
+STR_COLUMNS: tuple[str, ...] = ("lead", "pred_class", "flag_reason", "ref_symbol", "ref_class", "quality")
+BOOL_COLUMNS: tuple[str, ...] = ("flagged", "af")
 
 FORMATS: tuple[str, ...] = ("csv", "parquet")
 
@@ -40,7 +41,7 @@ def _is_float_column(name: str) -> bool:
 
 def normalise_beat_table(df: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``df`` with a fresh RangeIndex and the schema's dtypes: ``sample`` int64,
-    times / RR / probabilities / scores float64, ``flagged`` / ``irregular_rhythm`` bool, text columns in
+    times / RR / probabilities / scores float64, ``flagged`` / ``af`` bool, text columns in
     :data:`STR_DTYPE` with missing text as ``""``. Other columns are left as they are."""
     out = df.reset_index(drop=True).copy()
     for c in out.columns:
@@ -151,8 +152,11 @@ def _jsonable(x: Any) -> Any:
     raise TypeError(f"cannot write a {type(x).__name__} to JSON")
 
 
-def write_summary_json(summary: dict, path: str | os.PathLike) -> Path:
-    """Write ``summary`` as indented UTF-8 JSON atomically (NaN / inf written as null)."""
+def write_summary_json(summary: "HolterSummary | dict", path: str | os.PathLike) -> Path:
+    """Write ``summary`` (a :class:`~ecg.scoring.summary_types.HolterSummary` or a dict) as
+    indented UTF-8 JSON atomically (NaN / inf written as null)."""
+    if isinstance(summary, HolterSummary):
+        summary = summary.to_dict()
     text = json.dumps(_jsonable(summary), indent=2, ensure_ascii=False, allow_nan=False)
     return atomic_write_text(path, text + "\n")
 

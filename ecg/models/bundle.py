@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,11 +32,12 @@ from ecg.models.features import RR_INPUT_NAMES, RR_INPUTS_V1, ModelInputs, model
 from ecg.models.networks import BeatSequenceClassifier, ClassifierEnsemble, GRUAutoencoder
 
 BUNDLE_FORMAT = "ecg-anomaly-bundle"
-BUNDLE_FORMAT_VERSION = 2
+BUNDLE_FORMAT_VERSION = 3
 #: Format versions this code reads. 1: one classifier with the first eight RR inputs;
 #: 2: adds ``n_classifiers`` (an ensemble), ``rr_inputs`` (the RR input names, in order) and
-#: ``irregular_rhythm_threshold``.
-SUPPORTED_FORMAT_VERSIONS = (1, 2)
+#: ``irregular_rhythm_threshold`` (no longer used: AF episodes replace it); 3: adds the
+#: scorer's ``normal_quantiles`` (the bounded 0-100 anomaly score).
+SUPPORTED_FORMAT_VERSIONS = (1, 2, 3)
 DEFAULT_BUNDLE_PATH = Path(__file__).resolve().parent / "bundles" / "ecg_gru_ds1.pt"
 
 
@@ -43,20 +45,34 @@ class BundleError(ECGError, ValueError):
     """A model bundle cannot be used: missing, corrupt, wrong format or version."""
 
 
+#: Probabilities at which the raw scores of held-out normal beats are stored (0.1 % steps).
+QUANTILE_PROBS = np.round(np.linspace(0.001, 0.999, 999), 6)
+
+
 @dataclass
 class AnomalyScorer:
-    """How the autoencoder's error becomes an anomaly score.
+    """How the autoencoder's error becomes an anomaly score on a bounded 0-100 scale.
 
     ``raw = log(err / median_err_of_record) + rr_weight * 0.5 * (z_prev^2 + z_next^2)``, where
     ``z`` are the log previous/next-RR-to-local-mean ratios divided by their spread on
-    normal training beats (``rr_sigma``). The score shown to users is
-    ``exp(raw - log_threshold)``: 1.0 at the calibrated threshold.
+    normal training beats (``rr_sigma``).
+
+    The score shown to users is a percentile: **the share (%) of held-out normal beats (the
+    DS1 calibration patients) whose raw score was lower.** ``normal_quantiles`` holds those
+    beats' raw scores at :data:`QUANTILE_PROBS` (0.1 % to 99.9 %); between them the score is
+    interpolated, beyond them it approaches 0 or 100 exponentially (decay fitted to the 1-0.1 %
+    and 99-99.9 % quantiles), so the ranking of beats is kept and no value leaves [0, 100].
+    ``log_threshold`` is the raw score that ``target_normal_flag_rate`` of those normal beats
+    exceed; on this scale it sits at ``100 * (1 - target_normal_flag_rate)`` (99 for 1 %),
+    :attr:`threshold`. Bundles without quantiles (format 1 and 2) use a logistic curve through
+    the same threshold.
     """
 
     rr_weight: float = 0.0
     rr_sigma: tuple[float, float] = (0.1, 0.1)
     log_threshold: float = 0.0
     target_normal_flag_rate: float = 0.01
+    normal_quantiles: tuple[float, ...] = ()
 
     def raw(self, errors: np.ndarray, rr_in: np.ndarray) -> np.ndarray:
         med = float(np.median(errors)) if errors.size else 1.0
@@ -65,8 +81,34 @@ class AnomalyScorer:
         z_next = rr_in[:, 1] / self.rr_sigma[1]
         return (morph + self.rr_weight * 0.5 * (z_prev ** 2 + z_next ** 2)).astype(np.float64)
 
+    def percentile(self, raw: np.ndarray) -> np.ndarray:
+        """Raw scores on the bounded 0-100 scale (float64; NaN stays NaN)."""
+        raw = np.asarray(raw, dtype=np.float64)
+        if len(self.normal_quantiles) != QUANTILE_PROBS.size:
+            # logistic through (log_threshold, 100 * (1 - rate))
+            offset = math.log((1.0 - self.target_normal_flag_rate) / self.target_normal_flag_rate)
+            return 100.0 / (1.0 + np.exp(-np.clip(raw - self.log_threshold + offset, -700, 700)))
+        q = np.maximum.accumulate(np.asarray(self.normal_quantiles, dtype=np.float64))
+        p = QUANTILE_PROBS
+        i10, i999 = int(np.argmin(np.abs(p - 0.99))), p.size - 1
+        tau_hi = max((q[i999] - q[i10]) / math.log(10.0), 1e-6)
+        tau_lo = max((q[9] - q[0]) / math.log(10.0), 1e-6)  # p = 0.01 and 0.001
+        qu, last = np.unique(q[::-1], return_index=True)       # right-continuous at ties
+        pu = p[::-1][last]
+        mid = np.interp(raw, qu, pu)
+        hi = 1.0 - (1.0 - p[-1]) * np.exp(-np.maximum(raw - q[-1], 0.0) / tau_hi)
+        lo = p[0] * np.exp(np.minimum(raw - q[0], 0.0) / tau_lo)
+        out = np.where(raw > q[-1], hi, np.where(raw < q[0], lo, mid))
+        return 100.0 * np.clip(out, 0.0, 1.0)
+
+    @property
+    def threshold(self) -> float:
+        """The calibrated threshold on the 0-100 scale."""
+        return float(np.round(self.percentile(np.array([self.log_threshold]))[0], 6))
+
     def score(self, errors: np.ndarray, rr_in: np.ndarray) -> np.ndarray:
-        return np.exp(np.clip(self.raw(errors, rr_in) - self.log_threshold, -50, 50))
+        """Anomaly scores, 0-100 (see the class docstring)."""
+        return self.percentile(self.raw(errors, rr_in))
 
 
 @dataclass
@@ -86,9 +128,6 @@ class ModelBundle:
     clf_channels: tuple[int, ...] = (1,)
     #: The classifier's RR inputs, in order (names from ``ecg.models.features.RR_INPUT_NAMES``).
     rr_inputs: tuple[str, ...] = RR_INPUTS_V1
-    #: ``rr_irregularity`` at or above which the rhythm counts as AF-like and no beat is called
-    #: S (None: no such rule). See :meth:`class_probabilities`.
-    irregular_rhythm_threshold: float | None = None
     #: sha256 of the saved bundle content (set by save and load; "" for an unsaved bundle).
     digest: str = ""
 
@@ -102,27 +141,12 @@ class ModelBundle:
         the bundle's rate and RR features (n, len(RR_FEATURES)) from ``segment_beats``."""
         return model_inputs(waves, rr, self.config.window.pre, self.rr_inputs)
 
-    def irregular_rhythm(self, irregularity: np.ndarray) -> np.ndarray:
-        """Whether each beat sits in AF-like irregular rhythm (bool), from the
-        ``rr_irregularity`` RR feature; all False when the bundle has no threshold."""
-        irr = np.asarray(irregularity, dtype=np.float64)
-        if self.irregular_rhythm_threshold is None:
-            return np.zeros(irr.shape, bool)
-        return irr >= self.irregular_rhythm_threshold
-
-    def class_probabilities(self, inputs: ModelInputs, irregularity: np.ndarray | None = None) -> np.ndarray:
-        """Class probabilities (n, len(classes)) for one record's beats.
-
-        In AF-like irregular rhythm (:meth:`irregular_rhythm`) the S probability is added to
-        N: atrial fibrillation and flutter have no discrete P waves, so a beat of
-        supraventricular origin there is labelled normal (MIT-BIH, AAMI EC57), however short
-        its RR. V and F probabilities are unchanged."""
+    def class_probabilities(self, inputs: ModelInputs) -> np.ndarray:
+        """Class probabilities (n, len(classes)) for one record's beats. (No S inside AF/flutter
+        episodes is a rule of the scoring path, :func:`ecg.scoring.score.beat_table`.)"""
         from ecg.models.training import predict_proba
 
-        probs = predict_proba(self.classifier, inputs, self.seq_len, channels=self.clf_channels)
-        if irregularity is None:
-            return probs
-        return merge_class(probs, self.classes, self.irregular_rhythm(irregularity), "S", "N")
+        return predict_proba(self.classifier, inputs, self.seq_len, channels=self.clf_channels)
 
     # ------------------------------------------------------------------ persistence
     def meta(self) -> dict[str, Any]:
@@ -132,14 +156,14 @@ class ModelBundle:
             "classes": list(self.classes),
             "scorer": {"rr_weight": self.scorer.rr_weight, "rr_sigma": list(self.scorer.rr_sigma),
                        "log_threshold": self.scorer.log_threshold,
-                       "target_normal_flag_rate": self.scorer.target_normal_flag_rate},
+                       "target_normal_flag_rate": self.scorer.target_normal_flag_rate,
+                       "normal_quantiles": list(self.scorer.normal_quantiles)},
             "ae_params": self.ae_params,
             "clf_params": self.clf_params,
             "n_classifiers": self.n_classifiers,
             "seq_len": self.seq_len,
             "clf_channels": list(self.clf_channels),
             "rr_inputs": list(self.rr_inputs),
-            "irregular_rhythm_threshold": self.irregular_rhythm_threshold,
             "metadata": self.metadata,
         }
 
@@ -214,7 +238,8 @@ class ModelBundle:
             autoencoder=ae,
             classifier=clf,
             scorer=AnomalyScorer(float(s["rr_weight"]), tuple(s["rr_sigma"]), float(s["log_threshold"]),
-                                 float(s["target_normal_flag_rate"])),
+                                 float(s["target_normal_flag_rate"]),
+                                 tuple(float(v) for v in s.get("normal_quantiles", ()))),
             ae_params=meta["ae_params"],
             clf_params=meta["clf_params"],
             seq_len=int(meta["seq_len"]),
@@ -222,8 +247,6 @@ class ModelBundle:
             version=meta["version"],
             clf_channels=tuple(meta.get("clf_channels", (1,))),
             rr_inputs=rr_names,
-            irregular_rhythm_threshold=None if meta.get("irregular_rhythm_threshold") is None
-            else float(meta["irregular_rhythm_threshold"]),
             digest=payload["sha256"],
         )
 

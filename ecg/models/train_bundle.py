@@ -14,7 +14,7 @@ import torch
 
 from ecg.datasets import DS1, DS2, build_beat_dataset
 from ecg.models.bundle import ModelBundle
-from ecg.models.training import (MODEL_CLASSES, TrainConfig, TrainLog, calibrate_rhythm_gate, calibrate_scorer,
+from ecg.models.training import (MODEL_CLASSES, TrainConfig, TrainLog, calibrate_scorer,
                                  prepare, seed_everything, train_autoencoder, train_classifier)
 from ecg.processing.pipeline import BeatConfig
 
@@ -81,7 +81,6 @@ def train_bundle(
     ae = train_autoencoder(train, val, cfg, log, progress)
     t_ae = time.perf_counter() - t_ae
     scorer = calibrate_scorer(ae, train, val, cfg, log)
-    gate = calibrate_rhythm_gate(recs, log) if cfg.rhythm_gate else None
     seconds = time.perf_counter() - t0
 
     n_rr = next(iter(recs.values())).inputs.rr.shape[1]
@@ -100,7 +99,6 @@ def train_bundle(
         seq_len=64,
         clf_channels=tuple(cfg.clf_channels),
         rr_inputs=tuple(cfg.rr_inputs),
-        irregular_rhythm_threshold=gate,
         version=f"{cfg.cell}-ds1-{datetime.now(timezone.utc):%Y%m%d}-seed{cfg.seed}",
         metadata={
             "trained_on": "MIT-BIH Arrhythmia Database, DS1 (de Chazal 2004 inter-patient split)",
@@ -114,7 +112,6 @@ def train_bundle(
             "train_seconds": {"classifier": t_clf, "autoencoder": t_ae, "total": seconds},
             "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "validation": [row for row in log.lines if row.get("model") == "calibration"][-1],
-            "rhythm_gate": next((row for row in log.lines if row.get("model") == "rhythm_gate"), None),
             "model_fs_hz": beat_config.window.fs,
             "classifier_note": "Q (8 beats in DS1) is not learned: Q beats are left out of the loss; "
                                "the classifier never predicts Q (prob_Q is 0).",

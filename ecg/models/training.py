@@ -20,7 +20,6 @@ from ecg.datasets.beats import BeatDataset
 from ecg.labels import AAMI_CLASSES
 from ecg.models.features import RR_INPUTS, ModelInputs, model_inputs
 from ecg.models.networks import BeatSequenceClassifier, ClassifierEnsemble, GRUAutoencoder
-from ecg.processing.segmentation import RR_FEATURES
 
 if TYPE_CHECKING:
     from ecg.models.bundle import AnomalyScorer
@@ -61,7 +60,6 @@ class TrainConfig:
     n_classifiers: int = 1  # ensemble members, seeds seed, seed+1000, ...; probabilities averaged
     clf_refit: bool = False  # retrain on train + validation patients for the early-stopped epoch count
     rr_inputs: tuple[str, ...] = RR_INPUTS  # names from ecg.models.features.RR_INPUT_NAMES
-    rhythm_gate: bool = True  # no S calls in AF-like irregular rhythm (see calibrate_rhythm_gate)
     augment: bool = True
     patience: int = 6
     # calibration
@@ -84,7 +82,6 @@ class PreparedRecord:
     target: np.ndarray  # int64 index into MODEL_CLASSES, -100 for Q / unlabelled
     label: np.ndarray   # AAMI letters
     rhythm: np.ndarray | None = None        # reference rhythm label per beat ("(AFIB", ...)
-    irregularity: np.ndarray | None = None  # RR_FEATURES "rr_irregularity" per beat
 
 
 @dataclass
@@ -115,14 +112,12 @@ def prepare(ds: BeatDataset, rr_names: tuple[str, ...] = RR_INPUTS) -> dict[str,
     out = {}
     lookup = {c: i for i, c in enumerate(MODEL_CLASSES)}
     pre = ds.config.window.pre
-    irr_col = RR_FEATURES.index("rr_irregularity")
     for name in dict.fromkeys(ds.record.tolist()):
         m = ds.record == name
         inp = model_inputs(ds.waves[m], ds.rr[m], pre, rr_names)
         lab = ds.label[m]
         target = np.array([lookup.get(c, -100) for c in lab], dtype=np.int64)
-        out[name] = PreparedRecord(name, inp, target, lab, None if ds.rhythm is None else ds.rhythm[m],
-                                   ds.rr[m, irr_col].astype(np.float64))
+        out[name] = PreparedRecord(name, inp, target, lab, None if ds.rhythm is None else ds.rhythm[m])
     return out
 
 
@@ -390,7 +385,7 @@ def calibrate_scorer(ae: GRUAutoencoder, train: dict[str, PreparedRecord], val: 
     S/V/F) on the held-out DS1 patients, and set the threshold so that
     ``target_normal_flag_rate`` of their normal beats score above it."""
     from ecg.evaluate.metrics import roc_auc
-    from ecg.models.bundle import AnomalyScorer
+    from ecg.models.bundle import QUANTILE_PROBS, AnomalyScorer
 
     rr_n = np.concatenate([r.inputs.rr[r.label == "N", :2] for r in train.values()])
     sigma = tuple(float(max(0.02, 1.4826 * np.median(np.abs(rr_n[:, k] - np.median(rr_n[:, k]))))) for k in range(2))
@@ -410,37 +405,9 @@ def calibrate_scorer(ae: GRUAutoencoder, train: dict[str, PreparedRecord], val: 
     sc = AnomalyScorer(best_w, sigma)
     raw = np.concatenate([sc.raw(errs[k], val[k].inputs.rr) for k in val])
     log_thr = float(np.quantile(raw[normal], 1.0 - cfg.target_normal_flag_rate))
-    scorer = AnomalyScorer(best_w, sigma, log_thr, cfg.target_normal_flag_rate)
+    quantiles = tuple(float(v) for v in np.quantile(raw[normal], QUANTILE_PROBS))
+    scorer = AnomalyScorer(best_w, sigma, log_thr, cfg.target_normal_flag_rate, quantiles)
     flagged = raw >= log_thr
     log.add(model="calibration", chosen_rr_weight=best_w, val_roc_auc=best_auc, log_threshold=log_thr,
             val_normal_flag_rate=float(flagged[normal].mean()), val_abnormal_caught=float(flagged[abnormal].mean()))
     return scorer
-
-
-def calibrate_rhythm_gate(recs: dict[str, PreparedRecord], log: TrainLog | None = None,
-                          grid: np.ndarray = np.arange(0.03, 0.3001, 0.005)) -> float | None:
-    """The ``rr_irregularity`` threshold above which a beat's rhythm counts as AF-like.
-
-    Chosen on the given (DS1 training) patients' reference rhythm labels by Youden's index,
-    atrial fibrillation or flutter (:data:`ecg.labels.AF_RHYTHMS`) against every other
-    labelled rhythm. ``None`` when the records hold no AF or no other rhythm."""
-    from ecg.labels import AF_RHYTHMS
-
-    rhythm = [r.rhythm for r in recs.values() if r.rhythm is not None]
-    if not rhythm:
-        return None
-    rh = np.concatenate(rhythm)
-    irr = np.concatenate([r.irregularity for r in recs.values() if r.rhythm is not None])
-    known = rh != ""
-    af = np.isin(rh, list(AF_RHYTHMS)) & known
-    other = known & ~af
-    if not af.any() or not other.any():
-        return None
-    se = (irr[af][None, :] >= grid[:, None]).mean(axis=1)
-    sp = (irr[other][None, :] < grid[:, None]).mean(axis=1)
-    k = int(np.argmax(se + sp - 1))
-    thr = float(round(grid[k], 4))
-    if log is not None:
-        log.add(model="rhythm_gate", threshold=thr, af_beats=int(af.sum()), other_beats=int(other.sum()),
-                af_sensitivity=float(se[k]), other_specificity=float(sp[k]))
-    return thr

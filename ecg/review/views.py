@@ -8,6 +8,7 @@ Times in tables are shown as h:mm:ss; ``time_s`` is seconds from the record star
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import tempfile
@@ -18,6 +19,8 @@ import numpy as np
 import pandas as pd
 
 from ecg.evaluate.metrics import CLASSES_5
+from ecg.scoring.summary import summarise_flags
+from ecg.scoring.summary_types import ECTOPY_CLASSES, HolterSummary
 from ecg.viz.grid import format_hms
 
 # ---------------------------------------------------------------------------------------------
@@ -96,12 +99,15 @@ def flagged_list(beats: pd.DataFrame, mask: np.ndarray, reviewed: pd.DataFrame |
 # Holter summary
 # ---------------------------------------------------------------------------------------------
 
-def _event(ev: Mapping[str, Any] | None) -> str:
-    """When an event happened: its clock time, else its elapsed time, else h:mm:ss of
-    ``time_s``; "-" for no event."""
-    if not ev:
+def _event(ev: Any) -> str:
+    """When an event happened: its clock time, else its elapsed time, else h:mm:ss of its
+    ``time_s`` / ``start_s``; "-" for no event."""
+    if ev is None:
         return "-"
-    return str(ev.get("clock") or ev.get("elapsed") or format_hms(ev.get("time_s"), 0))
+    t = getattr(ev, "time_s", None)
+    if t is None:
+        t = getattr(ev, "start_s", None)
+    return str(getattr(ev, "clock", None) or getattr(ev, "elapsed", None) or format_hms(t, 0))
 
 
 def _num(v: Any, nd: int = 0, unit: str = "") -> str:
@@ -115,53 +121,50 @@ def _num(v: Any, nd: int = 0, unit: str = "") -> str:
     return f"{x:,.{nd}f}{unit}"
 
 
-def summary_tables(summary: Mapping[str, Any], beats: pd.DataFrame) -> dict[str, pd.DataFrame]:
+def summary_tables(summary: HolterSummary, beats: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """The Holter summary (``ScoredRecord.summary``) as small display tables: ``beats`` (per
-    class: beats, %, flagged), ``heart_rate`` (bpm), ``ectopy`` (V and S), ``pauses`` (s) and,
-    when the summary has it, ``hourly``. Flag counts are taken from ``beats`` (the current
-    threshold), the rest from ``summary``."""
+    class: beats, %, flagged), ``heart_rate`` (bpm), ``ectopy`` (V, S and F), ``pauses`` (s),
+    ``af`` (episodes), ``quality`` (unreadable spans) and ``hourly``. Flag counts are taken
+    from ``beats`` (the current threshold), every other figure from ``summary``."""
     out: dict[str, pd.DataFrame] = {}
-    b = summary.get("beats", {}) or {}
-    total = int(b.get("total", len(beats)) or 0)
-    by_class = b.get("by_class", {}) or {}
+    b = summary.beats
     flagged = beats.loc[beats["flagged"].to_numpy(bool)] if len(beats) else beats
     out["beats"] = pd.DataFrame(
-        [{"class": c, "beats": int(by_class.get(c, 0) or 0),
-          "%": round(100.0 * int(by_class.get(c, 0) or 0) / total, 2) if total else 0.0,
+        [{"class": c, "beats": int(b.by_class.get(c, 0)),
+          "%": round(100.0 * int(b.by_class.get(c, 0)) / b.total, 2) if b.total else 0.0,
           "flagged": int((flagged["pred_class"].astype(str) == c).sum()) if len(flagged) else 0}
          for c in CLASSES_5]).set_index("class")
-    hr = summary.get("heart_rate", {}) or {}
-    mn, mx = hr.get("min") or {}, hr.get("max") or {}
+    hr = summary.heart_rate
     out["heart_rate"] = pd.DataFrame(
-        [{"": "mean", "bpm": _num(hr.get("mean_bpm")), "at": "-"},
-         {"": "minimum", "bpm": _num(mn.get("bpm")), "at": _event(mn)},
-         {"": "maximum", "bpm": _num(mx.get("bpm")), "at": _event(mx)}]).set_index("")
+        [{"": "mean", "bpm": _num(hr.mean_bpm), "at": "-"},
+         {"": "minimum", "bpm": _num(hr.min.bpm if hr.min else None), "at": _event(hr.min)},
+         {"": "maximum", "bpm": _num(hr.max.bpm if hr.max else None), "at": _event(hr.max)}]).set_index("")
     rows = []
-    for cls in ("V", "S"):
-        e = (summary.get("ectopy", {}) or {}).get(cls) or {}
-        runs = e.get("runs") or {}
-        longest = runs.get("longest") or {}
-        fastest = runs.get("fastest") or {}
+    for cls in ECTOPY_CLASSES:
+        e = summary.ectopy.of(cls)
+        longest, fastest = e.runs.longest, e.runs.fastest
         rows.append({
-            "class": cls, "total": int(e.get("total", 0) or 0), "burden %": _num(e.get("burden_pct"), 2),
-            "per hour": _num(e.get("per_hour"), 1), "isolated": int(e.get("isolated", 0) or 0),
-            "couplets": int(e.get("couplets", 0) or 0), "runs": int(runs.get("count", 0) or 0),
-            "longest run": f"{longest.get('beats', '')} beats at {_event(longest)}" if longest else "-",
-            "fastest run": f"{_num(fastest.get('bpm'))} bpm at {_event(fastest)}" if fastest else "-",
-            "bigeminy episodes": int((e.get("bigeminy") or {}).get("episodes", 0) or 0),
-            "trigeminy episodes": int((e.get("trigeminy") or {}).get("episodes", 0) or 0),
+            "class": cls, "total": e.total, "burden %": _num(e.burden_pct, 2), "per hour": _num(e.per_hour, 1),
+            "isolated": e.isolated, "couplets": e.couplets, "runs": e.runs.count,
+            "longest run": f"{longest.beats} beats at {_event(longest)}" if longest else "-",
+            "fastest run": f"{_num(fastest.bpm)} bpm at {_event(fastest)}" if fastest else "-",
+            "bigeminy episodes": e.bigeminy.episodes, "trigeminy episodes": e.trigeminy.episodes,
         })
     out["ectopy"] = pd.DataFrame(rows).set_index("class")
-    p = summary.get("pauses", {}) or {}
-    out["pauses"] = pd.DataFrame(
-        [{"duration (s)": _num(ev.get("duration_s"), 2), "at": _event(ev)} for ev in (p.get("listed") or [])],
-        columns=["duration (s)", "at"])
-    hourly = summary.get("hourly") or []
-    if hourly:
+    out["pauses"] = pd.DataFrame([{"duration (s)": _num(ev.duration_s, 2), "at": _event(ev)}
+                                  for ev in summary.pauses.listed], columns=["duration (s)", "at"])
+    out["af"] = pd.DataFrame([{"from": _event(e), "to": format_hms(e.end_s, 0), "duration": format_hms(e.duration_s, 0),
+                               "mean HR (bpm)": _num(e.mean_hr_bpm), "beats": e.beats} for e in summary.af.episodes],
+                             columns=["from", "to", "duration", "mean HR (bpm)", "beats"])
+    out["quality"] = pd.DataFrame([{"from": _event(g), "to": format_hms(g.end_s, 0),
+                                    "duration (s)": _num((g.end_s or 0.0) - (g.start_s or 0.0), 1),
+                                    "leads": ", ".join(g.leads)} for g in summary.signal_quality.segments],
+                                  columns=["from", "to", "duration (s)", "leads"])
+    if summary.hourly:
         out["hourly"] = pd.DataFrame([{
-            "from": h.get("clock") or h.get("elapsed"), "beats": h.get("beats"), "V": h.get("V"), "S": h.get("S"),
-            "mean bpm": _num(h.get("mean_bpm")), "min bpm": _num(h.get("min_bpm")), "max bpm": _num(h.get("max_bpm")),
-        } for h in hourly]).set_index("from")
+            "from": h.clock or h.elapsed, "beats": h.beats, "V": h.V, "S": h.S, "F": h.F, "AF beats": h.af_beats,
+            "mean bpm": _num(h.mean_bpm), "min bpm": _num(h.min_bpm), "max bpm": _num(h.max_bpm),
+        } for h in summary.hourly]).set_index("from")
     return out
 
 
@@ -195,12 +198,15 @@ def annotation_bytes(reviewed: pd.DataFrame, record_name: str, fs: float, extens
         return Path(path).read_bytes()
 
 
-def pdf_bytes(record: Any, beats: pd.DataFrame, summary: Mapping[str, Any] | None, bundle_version: str,
-              lead: str | None = None) -> bytes:
+def pdf_bytes(record: Any, beats: pd.DataFrame, summary: HolterSummary, bundle_version: str,
+              lead: str | None = None, threshold: float | None = None) -> bytes:
     """The library's PDF review report (:func:`ecg.export.pdf_report.write_pdf_report`) for
-    the scored beats, as bytes."""
+    the scored beats, as bytes. The summary's flag section is recomputed for ``beats`` (as
+    flagged at ``threshold``, the dashboard's current one) with the summary's own definition."""
     from ecg.export.pdf_report import write_pdf_report
 
+    summary = dataclasses.replace(summary, flags=summarise_flags(
+        beats, threshold if threshold is not None else summary.flags.anomaly_threshold))
     with tempfile.TemporaryDirectory(prefix="ecg-dl-") as td:
         path = write_pdf_report(record, beats, summary, Path(td) / f"{record.name}_report.pdf",
                                 bundle_version=bundle_version, lead=lead)

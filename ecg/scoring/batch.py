@@ -33,6 +33,7 @@ import pandas as pd
 from ecg.errors import ECGError
 from ecg.io.atomic import atomic_write_text
 from ecg.io.records import is_physionet_name, list_records
+from ecg.scoring.summary_types import HolterSummary
 
 ALL_FORMATS: tuple[str, ...] = ("csv", "parquet", "json", "wfdb", "edf", "pdf")
 DEFAULT_FORMATS: tuple[str, ...] = ALL_FORMATS
@@ -128,28 +129,37 @@ def _is_done(rec: RecordInput, out_dir: Path, want: dict[str, Any], formats: Seq
     return have
 
 
-def index_row(scored: Any, out_dir: Path) -> dict[str, Any]:
-    """Key numbers of a scored record for the batch index."""
-    s = scored.summary
-    beats = scored.beats
-    counts = beats["pred_class"].value_counts()
-    hr = s.get("heart_rate", {}) or {}
-    ect = s.get("ectopy", {}) or {}
-    row = {
-        "record": scored.record.name,
-        "duration_s": round(scored.record.duration_s, 1),
-        "analysable_pct": s.get("recording", {}).get("analysable_pct"),
-        "lead": scored.lead,
-        "beats": int(len(beats)),
-        **{f"n_{c}": int(counts.get(c, 0)) for c in ("N", "S", "V", "F", "Q")},
-        "flagged": int(beats["flagged"].sum()),
-        "hr_mean_bpm": (hr.get("mean") or {}).get("bpm") if isinstance(hr.get("mean"), dict) else hr.get("mean_bpm"),
-        "v_burden_pct": ((ect.get("V") or {}).get("burden") or {}).get("pct"),
-        "s_burden_pct": ((ect.get("S") or {}).get("burden") or {}).get("pct"),
-        "pauses": (s.get("pauses") or {}).get("count"),
-        "seconds": round(scored.seconds, 3),
+#: ``index.csv`` columns after ``record``, ``status`` and ``error``; every figure is read
+#: from the record's Holter summary (:class:`~ecg.scoring.summary_types.HolterSummary`).
+INDEX_COLUMNS: tuple[str, ...] = (
+    "duration_s", "analysable_pct", "lead", "beats", "n_N", "n_S", "n_V", "n_F", "n_Q", "flagged", "hr_mean_bpm",
+    "v_burden_pct", "s_burden_pct", "f_burden_pct", "af_burden_pct", "af_episodes", "pauses", "longest_pause_s",
+    "warning", "seconds")
+
+
+def index_row(summary: HolterSummary, seconds: float | None = None) -> dict[str, Any]:
+    """Key numbers of a scored record for the batch index, read from its summary."""
+    by_class = summary.beats.by_class
+    longest = summary.pauses.longest
+    return {
+        "record": summary.recording.record,
+        "duration_s": round(summary.recording.duration_s, 1) if summary.recording.duration_s is not None else None,
+        "analysable_pct": summary.signal_quality.analysable_pct,
+        "lead": "+".join(summary.recording.analysed_leads),
+        "beats": summary.beats.total,
+        **{f"n_{c}": int(by_class.get(c, 0)) for c in ("N", "S", "V", "F", "Q")},
+        "flagged": summary.flags.count,
+        "hr_mean_bpm": summary.heart_rate.mean_bpm,
+        "v_burden_pct": summary.ectopy.V.burden_pct,
+        "s_burden_pct": summary.ectopy.S.burden_pct,
+        "f_burden_pct": summary.ectopy.F.burden_pct,
+        "af_burden_pct": summary.af.burden_pct,
+        "af_episodes": len(summary.af.episodes),
+        "pauses": summary.pauses.count,
+        "longest_pause_s": longest.duration_s if longest is not None else None,
+        "warning": " ".join(summary.warnings),
+        "seconds": round(seconds, 3) if seconds is not None else None,
     }
-    return row
 
 
 def score_one(rec: RecordInput, out_dir: Path, bundle_path: str | None, options: dict[str, Any],
@@ -167,7 +177,7 @@ def score_one(rec: RecordInput, out_dir: Path, bundle_path: str | None, options:
             record = load_record(rec.path)
         scored = score_record(record, bundle, lead=options.get("lead"), threshold=options.get("threshold"))
         write_outputs(scored, out_dir, formats)
-        row = index_row(scored, out_dir)
+        row = index_row(scored.summary, scored.seconds)
         manifest = _manifest(rec, bundle.digest, options)
         manifest.update({"formats": list(formats), "bundle_version": bundle.version, "row": row})
         atomic_write_text(output_paths(out_dir, rec.name)["manifest"], json.dumps(manifest, indent=2, default=str))
@@ -281,11 +291,33 @@ def score_batch(
     return ordered
 
 
+def _earlier_rows(out_dir: Path, names: set[str]) -> list[dict[str, Any]]:
+    """Index rows of records in ``out_dir`` scored by earlier runs (complete: their manifest
+    exists) and not part of this run, from their summary JSON when it was written."""
+    rows = []
+    for manifest in sorted(out_dir.glob("*/*_manifest.json")):
+        name = manifest.parent.name
+        if name in names or manifest.name != f"{name}_manifest.json":
+            continue
+        try:
+            have = json.loads(manifest.read_text())
+            js = output_paths(out_dir, name)["json"]
+            row = index_row(HolterSummary.from_dict(json.loads(js.read_text())), have.get("row", {}).get("seconds")) \
+                if js.is_file() else dict(have.get("row", {}))
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            continue
+        rows.append({"record": name, "status": "earlier", "error": "", **{k: v for k, v in row.items() if k != "record"}})
+    return rows
+
+
 def write_index(outcomes: Sequence[RecordOutcome], out_dir: Path) -> Path:
-    """``index.csv``: one row per record with its status, error and key numbers."""
+    """``index.csv``: one row per record in ``out_dir``, this run's (status ``scored``,
+    ``skipped`` or ``failed``, with the error) and, after them, those scored by earlier runs
+    (status ``earlier``), with the key numbers of :data:`INDEX_COLUMNS`."""
     rows = [{"record": o.name, "status": o.status, "error": o.error, **{k: v for k, v in o.row.items() if k != "record"}}
             for o in outcomes]
-    df = pd.DataFrame(rows)
+    rows += _earlier_rows(out_dir, {o.name for o in outcomes})
+    df = pd.DataFrame(rows, columns=["record", "status", "error", *INDEX_COLUMNS])
     return atomic_write_text(out_dir / "index.csv", df.to_csv(index=False))
 
 
@@ -305,6 +337,9 @@ def summary_table(outcomes: Sequence[RecordOutcome]) -> str:
         tot = {k: sum(int(o.row.get(k, 0) or 0) for o in scored) for k in ("beats", "n_N", "n_S", "n_V", "n_F", "n_Q", "flagged")}
         lines.append(f"{'TOTAL':>10} {tot['beats']:>7} {tot['n_N']:>6} {tot['n_S']:>5} {tot['n_V']:>5} {tot['n_F']:>5} "
                      f"{tot['n_Q']:>4} {tot['flagged']:>8}")
+    for o in scored:
+        if o.row.get("warning"):
+            lines.append(f"WARNING {o.name}: {o.row['warning']}")
     for o in failed:
         lines.append(f"FAILED {o.name}: {o.error}")
     return "\n".join(lines)

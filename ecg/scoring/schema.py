@@ -13,16 +13,41 @@ column              dtype     meaning
 ``rr_next_s``       float64   RR interval after the beat, s
 ``pred_class``      str       predicted AAMI class: N, S, V, F or Q
 ``prob_N`` ...      float64   class probabilities, one column per class the model knows
-``anomaly_score``   float64   normalised autoencoder reconstruction error (1.0 = threshold)
+``anomaly_score``   float64   0-100: the share (%) of held-out normal beats whose
+                              autoencoder score was lower; the calibrated threshold is
+                              99 (1 % of normal beats flagged); empty (NaN) for beats in
+                              unreadable signal
 ``flagged``         bool      whether the beat is flagged for review
 ``flag_reason``     str       "" | "class" | "anomaly" | "class+anomaly"
 ``ref_symbol``      str       reference MIT-BIH symbol of the matched beat, "" if none
 ``ref_class``       str       AAMI class of ``ref_symbol``, "" if none
-``rr_irregularity`` float64   RR irregularity over 65 beats that ectopic patterns do
-                              not explain (dimensionless; high in AF)
-``irregular_rhythm`` bool     AF-like irregular rhythm by the bundle's threshold; no
-                              beat is called S there (see ``class_probabilities``)
+``quality``         str       signal quality at the beat, the best of the analysed
+                              leads: "good", "noisy" or "unreadable"
+                              (:mod:`ecg.processing.quality`). A beat in unreadable
+                              signal is not classified: ``pred_class`` Q, empty
+                              probabilities and score, never flagged, and left out of
+                              heart rate, ectopy, pauses and AF burden
+``af``              bool      the beat lies in an atrial fibrillation / flutter
+                              episode (:mod:`ecg.processing.af`); no beat is called S
+                              inside an episode
 ==================  ========  =====================================================
+
+The Holter summary (``OUT/<record>/<record>_summary.json``) is the ``to_dict()`` of
+:class:`ecg.scoring.summary_types.HolterSummary`; its sections are defined in
+:mod:`ecg.scoring.summary`. Keys that scripts read (keep them stable):
+
+- ``signal_quality``: ``analysable_pct``, ``analysable_s``, ``unreadable_s``, ``noisy_s``,
+  ``segments`` (each ``start_s``, ``end_s``, ``leads``), ``warning``;
+- ``af``: ``beats``, ``burden_pct``, ``duration_s``, ``episodes`` (each ``start_s``,
+  ``end_s``, ``duration_s``, ``mean_hr_bpm``, ``beats``), ``longest``;
+- ``pauses``: ``threshold_s``, ``count``, ``longest``, ``listed`` (each ``time_s``,
+  ``duration_s``);
+- ``ectopy``: ``V``, ``S``, ``F``, each with ``total``, ``burden_pct``, ``per_hour``,
+  ``isolated``, ``couplets``, ``runs``, ``bigeminy``, ``trigeminy``;
+- ``heart_rate``: ``mean_bpm``, ``min`` / ``max`` (``bpm``, ``time_s``);
+- ``beats``: ``total``, ``by_class``, ``analysed``, ``in_unreadable_signal``;
+- ``flags``: ``count``, ``by_reason``, ``anomaly_threshold``; ``hourly``; ``recording``;
+  ``warnings``.
 """
 
 from __future__ import annotations
@@ -34,6 +59,8 @@ import pandas as pd
 
 PROB_CLASSES: tuple[str, ...] = ("N", "S", "V", "F", "Q")
 
+QUALITY_VALUES: tuple[str, ...] = ("good", "noisy", "unreadable")
+
 FLAG_REASONS: tuple[str, ...] = ("", "class", "anomaly", "class+anomaly")
 
 
@@ -41,8 +68,7 @@ def beat_columns(classes: Sequence[str] = PROB_CLASSES) -> list[str]:
     """The beat table's columns in order, for a model with these class names."""
     return (["sample", "time_s", "lead", "rr_prev_s", "rr_next_s", "pred_class"]
             + [f"prob_{c}" for c in classes]
-            + ["anomaly_score", "flagged", "flag_reason", "ref_symbol", "ref_class", "rr_irregularity",
-               "irregular_rhythm"])
+            + ["anomaly_score", "flagged", "flag_reason", "ref_symbol", "ref_class", "quality", "af"])
 
 
 def flag_reason(class_flag: np.ndarray, anomaly_flag: np.ndarray) -> np.ndarray:
@@ -69,6 +95,6 @@ def empty_beat_table(classes: Sequence[str] = PROB_CLASSES) -> pd.DataFrame:
     """A beat table with no rows and the right dtypes."""
     cols = beat_columns(classes)
     dtypes = {c: "float64" for c in cols}
-    dtypes.update({"sample": "int64", "lead": "object", "pred_class": "object", "flagged": "bool", "irregular_rhythm": "bool",
-                   "flag_reason": "object", "ref_symbol": "object", "ref_class": "object"})
+    dtypes.update({"sample": "int64", "lead": "object", "pred_class": "object", "flagged": "bool", "af": "bool",
+                   "quality": "object", "flag_reason": "object", "ref_symbol": "object", "ref_class": "object"})
     return pd.DataFrame({c: pd.Series(dtype=dtypes[c]) for c in cols})

@@ -15,20 +15,25 @@ import os
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 
 from ecg.errors import RecordError
-from ecg.io.records import Record, load_record
+from ecg.evaluate.matching import match_beats
+from ecg.io.records import Annotations, Record, load_record
 from ecg.labels import SYMBOL_TO_AAMI
-from ecg.models.bundle import ModelBundle, load_bundle
+from ecg.models.bundle import ModelBundle, load_bundle, merge_class
 from ecg.models.training import ae_errors
+from ecg.processing.af import AFResult, detect_af
+from ecg.processing.peaks import detect_r_peaks
 from ecg.processing.pipeline import choose_lead, clean_lead
-from ecg.processing.quality import gap_mask
+from ecg.processing.quality import QUALITY_LABELS, UNREADABLE, SignalQuality, assess_quality, gap_mask
 from ecg.processing.segmentation import RR_FEATURES, rr_features, segment_beats
 from ecg.scoring.schema import beat_columns, flag_reason
+from ecg.scoring.summary import holter_summary
+from ecg.scoring.summary_types import HolterSummary
 
 MIN_FS, MAX_FS = 100.0, 1000.0
 MIN_DURATION_S = 5.0
@@ -40,15 +45,17 @@ _RR = {n: i for i, n in enumerate(RR_FEATURES)}
 class ScoredRecord:
     """Everything scoring produced for one record.
 
-    ``beats`` follows :mod:`ecg.scoring.schema`. ``missed_reference`` lists reference beats
-    that no scored beat matched within 150 ms (empty without reference annotations).
-    ``model_waves`` holds each scored beat's normalised waveform as the autoencoder saw it
-    (float32, n x window), for the dashboard's beat detail.
+    ``beats`` follows :mod:`ecg.scoring.schema`. ``summary`` is the typed Holter summary
+    (None when ``score_record(..., summary=False)``). ``quality`` holds the analysed leads'
+    signal-quality labels and ``af`` the atrial fibrillation / flutter episodes.
+    ``missed_reference`` lists reference beats that no scored beat matched within 150 ms
+    (empty without reference annotations). ``model_waves`` holds each scored beat's
+    normalised waveform as the autoencoder saw it (float32, n x window), for the dashboard.
     """
 
     record: Record
     beats: pd.DataFrame
-    summary: dict[str, Any]
+    summary: HolterSummary | None
     bundle_version: str
     lead: str
     threshold: float
@@ -56,11 +63,24 @@ class ScoredRecord:
     dropped: dict[str, int]
     analysable_s: float
     seconds: float
+    quality: SignalQuality | None = None
+    af: AFResult | None = None
     model_waves: np.ndarray = field(repr=False, default_factory=lambda: np.zeros((0, 0), np.float32))
 
     @property
     def n_flagged(self) -> int:
         return int(self.beats["flagged"].sum())
+
+
+@dataclass
+class ModelOutputs:
+    """Per-beat model outputs of one record, in beat order."""
+
+    sample: np.ndarray   # int64 (n,)
+    rr: np.ndarray       # float32 (n, len(RR_FEATURES))
+    probs: np.ndarray    # float32 (n, len(classes))
+    score: np.ndarray    # float64 (n,), 0-100
+    waves: np.ndarray    # float32 (n, window)
 
 
 @lru_cache(maxsize=4)
@@ -73,28 +93,159 @@ def default_bundle() -> ModelBundle:
     return _cached_bundle(None)
 
 
-def _detect_chunked(x: np.ndarray, fs: float, bad: np.ndarray, chunk: int, margin: int) -> np.ndarray:
-    from ecg.processing.peaks import detect_r_peaks
-
-    n = x.size
-    out = []
-    for c0 in range(0, n, chunk):
-        c1 = min(n, c0 + chunk)
-        s0, s1 = max(0, c0 - margin), min(n, c1 + margin)
-        seg = np.where(bad[s0:s1], np.nan, x[s0:s1])
-        if s1 - s0 < int(2 * fs) or np.isnan(seg).all():
-            continue
-        pk = detect_r_peaks(seg, fs) + s0
-        out.append(pk[(pk >= c0) & (pk < c1)])
-    pk = np.unique(np.concatenate(out)) if out else np.zeros(0, np.int64)
-    return pk[~bad[pk]] if pk.size else pk
-
-
 def _chunks(n: int, chunk: int) -> list[tuple[int, int]]:
     k = max(1, int(np.ceil(n / chunk)))
     edges = np.linspace(0, n, k + 1).round().astype(np.int64)
     return list(zip(edges[:-1], edges[1:]))
 
+
+# ------------------------------------------------------------------------------------ steps
+
+def select_lead(record: Record, lead: int | str | None) -> int:
+    """Check the record can be scored and return the index of the lead to analyse."""
+    where = record.source or record.name
+    fs = float(record.fs)
+    if not MIN_FS <= fs <= MAX_FS:
+        raise RecordError(where, f"sampling rate {fs:g} Hz is outside the supported {MIN_FS:g}-{MAX_FS:g} Hz")
+    try:
+        j = choose_lead(record.lead_names, lead)
+    except ValueError as exc:
+        raise RecordError(where, str(exc)) from None
+    if record.n_samples < MIN_DURATION_S * fs:
+        raise RecordError(where, f"record is too short to score: {record.n_samples / fs:.2f} s "
+                                 f"(at least {MIN_DURATION_S:g} s needed)")
+    return j
+
+
+def unusable_mask(x: np.ndarray, fs: float, quality: SignalQuality) -> np.ndarray:
+    """Samples not to analyse (bool): NaN or flat (lead off), or in a window labelled unreadable."""
+    return gap_mask(x, fs) | ~quality.readable_mask()
+
+
+def find_peaks(x: np.ndarray, fs: float, unusable: np.ndarray, chunk: int, margin: int) -> np.ndarray:
+    """R peaks of one lead, detected chunk by chunk (with margins) on the usable signal only."""
+    n = x.size
+    out = []
+    for c0 in range(0, n, chunk):
+        c1 = min(n, c0 + chunk)
+        s0, s1 = max(0, c0 - margin), min(n, c1 + margin)
+        seg = np.where(unusable[s0:s1], np.nan, x[s0:s1])
+        if s1 - s0 < int(2 * fs) or np.isnan(seg).all():
+            continue
+        pk = detect_r_peaks(seg, fs) + s0
+        out.append(pk[(pk >= c0) & (pk < c1)])
+    pk = np.unique(np.concatenate(out)) if out else np.zeros(0, np.int64)
+    return pk[~unusable[pk]] if pk.size else pk
+
+
+def run_models(bundle: ModelBundle, x: np.ndarray, fs: float, unusable: np.ndarray, pk: np.ndarray, chunk: int,
+               margin: int, dropped: dict[str, int]) -> ModelOutputs:
+    """Clean, segment and run both models chunk by chunk; counts dropped beats into ``dropped``."""
+    n = x.size
+    cfg = bundle.config
+    rr_all = rr_features(pk, fs)
+    parts: list[ModelOutputs] = []
+    for c0, c1 in _chunks(n, chunk):
+        core = np.flatnonzero((pk >= c0) & (pk < c1))
+        if core.size == 0:
+            continue
+        s0, s1 = max(0, c0 - margin), min(n, c1 + margin)
+        seg_bad = unusable[s0:s1]
+        cleaned = clean_lead(np.where(seg_bad, np.nan, x[s0:s1]), fs, cfg)
+        b = segment_beats(np.nan_to_num(cleaned, nan=0.0), fs, pk[core] - s0, cfg.window, unusable=seg_bad,
+                          rr=rr_all[core])
+        for k, v in b.dropped.items():
+            dropped[k] = dropped.get(k, 0) + v
+        if len(b) == 0:
+            continue
+        inputs = bundle.inputs(b.waves, b.rr)
+        err = ae_errors(bundle.autoencoder, inputs.waves)
+        parts.append(ModelOutputs(b.sample + s0, b.rr, bundle.class_probabilities(inputs),
+                                  bundle.scorer.score(err, inputs.rr), inputs.waves[:, :, 0]))
+    if not parts:
+        return ModelOutputs(np.zeros(0, np.int64), np.zeros((0, len(RR_FEATURES)), np.float32),
+                            np.zeros((0, len(bundle.classes)), np.float32), np.zeros(0), 
+                            np.zeros((0, cfg.window.length), np.float32))
+    return ModelOutputs(*(np.concatenate([getattr(p, f) for p in parts])
+                          for f in ("sample", "rr", "probs", "score", "waves")))
+
+
+def find_af(out: ModelOutputs, fs: float, beat_quality: np.ndarray, classes: tuple[str, ...]) -> AFResult:
+    """AF/flutter episodes of the record (:func:`ecg.processing.af.detect_af`)."""
+    valid = beat_quality != UNREADABLE
+    return detect_af(out.sample, fs, valid=valid)
+
+
+def beat_table(out: ModelOutputs, fs: float, lead_name: str, classes: tuple[str, ...], beat_quality: np.ndarray,
+               af: np.ndarray, threshold: float) -> pd.DataFrame:
+    """The beat table (:mod:`ecg.scoring.schema`) from the model outputs.
+
+    No S inside AF/flutter episodes (atrial activity there has no discrete P waves, so a
+    supraventricular beat is labelled normal, as in MIT-BIH and AAMI EC57): their S
+    probability is added to N. Beats in unreadable signal are not classified: class Q, no
+    probabilities, no anomaly score, never flagged."""
+    probs = merge_class(out.probs, classes, af, "S", "N").astype(np.float64)
+    score = out.score.astype(np.float64).copy()
+    unreadable = beat_quality == UNREADABLE
+    probs[unreadable] = np.nan
+    score[unreadable] = np.nan
+    names = np.asarray(classes, dtype=object)
+    pred = names[probs.argmax(axis=1)] if len(probs) else np.zeros(0, object)
+    if len(probs):
+        pred[unreadable] = "Q"
+    class_flag = (pred != "N") & ~unreadable
+    anomaly_flag = np.nan_to_num(score, nan=-1.0) >= threshold
+    df = pd.DataFrame({
+        "sample": out.sample.astype(np.int64),
+        "time_s": out.sample / fs,
+        "lead": lead_name,
+        "rr_prev_s": out.rr[:, _RR["rr_prev_s"]].astype(np.float64),
+        "rr_next_s": out.rr[:, _RR["rr_next_s"]].astype(np.float64),
+        "pred_class": pred,
+    })
+    for k, c in enumerate(classes):
+        df[f"prob_{c}"] = probs[:, k]
+    if "Q" not in classes:
+        df["prob_Q"] = np.where(unreadable, np.nan, 0.0)
+    df["anomaly_score"] = score
+    df["flagged"] = class_flag | anomaly_flag
+    df["flag_reason"] = flag_reason(class_flag, anomaly_flag)
+    df["quality"] = np.asarray(QUALITY_LABELS, dtype=object)[beat_quality] if beat_quality.size else \
+        np.zeros(0, object)
+    df["af"] = np.asarray(af, bool)
+    df["ref_symbol"] = ""
+    df["ref_class"] = ""
+    return df
+
+
+def match_reference(df: pd.DataFrame, ref: Annotations | None, fs: float) -> pd.DataFrame:
+    """Fill ``ref_symbol`` / ``ref_class`` of ``df`` in place; returns the missed reference beats."""
+    missed = pd.DataFrame({"sample": pd.Series(dtype="int64"), "ref_symbol": pd.Series(dtype=object),
+                           "ref_class": pd.Series(dtype=object)})
+    if ref is None:
+        return missed
+    sample = df["sample"].to_numpy(np.int64)
+    m = match_beats(ref.sample, sample, fs)
+    ref_sym = np.full(sample.size, "", dtype=object)
+    ref_sym[m.test_idx] = ref.symbol[m.ref_idx]
+    df["ref_symbol"] = ref_sym
+    df["ref_class"] = [SYMBOL_TO_AAMI.get(s, "") for s in ref_sym]
+    miss_sym = ref.symbol[m.missed_idx]
+    return pd.DataFrame({"sample": ref.sample[m.missed_idx].astype(np.int64), "ref_symbol": miss_sym,
+                         "ref_class": [SYMBOL_TO_AAMI.get(s, "") for s in miss_sym]})
+
+
+def anomaly_threshold(bundle: ModelBundle, threshold: float | None) -> float:
+    """The anomaly threshold on the 0-100 scale: ``threshold``, else the bundle's calibrated one."""
+    if threshold is None:
+        return bundle.scorer.threshold
+    thr = float(threshold)
+    if not 0.0 <= thr <= 100.0:
+        raise ValueError(f"anomaly threshold must be on the 0-100 scale, got {threshold}")
+    return thr
+
+
+# ------------------------------------------------------------------------------------ the path
 
 def score_record(
     record: Record | str | os.PathLike,
@@ -121,42 +272,37 @@ def score_record(
         ``"detect"`` (default; real use), ``"reference"`` (the record's annotated beat
         positions, for literature-comparable evaluation) or an array of R-peak samples.
     threshold
-        Anomaly-score threshold (1.0 = the bundle's calibrated threshold; default 1.0).
+        Anomaly-score threshold on the 0-100 scale (default: the bundle's calibrated
+        threshold, 99 = the top 1 % of held-out normal beats).
     chunk_s
         Processing chunk length in seconds.
 
-    A beat is flagged when its predicted class is not N (``flag_reason`` "class"), when its
+    The steps: lead -> signal quality -> R peaks (on readable signal) -> segmentation and
+    both models -> AF episodes -> beat table and flags -> reference matching -> summary. A
+    beat is flagged when its predicted class is not N (``flag_reason`` "class"), when its
     anomaly score reaches ``threshold`` ("anomaly"), or both ("class+anomaly").
     """
     t_start = time.perf_counter()
     if not isinstance(record, Record):
         record = load_record(record, data_dir)
     bundle = bundle or default_bundle()
-    thr = 1.0 if threshold is None else float(threshold)
+    thr = anomaly_threshold(bundle, threshold)
     where = record.source or record.name
     fs = float(record.fs)
-    if not MIN_FS <= fs <= MAX_FS:
-        raise RecordError(where, f"sampling rate {fs:g} Hz is outside the supported {MIN_FS:g}-{MAX_FS:g} Hz")
-    try:
-        j = choose_lead(record.lead_names, lead)
-    except ValueError as exc:
-        raise RecordError(where, str(exc)) from None
+    j = select_lead(record, lead)
     lead_name = record.lead_names[j]
     x = record.signal[:, j]
-    n = x.size
-    if n < MIN_DURATION_S * fs:
-        raise RecordError(where, f"record is too short to score: {n / fs:.2f} s (at least {MIN_DURATION_S:g} s needed)")
-    bad = gap_mask(x, fs)
-    analysable_s = float((~bad).sum() / fs)
-    if analysable_s < MIN_DURATION_S:
+    if gap_mask(x, fs).all() or (~gap_mask(x, fs)).sum() < MIN_DURATION_S * fs:
         raise RecordError(where, f"lead {lead_name} has no usable signal (NaN or flat throughout)")
+    quality = assess_quality(x, fs, leads=(lead_name,))
+    unusable = unusable_mask(x, fs, quality)
 
     chunk = max(int(chunk_s * fs), int(60 * fs))
     margin = int(CHUNK_MARGIN_S * fs)
     ref = record.annotations.beats() if record.annotations is not None else None
     if isinstance(peaks, str):
         if peaks == "detect":
-            pk = _detect_chunked(x, fs, bad, chunk, margin)
+            pk = find_peaks(x, fs, unusable, chunk, margin)
         elif peaks == "reference":
             if ref is None:
                 raise RecordError(where, "peaks='reference' needs reference annotations, and the record has none")
@@ -165,111 +311,32 @@ def score_record(
             raise ValueError(f"peaks must be 'detect', 'reference' or an array, got {peaks!r}")
     else:
         pk = np.unique(np.asarray(peaks, dtype=np.int64))
-        pk = pk[(pk >= 0) & (pk < n)]
+        pk = pk[(pk >= 0) & (pk < x.size)]
 
-    rr_all = rr_features(pk, fs)
-    cfg = bundle.config
-    parts: list[dict[str, np.ndarray]] = []
     dropped = {"edge": 0, "gap": 0}
-    for c0, c1 in _chunks(n, chunk):
-        core = np.flatnonzero((pk >= c0) & (pk < c1))
-        if core.size == 0:
-            continue
-        s0, s1 = max(0, c0 - margin), min(n, c1 + margin)
-        seg = x[s0:s1]
-        seg_bad = bad[s0:s1]
-        cleaned = clean_lead(np.where(seg_bad, np.nan, seg), fs, cfg)
-        b = segment_beats(np.nan_to_num(cleaned, nan=0.0), fs, pk[core] - s0, cfg.window, unusable=seg_bad,
-                          rr=rr_all[core])
-        for k, v in b.dropped.items():
-            dropped[k] = dropped.get(k, 0) + v
-        if len(b) == 0:
-            continue
-        inputs = bundle.inputs(b.waves, b.rr)
-        probs = bundle.class_probabilities(inputs, b.rr[:, _RR["rr_irregularity"]])
-        err = ae_errors(bundle.autoencoder, inputs.waves)
-        parts.append({
-            "sample": b.sample + s0,
-            "rr": b.rr,
-            "probs": probs,
-            "score": bundle.scorer.score(err, inputs.rr),
-            "waves": inputs.waves[:, :, 0],
-        })
-
+    out = run_models(bundle, x, fs, gap_mask(x, fs) if isinstance(peaks, str) and peaks == "reference" else unusable,
+                     pk, chunk, margin, dropped)
+    beat_quality = quality.at(out.sample).astype(np.int64)
+    af = find_af(out, fs, beat_quality, bundle.classes)
     classes = bundle.classes
-    if parts:
-        sample = np.concatenate([p["sample"] for p in parts])
-        rr = np.concatenate([p["rr"] for p in parts])
-        probs = np.concatenate([p["probs"] for p in parts])
-        score = np.concatenate([p["score"] for p in parts])
-        waves = np.concatenate([p["waves"] for p in parts])
-    else:
-        sample = np.zeros(0, np.int64)
-        rr = np.zeros((0, len(RR_FEATURES)), np.float32)
-        probs = np.zeros((0, len(classes)), np.float32)
-        score = np.zeros(0)
-        waves = np.zeros((0, cfg.window.length), np.float32)
-
-    pred = np.asarray(classes, dtype=object)[probs.argmax(axis=1)] if probs.size else np.zeros(0, object)
-    class_flag = pred != "N"
-    anomaly_flag = score >= thr
-    df = pd.DataFrame({
-        "sample": sample.astype(np.int64),
-        "time_s": sample / fs,
-        "lead": lead_name,
-        "rr_prev_s": rr[:, _RR["rr_prev_s"]].astype(np.float64),
-        "rr_next_s": rr[:, _RR["rr_next_s"]].astype(np.float64),
-        "pred_class": pred,
-    })
-    for k, c in enumerate(classes):
-        df[f"prob_{c}"] = probs[:, k].astype(np.float64)
-    if "Q" not in classes:
-        df["prob_Q"] = 0.0
-    df["anomaly_score"] = score.astype(np.float64)
-    irregularity = rr[:, _RR["rr_irregularity"]].astype(np.float64)
-    df["flagged"] = class_flag | anomaly_flag
-    df["flag_reason"] = flag_reason(class_flag, anomaly_flag)
-
-    missed = pd.DataFrame({"sample": pd.Series(dtype="int64"), "ref_symbol": pd.Series(dtype=object),
-                           "ref_class": pd.Series(dtype=object)})
-    if ref is not None:
-        from ecg.evaluate.matching import match_beats
-
-        m = match_beats(ref.sample, sample, fs)
-        ref_sym = np.full(sample.size, "", dtype=object)
-        ref_sym[m.test_idx] = ref.symbol[m.ref_idx]
-        df["ref_symbol"] = ref_sym
-        df["ref_class"] = [SYMBOL_TO_AAMI.get(s, "") for s in ref_sym]
-        miss_sym = ref.symbol[m.missed_idx]
-        missed = pd.DataFrame({"sample": ref.sample[m.missed_idx].astype(np.int64), "ref_symbol": miss_sym,
-                               "ref_class": [SYMBOL_TO_AAMI.get(s, "") for s in miss_sym]})
-    else:
-        df["ref_symbol"] = ""
-        df["ref_class"] = ""
-    df["rr_irregularity"] = irregularity
-    df["irregular_rhythm"] = bundle.irregular_rhythm(irregularity)
-    df = df[beat_columns(classes if "Q" in classes else tuple(classes) + ("Q",))]
-
-    summ: dict[str, Any] = {}
-    if summary:
-        from ecg.scoring.summary import holter_summary
-
-        summ = holter_summary(df, fs, record.duration_s, analysable_s, gap_mask=bad)
-        summ["record"] = record.name
-        summ["lead"] = lead_name
-        summ["bundle_version"] = bundle.version
-        summ["anomaly_threshold"] = thr
-        summ["dropped_beats"] = dropped
-    return ScoredRecord(record=record, beats=df.reset_index(drop=True), summary=summ, bundle_version=bundle.version,
-                        lead=lead_name, threshold=thr, missed_reference=missed, dropped=dropped,
-                        analysable_s=analysable_s, seconds=time.perf_counter() - t_start, model_waves=waves)
+    df = beat_table(out, fs, lead_name, classes, beat_quality, af.in_af, thr)
+    missed = match_reference(df, ref, fs)
+    df = df[beat_columns(classes if "Q" in classes else tuple(classes) + ("Q",))].reset_index(drop=True)
+    summ = holter_summary(df, fs, record.duration_s, quality=quality, record=record.name, leads=record.lead_names,
+                          analysed_leads=(lead_name,), bundle_version=bundle.version, anomaly_threshold=thr,
+                          dropped_beats=dropped) if summary else None
+    return ScoredRecord(record=record, beats=df, summary=summ, bundle_version=bundle.version, lead=lead_name,
+                        threshold=thr, missed_reference=missed, dropped=dropped,
+                        analysable_s=float(quality.analysable_s()), seconds=time.perf_counter() - t_start,
+                        quality=quality, af=af, model_waves=out.waves)
 
 
 def reflag(beats: pd.DataFrame, threshold: float) -> pd.DataFrame:
     """The same beats flagged at another anomaly threshold (for the dashboard's slider)."""
     out = beats.copy()
-    class_flag = out["pred_class"].to_numpy() != "N"
-    anomaly_flag = out["anomaly_score"].to_numpy() >= threshold
+    readable = out["quality"].astype(str).to_numpy() != "unreadable" if "quality" in out.columns else True
+    class_flag = (out["pred_class"].to_numpy() != "N") & readable
+    anomaly_flag = np.nan_to_num(out["anomaly_score"].to_numpy(float), nan=-1.0) >= threshold
     out["flagged"] = class_flag | anomaly_flag
     out["flag_reason"] = flag_reason(class_flag, anomaly_flag)
     return out
@@ -284,4 +351,5 @@ def reconstruct(bundle: ModelBundle, model_wave: np.ndarray) -> np.ndarray:
         return bundle.autoencoder(x)[0, :, 0].numpy()
 
 
-__all__ = ["ScoredRecord", "default_bundle", "reconstruct", "reflag", "score_record"]
+__all__ = ["ModelOutputs", "ScoredRecord", "anomaly_threshold", "beat_table", "default_bundle", "find_af", "find_peaks",
+           "match_reference", "reconstruct", "reflag", "run_models", "score_record", "select_lead", "unusable_mask"]

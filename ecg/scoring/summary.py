@@ -1,67 +1,111 @@
-"""Holter-style summary of a scored beat table (see :mod:`ecg.scoring.schema`).
+"""Holter summary of a scored beat table (see :mod:`ecg.scoring.schema`), one function per section.
 
-:func:`holter_summary` turns the per-beat table of one record into a JSON-serialisable dict
-(Python builtins only: dict, list, str, int, float, bool, None).
+:func:`holter_summary` composes :func:`summarise_recording`, :func:`summarise_signal_quality`,
+:func:`summarise_beats`, :func:`summarise_heart_rate`, :func:`summarise_hourly`,
+:func:`summarise_ectopy`, :func:`summarise_af`, :func:`summarise_pauses` and
+:func:`summarise_flags` into a typed :class:`~ecg.scoring.summary_types.HolterSummary`. Every
+figure a clinician reads is defined here, once; the PDF, the dashboard and ``index.csv``
+only read it.
 
 Definitions
 -----------
-Times are seconds from the record start (``time_s``); RR intervals are computed from the
-``sample`` column (``diff(sample) / fs``), interval *i* running from beat *i* to beat *i+1*.
-Every event time is reported as ``{"time_s", "elapsed" ("h:mm:ss"), "clock"}`` where
-``clock`` is an ISO timestamp when ``start_time`` is given, else ``None``.
+Times are seconds from the record start (``time_s``); RR intervals come from the ``sample``
+column (``diff(sample) / fs``), interval *i* running from beat *i* to beat *i+1*.
 
-*Unanalysable gaps.* With ``gap_mask`` (bool per sample, True = not analysable, as
-:func:`ecg.processing.quality.gap_mask` returns) an RR interval whose span ``[s_i, s_{i+1}]``
-touches a masked sample is a *gap interval*: it is never a pause, never enters a heart-rate
-value, and it breaks every beat pattern (two V beats either side of a gap are two isolated
-beats, not a couplet). Without a mask no interval is a gap interval.
+*Readable beats.* A beat whose ``quality`` is ``"unreadable"`` (no analysed lead readable at
+the beat, see :mod:`ecg.processing.quality`) is not classified (class Q) and is left out of
+the heart rate, the ectopy counts, runs, patterns, pauses and AF burden: those sections use
+the sequence of readable beats only. ``beats.analysed`` counts them; it is the denominator
+of every burden.
+
+*Gap intervals.* An RR interval between consecutive readable beats is a *gap interval* when
+an unreadable beat lies between them, when it touches a masked sample of ``gap_mask``, or,
+with ``quality``, when no analysed lead is readable across the whole interval. A gap interval
+is never a pause, never enters a heart-rate value, and breaks every beat pattern (two V beats
+either side of a gap are two isolated beats, not a couplet).
 
 *Heart rate.* HR values are ``60 / mean(RR)`` over a sliding window of ``hr_window``
 (default 8) consecutive RR intervals, every one of which must be valid: not a gap interval
 and not longer than ``pause_threshold_s`` (pauses are reported as pauses, not as minimum
 HR). Minimum and maximum HR are the extreme window values; their time is the time of the
 window's first beat (the first such window when tied). Ectopic beats are included. The
-mean HR is ``60 * count / sum`` over all non-gap RR intervals (pauses included, as they
-are real time). Hourly trend: bins of 3600 s from the record start (not clock hours); an
+mean HR is ``60 * count / sum`` over all non-gap RR intervals (pauses included, as they are
+real time). Hourly trend: bins of 3600 s from the record start (not clock hours); an
 interval, a window and a beat belong to the bin of their first beat.
 
-*Ectopy*, for ``X`` in {V, S}, on the class sequence (``class_column``, by default the
+*Ectopy*, for ``X`` in {V, S, F}, on the class sequence (``class_column``, by default the
 predicted ``pred_class``; ``ref_class`` summarises the reference labels), consecutive beats
-being beats not separated by a gap interval:
+being readable beats not separated by a gap interval:
 
-- a *run of X* is a maximal stretch of consecutive X beats. Length 1 = *isolated*,
-  exactly 2 = *couplet*, 3 or more = *run* (VT / SVT). ``isolated + 2*couplets + run
-  beats = total X``. Run rate = ``60 * (L - 1) / (t_last - t_first)`` (its internal RR);
-  the *longest* run is the one with most beats, the *fastest* the one with the highest rate
-  (the first one when tied).
-- a *bigeminy cycle* is an ``N X`` pair, a *trigeminy cycle* an ``N N X`` triple, whose X
-  is isolated (the beat after it is not X). An *episode* is a chain of at least
-  ``min_cycles`` (default 3) cycles directly following each other, e.g. ``N V N V N V``
-  (bigeminy) or ``N N V N N V N N V`` (trigeminy). ``N`` means class N only (an S inside
-  a V pattern breaks it). ``beats`` counts every beat of the episodes (N and X),
-  ``ectopic_beats`` only the X beats; these X beats are also counted as *isolated*.
-- *burden*: X beats in % of all beats, and X beats per hour of analysable time (of the
-  whole recording when the analysable time is unknown).
+- a *run of X* is a maximal stretch of consecutive X beats. Length 1 = *isolated*, exactly 2
+  = *couplet*, 3 or more = *run* (VT / SVT). ``isolated + 2*couplets + run beats = total``.
+  Run rate = ``60 * (L - 1) / (t_last - t_first)`` (its internal RR); the *longest* run is
+  the one with most beats, the *fastest* the one with the highest rate (first when tied).
+- a *bigeminy cycle* is an ``N X`` pair, a *trigeminy cycle* an ``N N X`` triple, whose X is
+  isolated. An *episode* is a chain of at least ``min_cycles`` (default 3) cycles directly
+  following each other. ``N`` means class N only. ``beats`` counts every beat of the
+  episodes, ``ectopic_beats`` only the X beats (also counted as *isolated*).
+- *burden*: X beats in % of the analysed beats, and X beats per hour of analysable time (of
+  the whole recording when the analysable time is unknown).
 
-*Irregular rhythm*: with an ``irregular_rhythm`` column, the number and share of beats in
-AF-like irregular rhythm (see :mod:`ecg.scoring.schema`).
+*AF.* With an ``af`` column (the beat lies in an atrial fibrillation / flutter episode, see
+:mod:`ecg.processing.af`): an episode is a maximal stretch of consecutive ``af`` beats, from
+its first to its last beat; its mean HR is ``60 * (beats - 1) / (t_last - t_first)``. The
+burden is AF beats in % of the analysed beats.
 
-*Pauses*: every non-gap RR interval longer than ``pause_threshold_s`` (strictly); its time
-is that of the beat before it. The longest one and the first ``max_listed`` are reported.
+*Pauses*: every non-gap RR interval longer than ``pause_threshold_s`` (strictly), between
+readable beats, over signal readable on at least one analysed lead throughout; its time is
+that of the beat before it. The longest one and the first ``max_listed`` are listed.
+
+*Analysable time*: where at least one analysed lead is readable (``quality``), else where
+``gap_mask`` is False, else ``analysable_s`` as given (None: unknown).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 import pandas as pd
 
 from ecg.labels import AAMI_CLASSES
+from ecg.processing.quality import NOISY, UNREADABLE
+from ecg.processing.quality import runs as true_runs
+from ecg.scoring.summary_types import (
+    ECTOPY_CLASSES,
+    AFEpisodeSummary,
+    AFSummary,
+    BeatsSummary,
+    ClassEctopy,
+    EctopySummary,
+    FlagsSummary,
+    HeartRateSummary,
+    HolterSummary,
+    HourSummary,
+    PatternEvent,
+    PatternSummary,
+    PauseEvent,
+    PausesSummary,
+    QualitySegment,
+    RateEvent,
+    RecordingSummary,
+    RunEvent,
+    RunsSummary,
+    SignalQualitySummary,
+)
+
+if TYPE_CHECKING:
+    from ecg.processing.quality import SignalQuality  # noqa: F401 (annotations only)
 
 _SEP = -1  # class code of the separator inserted at gap intervals
+#: Analysable time below which a recording is reported as having no analysable ECG, s.
+MIN_ANALYSABLE_S = 5.0
+#: Analysable share below which the summary warns, %.
+LOW_ANALYSABLE_PCT = 50.0
+MAX_QUALITY_SEGMENTS = 500
 
 
 def format_hms(seconds: float | None) -> str | None:
@@ -74,36 +118,180 @@ def format_hms(seconds: float | None) -> str | None:
     return f"{sign}{total // 3600}:{total % 3600 // 60:02d}:{total % 60:02d}"
 
 
-def _num(x: Any, nd: int | None = None) -> float | None:
+def _num(x: object, nd: int | None = None) -> float | None:
     """A finite Python float (rounded to ``nd`` decimals) or None."""
     if x is None:
         return None
-    v = float(x)
+    v = float(x)  # type: ignore[arg-type]
     if not math.isfinite(v):
         return None
     return round(v, nd) if nd is not None else v
 
 
-def _true_runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Starts and lengths of the True runs of a 1-D boolean array."""
-    m = np.asarray(mask, dtype=bool)
-    if m.size == 0:
-        return np.empty(0, np.int64), np.empty(0, np.int64)
-    change = np.flatnonzero(m[1:] != m[:-1]) + 1
-    edges = np.concatenate(([0], change, [m.size]))
-    starts = edges[:-1][m[edges[:-1]]]
-    stops = edges[1:][m[edges[:-1]]]
-    return starts.astype(np.int64), (stops - starts).astype(np.int64)
+def _pct(part: float, whole: float, nd: int = 3) -> float | None:
+    return _num(100.0 * part / whole, nd) if whole else None
 
 
-class _Clock:
-    def __init__(self, start_time: datetime | None):
+def _run_starts_lengths(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    r = true_runs(mask)
+    return r[:, 0], r[:, 1] - r[:, 0]
+
+
+class Clock:
+    """Event times: seconds, h:mm:ss and (with a start time) ISO clock time."""
+
+    def __init__(self, start_time: datetime | None = None):
         self.start = start_time
 
-    def event(self, t: float) -> dict:
-        return {"time_s": _num(t, 3), "elapsed": format_hms(t),
-                "clock": (self.start + timedelta(seconds=float(t))).isoformat(timespec="seconds")
-                if self.start is not None else None}
+    def clock(self, t: float | None) -> str | None:
+        if self.start is None or t is None or not math.isfinite(t):
+            return None
+        return (self.start + timedelta(seconds=float(t))).isoformat(timespec="seconds")
+
+    def fields(self, t: float | None) -> dict:
+        return {"time_s": _num(t, 3), "elapsed": format_hms(t), "clock": self.clock(t)}
+
+
+@dataclass(frozen=True)
+class BeatSequence:
+    """The readable beats of a table in sample order, with their RR intervals and gap flags
+    (see the module docstring). ``rows`` are positions of these beats in the full table."""
+
+    rows: np.ndarray     # int64 (m,)
+    sample: np.ndarray   # int64 (m,)
+    t: np.ndarray        # float64 (m,), s
+    codes: np.ndarray    # int64 (m,): index into AAMI_CLASSES, len(AAMI_CLASSES) = no class
+    af: np.ndarray       # bool (m,)
+    rr: np.ndarray       # float64 (m-1,), s
+    gap: np.ndarray      # bool (m-1,)
+    fs: float
+
+    @property
+    def n(self) -> int:
+        return int(self.sample.size)
+
+
+def beat_sequence(beats: pd.DataFrame, fs: float, class_column: str = "pred_class", *,
+                  quality: "SignalQuality | None" = None, gap_mask: np.ndarray | None = None) -> BeatSequence:
+    """The readable beats of ``beats`` (sorted by sample) with RR intervals and gap flags."""
+    n_all = len(beats)
+    sample_all = beats["sample"].to_numpy(dtype=np.int64)
+    readable = np.ones(n_all, bool)
+    if "quality" in beats.columns:
+        readable = beats["quality"].astype(str).to_numpy() != "unreadable"
+    rows = np.flatnonzero(readable)
+    sample = sample_all[rows]
+    t = (beats["time_s"].to_numpy(dtype=np.float64)[rows] if "time_s" in beats.columns else sample / fs)
+    cls = beats[class_column].to_numpy(dtype=object)[rows]
+    codes = np.full(rows.size, len(AAMI_CLASSES), dtype=np.int64)
+    for i, c in enumerate(AAMI_CLASSES):
+        codes[cls == c] = i
+    af = beats["af"].to_numpy(dtype=bool)[rows] if "af" in beats.columns else np.zeros(rows.size, bool)
+    rr = np.diff(sample) / fs
+    gap = np.diff(rows) > 1                      # an unreadable beat in between
+    if gap_mask is not None and rr.size:
+        gm = np.asarray(gap_mask, dtype=bool).ravel()
+        g = true_runs(gm)
+        if g.size:
+            k = np.searchsorted(g[:, 1], sample[:-1], side="right")
+            inside = k < g.shape[0]
+            touches = np.zeros(rr.size, bool)
+            touches[inside] = g[k[inside], 0] <= sample[1:][inside]
+            gap |= touches
+    if quality is not None and rr.size:
+        gap |= ~np.asarray(quality.readable_between(sample[:-1], sample[1:]), bool)
+    return BeatSequence(rows, sample, t, codes, af, rr, gap, float(fs))
+
+
+# ------------------------------------------------------------------------------------ sections
+
+def summarise_recording(record: str, duration_s: float, fs: float, *, start_time: datetime | None = None,
+                        leads: Sequence[str] = (), analysed_leads: Sequence[str] = (), bundle_version: str = "",
+                        dropped_beats: dict[str, int] | None = None) -> RecordingSummary:
+    return RecordingSummary(record=str(record), duration_s=_num(duration_s, 3), duration_hms=format_hms(duration_s),
+                            fs=_num(fs), start_time=start_time.isoformat() if start_time is not None else None,
+                            leads=[str(x) for x in leads], analysed_leads=[str(x) for x in analysed_leads],
+                            bundle_version=str(bundle_version),
+                            dropped_beats={str(k): int(v) for k, v in (dropped_beats or {}).items()})
+
+
+def summarise_signal_quality(duration_s: float, fs: float, clock: Clock, *, quality: "SignalQuality | None" = None,
+                             gap_mask: np.ndarray | None = None, analysable_s: float | None = None,
+                             analysed_leads: Sequence[str] = ()) -> SignalQualitySummary:
+    """Analysable time, unreadable time and spans (see the module docstring)."""
+    method = window_s = noisy_s = None
+    spans: list[tuple[float, float, tuple[str, ...]]] = []
+    if quality is not None:
+        analysable_s = float(quality.analysable_s())
+        spans = list(quality.unreadable_segments())
+        method, window_s = quality.method, quality.window / quality.fs
+        best = quality.best()
+        sizes = np.minimum(quality.window, quality.n_samples - np.arange(best.size) * quality.window)
+        noisy_s = float(sizes[(best == NOISY) & (best != UNREADABLE)].sum() / quality.fs)
+    elif gap_mask is not None:
+        gm = np.asarray(gap_mask, dtype=bool).ravel()
+        if analysable_s is None:
+            analysable_s = float(gm.size - int(gm.sum())) / fs
+        spans = [(a / fs, b / fs, tuple(analysed_leads)) for a, b in true_runs(gm)]
+    unreadable_s = max(0.0, duration_s - analysable_s) if analysable_s is not None else None
+    segments = [QualitySegment(_num(a, 3), _num(b, 3), list(leads), format_hms(a), clock.clock(a))
+                for a, b, leads in spans[:MAX_QUALITY_SEGMENTS]]
+    warning = None
+    if analysable_s is not None and duration_s > 0:
+        if analysable_s < MIN_ANALYSABLE_S:
+            warning = ("No analysable ECG: the signal is unreadable throughout (noise, lead off or saturation); "
+                       "no beat was classified.")
+        elif 100.0 * analysable_s / duration_s < LOW_ANALYSABLE_PCT:
+            warning = (f"Only {100.0 * analysable_s / duration_s:.0f}% of the recording is analysable; figures cover "
+                       "the readable signal only.")
+    return SignalQualitySummary(
+        method=method, window_s=_num(window_s, 3), analysable_s=_num(analysable_s, 3),
+        analysable_hms=format_hms(analysable_s),
+        analysable_pct=_pct(analysable_s, duration_s, 2) if analysable_s is not None and duration_s > 0 else None,
+        unreadable_s=_num(unreadable_s, 3), noisy_s=_num(noisy_s, 3), segments=segments, segments_total=len(spans),
+        warning=warning)
+
+
+def summarise_beats(beats: pd.DataFrame, seq: BeatSequence, class_column: str) -> BeatsSummary:
+    cls = beats[class_column].to_numpy(dtype=object)
+    by_class = {c: int(np.count_nonzero(cls == c)) for c in AAMI_CLASSES}
+    n = len(beats)
+    return BeatsSummary(total=int(n), by_class=by_class, analysed=seq.n, in_unreadable_signal=int(n - seq.n),
+                        unclassified=int(n - sum(by_class.values())))
+
+
+def _hr_windows(seq: BeatSequence, valid: np.ndarray, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """First-beat index and rate (bpm) of every window of ``w`` consecutive valid RR intervals."""
+    if seq.rr.size < w:
+        return np.empty(0, np.int64), np.empty(0)
+    # integer sample sums: exact however long the recording
+    csum = np.concatenate(([0], np.cumsum(np.where(valid, np.diff(seq.sample), 0))))
+    cbad = np.concatenate(([0], np.cumsum(~valid)))
+    win_sum = csum[w:] - csum[:-w]
+    ok = ((cbad[w:] - cbad[:-w]) == 0) & (win_sum > 0)
+    return np.flatnonzero(ok), 60.0 * w * seq.fs / win_sum[ok]
+
+
+def summarise_heart_rate(seq: BeatSequence, clock: Clock, pause_threshold_s: float, hr_window: int
+                         ) -> tuple[HeartRateSummary, np.ndarray, np.ndarray]:
+    """The heart-rate section, plus the HR windows (first beat index, bpm) for the hourly trend."""
+    valid = ~seq.gap & (seq.rr <= pause_threshold_s)
+    nongap = seq.rr[~seq.gap]
+    mean_bpm = 60.0 * nongap.size / nongap.sum() if nongap.size and nongap.sum() > 0 else None
+    win_start, win_bpm = _hr_windows(seq, valid, hr_window)
+
+    def event(i: int) -> RateEvent:
+        return RateEvent(**clock.fields(seq.t[win_start[i]]), bpm=_num(win_bpm[i], 2))
+
+    hr = HeartRateSummary(
+        definition=f"60 / mean of {hr_window} consecutive RR intervals, none spanning a gap or longer than "
+                   f"{pause_threshold_s} s; time = window's first beat",
+        window_intervals=hr_window, mean_bpm=_num(mean_bpm, 2),
+        min=event(int(np.argmin(win_bpm))) if win_bpm.size else None,
+        max=event(int(np.argmax(win_bpm))) if win_bpm.size else None,
+        rr_intervals=int(seq.rr.size), gap_intervals=int(seq.gap.sum()),
+        pause_intervals=int(((seq.rr > pause_threshold_s) & ~seq.gap).sum()))
+    return hr, win_start, win_bpm
 
 
 def _periodic_episodes(is_x: np.ndarray, is_n: np.ndarray, period: int, min_cycles: int) -> list[tuple[int, int]]:
@@ -122,14 +310,132 @@ def _periodic_episodes(is_x: np.ndarray, is_n: np.ndarray, period: int, min_cycl
         cyc &= prev_n
     out = []
     for r in range(period):
-        starts, lengths = _true_runs(cyc[r::period])
+        starts, lengths = _run_starts_lengths(cyc[r::period])
         for s, k in zip(starts, lengths):
             if k >= min_cycles:
-                first_x = r + period * int(s)
-                out.append((first_x - (period - 1), int(k)))
+                out.append((r + period * int(s) - (period - 1), int(k)))
     out.sort()
     return out
 
+
+def _class_ectopy(x: str, seq: BeatSequence, codes_ext: np.ndarray, beat_of_ext: np.ndarray, clock: Clock,
+                  hours: float | None, min_cycles: int, max_listed: int) -> ClassEctopy:
+    code = {c: i for i, c in enumerate(AAMI_CLASSES)}
+    is_x_ext = codes_ext == code[x]
+    starts, lengths = _run_starts_lengths(is_x_ext)
+    first = beat_of_ext[starts] if starts.size else np.empty(0, np.int64)
+    last = first + lengths - 1
+    is_run = lengths >= 3
+    r_first, r_last, r_len = first[is_run], last[is_run], lengths[is_run]
+    span = (seq.sample[r_last] - seq.sample[r_first]) / seq.fs
+    r_bpm = np.where(span > 0, 60.0 * (r_len - 1) / np.where(span > 0, span, 1.0), np.nan)
+
+    def run_event(j: int) -> RunEvent:
+        return RunEvent(**clock.fields(seq.t[r_first[j]]), beats=int(r_len[j]), bpm=_num(r_bpm[j], 2))
+
+    fastest = run_event(int(np.nanargmax(r_bpm))) if r_len.size and np.isfinite(r_bpm).any() else None
+    patterns = {}
+    for name, period in (("bigeminy", 2), ("trigeminy", 3)):
+        eps = _periodic_episodes(is_x_ext, codes_ext == code["N"], period, min_cycles)
+        cycles = [k for _, k in eps]
+        longest = None
+        if eps:
+            j = int(np.argmax(cycles))
+            longest = PatternEvent(**clock.fields(seq.t[beat_of_ext[eps[j][0]]]), cycles=cycles[j])
+        patterns[name] = PatternSummary(episodes=len(eps), beats=int(sum(cycles) * period),
+                                        ectopic_beats=int(sum(cycles)), longest=longest)
+    total = int(np.count_nonzero(seq.codes == code[x]))
+    return ClassEctopy(
+        total=total, burden_pct=_pct(total, seq.n), per_hour=_num(total / hours, 2) if hours else None,
+        isolated=int(np.count_nonzero(lengths == 1)), couplets=int(np.count_nonzero(lengths == 2)),
+        runs=RunsSummary(count=int(r_len.size), beats=int(r_len.sum()),
+                         longest=run_event(int(np.argmax(r_len))) if r_len.size else None, fastest=fastest,
+                         listed=[run_event(j) for j in range(min(max_listed, r_len.size))]),
+        bigeminy=patterns["bigeminy"], trigeminy=patterns["trigeminy"])
+
+
+def summarise_ectopy(seq: BeatSequence, clock: Clock, hours: float | None, min_cycles: int = 3,
+                     max_listed: int = 50) -> EctopySummary:
+    """V, S and F ectopy on the readable beat sequence, broken at gap intervals."""
+    gap_pos = np.flatnonzero(seq.gap) + 1
+    codes_ext = np.insert(seq.codes, gap_pos, _SEP)
+    beat_of_ext = np.insert(np.arange(seq.n), gap_pos, -1)
+    return EctopySummary(**{x: _class_ectopy(x, seq, codes_ext, beat_of_ext, clock, hours, min_cycles, max_listed)
+                            for x in ECTOPY_CLASSES})
+
+
+def summarise_af(seq: BeatSequence, clock: Clock, max_listed: int = 50) -> AFSummary:
+    """AF/flutter episodes from the readable beats' ``af`` flags (see the module docstring)."""
+    starts, lengths = _run_starts_lengths(seq.af)
+    eps = []
+    for s, k in zip(starts.tolist(), lengths.tolist()):
+        t0, t1 = float(seq.t[s]), float(seq.t[s + k - 1])
+        dur = t1 - t0
+        eps.append(AFEpisodeSummary(start_s=_num(t0, 3), end_s=_num(t1, 3), duration_s=_num(dur, 3),
+                                    mean_hr_bpm=_num(60.0 * (k - 1) / dur, 2) if dur > 0 else None, beats=int(k),
+                                    elapsed=format_hms(t0), clock=clock.clock(t0)))
+    longest = max(eps, key=lambda e: e.duration_s or 0.0) if eps else None
+    af_beats = int(seq.af.sum())
+    return AFSummary(
+        definition="atrial fibrillation or flutter episodes found from RR irregularity (ecg.processing.af); "
+                   "an episode runs from its first to its last beat; burden = AF beats in % of analysed beats. "
+                   "No beat is called S inside an episode.",
+        beats=af_beats, burden_pct=_pct(af_beats, seq.n, 2), duration_s=_num(sum(e.duration_s or 0.0 for e in eps), 3),
+        episodes=eps[:max_listed], longest=longest)
+
+
+def summarise_pauses(seq: BeatSequence, clock: Clock, pause_threshold_s: float, max_listed: int = 50) -> PausesSummary:
+    idx = np.flatnonzero((seq.rr > pause_threshold_s) & ~seq.gap)
+
+    def event(i: int) -> PauseEvent:
+        return PauseEvent(**clock.fields(seq.t[i]), duration_s=_num(seq.rr[i], 3))
+
+    return PausesSummary(threshold_s=float(pause_threshold_s), count=int(idx.size),
+                         longest=event(int(idx[np.argmax(seq.rr[idx])])) if idx.size else None,
+                         listed=[event(int(i)) for i in idx[:max_listed]])
+
+
+def summarise_hourly(seq: BeatSequence, duration_s: float, clock: Clock, win_start: np.ndarray,
+                     win_bpm: np.ndarray) -> list[HourSummary]:
+    n_hours = max(1, int(math.ceil(duration_s / 3600.0))) if duration_s > 0 else (1 if seq.n else 0)
+    if not n_hours:
+        return []
+    code = {c: i for i, c in enumerate(AAMI_CLASSES)}
+    hour = np.clip((seq.t // 3600.0).astype(np.int64), 0, n_hours - 1) if seq.n else np.empty(0, np.int64)
+
+    def per_hour(weights: np.ndarray | None, at: np.ndarray = hour) -> np.ndarray:
+        return np.bincount(at, weights=weights, minlength=n_hours)
+
+    beats_h = per_hour(None)
+    counts = {x: per_hour(seq.codes == code[x]) for x in ECTOPY_CLASSES}
+    af_h = per_hour(seq.af)
+    hour_rr = hour[:-1] if seq.n else np.empty(0, np.int64)
+    rr_cnt = per_hour(~seq.gap, hour_rr)
+    rr_sum = per_hour(np.where(seq.gap, 0.0, seq.rr), hour_rr)
+    hour_win = hour[win_start] if win_start.size else np.empty(0, np.int64)
+    out = []
+    for h in range(n_hours):
+        wb = win_bpm[hour_win == h]
+        start = 3600.0 * h
+        out.append(HourSummary(
+            **clock.fields(start), hour=h, duration_s=_num(max(0.0, min(3600.0, duration_s - start)), 3),
+            beats=int(beats_h[h]), V=int(counts["V"][h]), S=int(counts["S"][h]), F=int(counts["F"][h]),
+            mean_bpm=_num(60.0 * rr_cnt[h] / rr_sum[h], 2) if rr_sum[h] > 0 else None,
+            min_bpm=_num(wb.min(), 2) if wb.size else None, max_bpm=_num(wb.max(), 2) if wb.size else None,
+            af_beats=int(af_h[h])))
+    return out
+
+
+def summarise_flags(beats: pd.DataFrame, anomaly_threshold: float | None = None) -> FlagsSummary:
+    flagged = beats["flagged"].to_numpy(dtype=bool) if "flagged" in beats.columns else np.zeros(len(beats), bool)
+    by_reason: dict[str, int] = {}
+    if "flag_reason" in beats.columns and flagged.any():
+        vals, counts = np.unique(beats["flag_reason"].astype(str).to_numpy()[flagged], return_counts=True)
+        by_reason = {str(v): int(k) for v, k in zip(vals, counts)}
+    return FlagsSummary(count=int(flagged.sum()), by_reason=by_reason, anomaly_threshold=_num(anomaly_threshold, 4))
+
+
+# ------------------------------------------------------------------------------------ composition
 
 def holter_summary(
     beats: pd.DataFrame,
@@ -137,43 +443,50 @@ def holter_summary(
     duration_s: float,
     analysable_s: float | None = None,
     *,
+    quality: "SignalQuality | None" = None,
+    gap_mask: np.ndarray | None = None,
     pause_threshold_s: float = 2.0,
     start_time: datetime | None = None,
     class_column: str = "pred_class",
-    gap_mask: np.ndarray | None = None,
     hr_window: int = 8,
     min_cycles: int = 3,
     max_listed: int = 50,
-) -> dict:
+    record: str = "",
+    leads: Sequence[str] = (),
+    analysed_leads: Sequence[str] = (),
+    bundle_version: str = "",
+    anomaly_threshold: float | None = None,
+    dropped_beats: dict[str, int] | None = None,
+) -> HolterSummary:
     """Holter summary of one record's beat table; definitions in the module docstring.
 
     Parameters
     ----------
     beats
         Beat table with at least ``sample`` (int, samples at ``fs``) and ``class_column``;
-        ``time_s`` (s; default ``sample / fs``) and ``flagged`` / ``flag_reason`` are used
-        when present. Rows are sorted by ``sample``.
+        ``time_s`` (s; default ``sample / fs``), ``quality``, ``af``, ``flagged`` and
+        ``flag_reason`` are used when present.
     fs
         Sampling frequency of ``sample``, Hz.
     duration_s
         Recording duration, s.
     analysable_s
-        Analysable time, s. ``None``: derived from ``gap_mask`` when given, else unknown
-        (``analysable_pct`` is then ``None``).
+        Analysable time, s, when neither ``quality`` nor ``gap_mask`` is given.
+    quality
+        The analysed leads' :class:`~ecg.processing.quality.SignalQuality`.
+    gap_mask
+        Optional bool array per sample (True = not analysable).
     pause_threshold_s
         RR intervals longer than this (s) are pauses.
     start_time
         Wall-clock start of the recording, for ``clock`` times.
     class_column
         Column holding the AAMI class of each beat (``pred_class`` or ``ref_class``).
-    gap_mask
-        Optional bool array per sample (True = not analysable).
-    hr_window
-        Number of consecutive RR intervals averaged per heart-rate value.
-    min_cycles
-        Minimum number of cycles of a bigeminy / trigeminy episode.
-    max_listed
-        Longest list of pauses / runs given in full.
+    hr_window, min_cycles, max_listed
+        RR intervals per heart-rate value; cycles of a bigeminy / trigeminy episode; longest
+        list of pauses / runs / episodes given in full.
+    record, leads, analysed_leads, bundle_version, anomaly_threshold, dropped_beats
+        Provenance copied into the ``recording`` and ``flags`` sections.
     """
     if fs <= 0:
         raise ValueError(f"fs must be positive, got {fs}")
@@ -181,217 +494,46 @@ def holter_summary(
         raise ValueError("hr_window and min_cycles must be at least 1")
     if class_column not in beats.columns:
         raise ValueError(f"beat table has no column {class_column!r}")
-    clock = _Clock(start_time)
     df = beats
     if len(df) > 1 and not np.all(np.diff(df["sample"].to_numpy()) >= 0):
         df = df.sort_values("sample", kind="stable")
-    sample = df["sample"].to_numpy(dtype=np.int64)
-    n = sample.size
-    t = df["time_s"].to_numpy(dtype=np.float64) if "time_s" in df.columns else sample / fs
-    cls = df[class_column].to_numpy(dtype=object)
-    codes = np.full(n, len(AAMI_CLASSES), dtype=np.int64)  # "other" / unlabelled
-    for i, c in enumerate(AAMI_CLASSES):
-        codes[cls == c] = i
-    code = {c: i for i, c in enumerate(AAMI_CLASSES)}
-
-    # --- RR intervals, gap and pause flags -------------------------------------------------
-    rr = np.diff(sample) / fs
-    gap = np.zeros(rr.size, bool)
-    if gap_mask is not None:
-        gm = np.asarray(gap_mask, dtype=bool).ravel()
-        g_start, g_len = _true_runs(gm)  # masked runs [g_start, g_stop)
-        g_stop = g_start + g_len
-        if g_start.size and rr.size:
-            # interval [a, b] touches a run when the first run ending after a starts at or before b
-            k = np.searchsorted(g_stop, sample[:-1], side="right")
-            inside = k < g_start.size
-            gap[inside] = g_start[k[inside]] <= sample[1:][inside]
-        if analysable_s is None:
-            analysable_s = float(gm.size - int(g_len.sum())) / fs
-    pause = (rr > pause_threshold_s) & ~gap
-    valid_hr = ~gap & (rr <= pause_threshold_s)
-
-    # --- heart rate -------------------------------------------------------------------------
-    nongap_rr = rr[~gap]
-    mean_bpm = 60.0 * nongap_rr.size / nongap_rr.sum() if nongap_rr.size and nongap_rr.sum() > 0 else None
-    w = hr_window
-    if rr.size >= w:
-        # integer sample sums: exact however long the recording
-        csum = np.concatenate(([0], np.cumsum(np.where(valid_hr, np.diff(sample), 0))))
-        cbad = np.concatenate(([0], np.cumsum(~valid_hr)))
-        win_sum = csum[w:] - csum[:-w]
-        win_ok = ((cbad[w:] - cbad[:-w]) == 0) & (win_sum > 0)
-        win_start = np.flatnonzero(win_ok)  # index of the window's first beat
-        win_bpm = 60.0 * w * fs / win_sum[win_ok]
-    else:
-        win_start = np.empty(0, np.int64)
-        win_bpm = np.empty(0)
-
-    def hr_event(idx: int) -> dict:
-        return {"bpm": _num(win_bpm[idx], 2), **clock.event(t[win_start[idx]])}
-
-    heart_rate = {
-        "definition": f"60 / mean of {w} consecutive RR intervals, none spanning a gap or longer than "
-                      f"{pause_threshold_s} s; time = window's first beat",
-        "window_intervals": w,
-        "mean_bpm": _num(mean_bpm, 2),
-        "min": hr_event(int(np.argmin(win_bpm))) if win_bpm.size else None,
-        "max": hr_event(int(np.argmax(win_bpm))) if win_bpm.size else None,
-        "rr_intervals": int(rr.size),
-        "gap_intervals": int(gap.sum()),
-        "pause_intervals": int(pause.sum()),
-    }
-
-    # --- recording -------------------------------------------------------------------------
-    hours_basis_s = analysable_s if analysable_s is not None else duration_s
-    recording = {
-        "duration_s": _num(duration_s, 3),
-        "duration_hms": format_hms(duration_s),
-        "analysable_s": _num(analysable_s, 3),
-        "analysable_hms": format_hms(analysable_s),
-        "analysable_pct": _num(100.0 * analysable_s / duration_s, 2)
-        if analysable_s is not None and duration_s > 0 else None,
-        "start_time": start_time.isoformat() if start_time is not None else None,
-        "fs": _num(fs),
-    }
-
-    # --- beats -----------------------------------------------------------------------------
-    by_class = {c: int(np.count_nonzero(codes == i)) for i, c in enumerate(AAMI_CLASSES)}
-    flagged = df["flagged"].to_numpy(dtype=bool) if "flagged" in df.columns else np.zeros(n, bool)
-    beats_out: dict[str, Any] = {
-        "total": int(n),
-        "by_class": by_class,
-        "unclassified": int(n - sum(by_class.values())),
-        "flagged": int(flagged.sum()),
-    }
-    if "flag_reason" in df.columns:
-        reasons = df["flag_reason"].to_numpy(dtype=object)[flagged]
-        vals, counts = np.unique(np.asarray([str(r) for r in reasons], dtype=object), return_counts=True) \
-            if reasons.size else (np.empty(0), np.empty(0))
-        beats_out["flagged_by_reason"] = {str(v): int(k) for v, k in zip(vals, counts)}
-    if "irregular_rhythm" in df.columns:
-        irregular = df["irregular_rhythm"].to_numpy(dtype=bool)
-        beats_out["irregular_rhythm"] = {
-            "beats": int(irregular.sum()),
-            "pct": _num(100.0 * irregular.sum() / n, 2) if n else None,
-            "definition": "beats whose surrounding 65-beat RR pattern is irregularly irregular (AF-like); "
-                          "a screen for atrial fibrillation or flutter, not a diagnosis. No beat is called "
-                          "S there.",
-        }
-
-    # --- extended class sequence: a separator after every gap interval ---------------------
-    gap_pos = np.flatnonzero(gap) + 1
-    codes_ext = np.insert(codes, gap_pos, _SEP)
-    beat_of_ext = np.insert(np.arange(n), gap_pos, -1)
-    is_n_ext = codes_ext == code["N"]
-
-    total_hours = hours_basis_s / 3600.0 if hours_basis_s and hours_basis_s > 0 else None
-    ectopy = {}
-    for x in ("V", "S"):
-        is_x_ext = codes_ext == code[x]
-        starts, lengths = _true_runs(is_x_ext)
-        first = beat_of_ext[starts] if starts.size else np.empty(0, np.int64)
-        last = first + lengths - 1
-        is_run = lengths >= 3
-        r_first, r_last, r_len = first[is_run], last[is_run], lengths[is_run]
-        span = (sample[r_last] - sample[r_first]) / fs
-        r_bpm = np.where(span > 0, 60.0 * (r_len - 1) / np.where(span > 0, span, 1.0), np.nan)
-
-        def run_event(j: int) -> dict:
-            return {"beats": int(r_len[j]), "bpm": _num(r_bpm[j], 2), **clock.event(t[r_first[j]])}
-
-        fastest = None
-        if r_len.size and np.isfinite(r_bpm).any():
-            fastest = run_event(int(np.nanargmax(r_bpm)))
-        total_x = by_class[x]
-        episodes = {}
-        for name, period in (("bigeminy", 2), ("trigeminy", 3)):
-            eps = _periodic_episodes(is_x_ext, is_n_ext, period, min_cycles)
-            cycles = [k for _, k in eps]
-            longest = None
-            if eps:
-                j = int(np.argmax(cycles))
-                longest = {"cycles": cycles[j], **clock.event(t[beat_of_ext[eps[j][0]]])}
-            episodes[name] = {
-                "episodes": len(eps),
-                "beats": int(sum(cycles) * period),
-                "ectopic_beats": int(sum(cycles)),
-                "longest": longest,
-            }
-        ectopy[x] = {
-            "total": int(total_x),
-            "burden_pct": _num(100.0 * total_x / n, 3) if n else None,
-            "per_hour": _num(total_x / total_hours, 2) if total_hours else None,
-            "isolated": int(np.count_nonzero(lengths == 1)),
-            "couplets": int(np.count_nonzero(lengths == 2)),
-            "runs": {
-                "count": int(r_len.size),
-                "beats": int(r_len.sum()),
-                "longest": run_event(int(np.argmax(r_len))) if r_len.size else None,
-                "fastest": fastest,
-                "listed": [run_event(j) for j in range(min(max_listed, r_len.size))],
-            },
-            **episodes,
-        }
-
-    # --- pauses ----------------------------------------------------------------------------
-    p_idx = np.flatnonzero(pause)
-
-    def pause_event(i: int) -> dict:
-        return {"duration_s": _num(rr[i], 3), **clock.event(t[i])}
-
-    pauses = {
-        "threshold_s": _num(pause_threshold_s),
-        "count": int(p_idx.size),
-        "longest": pause_event(int(p_idx[np.argmax(rr[p_idx])])) if p_idx.size else None,
-        "listed": [pause_event(int(i)) for i in p_idx[:max_listed]],
-    }
-
-    # --- hourly trend ----------------------------------------------------------------------
-    n_hours = max(1, int(math.ceil(duration_s / 3600.0))) if duration_s > 0 else (1 if n else 0)
-    hourly = []
-    if n_hours:
-        hour_of_beat = np.clip((t // 3600.0).astype(np.int64), 0, n_hours - 1) if n else np.empty(0, np.int64)
-        beats_h = np.bincount(hour_of_beat, minlength=n_hours)
-        v_h = np.bincount(hour_of_beat, weights=codes == code["V"], minlength=n_hours)
-        s_h = np.bincount(hour_of_beat, weights=codes == code["S"], minlength=n_hours)
-        hour_of_rr = hour_of_beat[:-1] if n else np.empty(0, np.int64)
-        rr_cnt = np.bincount(hour_of_rr, weights=~gap, minlength=n_hours)
-        rr_sum = np.bincount(hour_of_rr, weights=np.where(gap, 0.0, rr), minlength=n_hours)
-        hour_of_win = hour_of_beat[win_start] if win_start.size else np.empty(0, np.int64)
-        for h in range(n_hours):
-            wb = win_bpm[hour_of_win == h]
-            start_s = 3600.0 * h
-            hourly.append({
-                "hour": h,
-                **clock.event(start_s),
-                "duration_s": _num(max(0.0, min(3600.0, duration_s - start_s)), 3),
-                "beats": int(beats_h[h]),
-                "V": int(v_h[h]),
-                "S": int(s_h[h]),
-                "mean_bpm": _num(60.0 * rr_cnt[h] / rr_sum[h], 2) if rr_sum[h] > 0 else None,
-                "min_bpm": _num(wb.min(), 2) if wb.size else None,
-                "max_bpm": _num(wb.max(), 2) if wb.size else None,
-            })
-
-    return {
-        "class_column": class_column,
-        "recording": recording,
-        "beats": beats_out,
-        "heart_rate": heart_rate,
-        "hourly": hourly,
-        "ectopy": ectopy,
-        "pauses": pauses,
-        "flagged": beats_out["flagged"],
-        "definitions": {
+    clock = Clock(start_time)
+    seq = beat_sequence(df, fs, class_column, quality=quality, gap_mask=gap_mask)
+    sq = summarise_signal_quality(duration_s, fs, clock, quality=quality, gap_mask=gap_mask, analysable_s=analysable_s,
+                                  analysed_leads=analysed_leads)
+    hours_basis = sq.analysable_s if sq.analysable_s is not None else duration_s
+    hours = hours_basis / 3600.0 if hours_basis and hours_basis > 0 else None
+    heart_rate, win_start, win_bpm = summarise_heart_rate(seq, clock, pause_threshold_s, hr_window)
+    summary = HolterSummary(
+        class_column=class_column,
+        recording=summarise_recording(record, duration_s, fs, start_time=start_time, leads=leads,
+                                      analysed_leads=analysed_leads, bundle_version=bundle_version,
+                                      dropped_beats=dropped_beats),
+        signal_quality=sq,
+        beats=summarise_beats(df, seq, class_column),
+        heart_rate=heart_rate,
+        hourly=summarise_hourly(seq, duration_s, clock, win_start, win_bpm),
+        ectopy=summarise_ectopy(seq, clock, hours, min_cycles, max_listed),
+        af=summarise_af(seq, clock, max_listed),
+        pauses=summarise_pauses(seq, clock, pause_threshold_s, max_listed),
+        flags=summarise_flags(df, anomaly_threshold),
+        definitions={
             "runs": "isolated = 1 beat, couplet = exactly 2, run = 3 or more consecutive beats of the class; "
-                    "gaps break sequences",
+                    "gaps and unreadable signal break sequences",
             "bigeminy": f"at least {min_cycles} consecutive N-X cycles with isolated X",
             "trigeminy": f"at least {min_cycles} consecutive N-N-X cycles with isolated X",
-            "burden_per_hour": "per hour of analysable time" if analysable_s is not None else "per hour of recording",
-            "pause": f"non-gap RR interval > {pause_threshold_s} s",
+            "burden": "beats of the class in % of the analysed beats (beats in readable signal)",
+            "burden_per_hour": "per hour of analysable time" if sq.analysable_s is not None else "per hour of recording",
+            "pause": f"RR interval > {pause_threshold_s} s between readable beats, over signal readable on at least "
+                     "one analysed lead throughout",
+            "analysable": "time where at least one analysed lead is readable (ecg.processing.quality)",
         },
-    }
+    )
+    if sq.warning:
+        summary.warnings.append(sq.warning)
+    return summary
 
 
-__all__ = ["format_hms", "holter_summary"]
+__all__ = ["BeatSequence", "Clock", "beat_sequence", "format_hms", "holter_summary", "summarise_af",
+           "summarise_beats", "summarise_ectopy", "summarise_flags", "summarise_heart_rate", "summarise_hourly",
+           "summarise_pauses", "summarise_recording", "summarise_signal_quality"]

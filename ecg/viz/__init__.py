@@ -11,7 +11,7 @@ from ecg.viz.figures import (
     flagged_mask,
     hr_trend_figure,
     hr_trend_table,
-    irregular_rhythm_spans,
+    af_spans,
     overview_figure,
     strip_figure,
     strip_window,
@@ -36,6 +36,6 @@ __all__ = [
     "CLASS_COLORS", "MAJOR_MV", "MAJOR_S", "MINOR_MV", "MINOR_S", "SCALE_RATIO", "apply_ecg_grid",
     "beat_detail_figure", "class_color", "clickable_traces", "confusion_matrix_figure", "downsample_indices",
     "ecg_grid_axis_props", "ecg_grid_lines", "ecg_grid_shapes", "flagged_mask", "format_hms", "hr_trend_figure",
-    "hr_trend_table", "irregular_rhythm_spans", "mark_window", "overview_figure", "review_overview_figure", "review_strip_figure",
+    "hr_trend_table", "af_spans", "mark_window", "overview_figure", "review_overview_figure", "review_strip_figure",
     "strip_figure", "strip_window",
 ]

@@ -36,14 +36,13 @@ CLASS_ORDER: tuple[str, ...] = tuple(CLASS_COLORS)
 RR_MIN_S: float = 0.2
 RR_MAX_S: float = 3.0
 
-#: Overview with ``score_axis="log"``: marker heights (anomaly-score units) are clipped to
-#: this range for display.
-LOG_SCORE_CLIP: tuple[float, float] = (0.05, 1e4)
-_LOG_TICKS: tuple[float, ...] = (0.01, 0.1, 0.2, 0.5, 1, 2, 5, 10, 100, 1e3, 1e4)
-_LOG_TICKS_SPARSE: tuple[float, ...] = (0.01, 0.1, 1, 10, 100, 1e3, 1e4)
 
-#: Shading of AF-like irregular rhythm (the beat table's ``irregular_rhythm``) on the overview.
-IRREGULAR_RHYTHM_COLOR: str = "#b39ddb"
+#: Shading of atrial fibrillation / flutter episodes (the beat table's ``af``) on the overview.
+AF_COLOR: str = "#b39ddb"
+#: The anomaly score's range (0-100, see :class:`ecg.models.bundle.AnomalyScorer`).
+SCORE_RANGE: tuple[float, float] = (0.0, 100.0)
+#: The calibrated threshold of the shipped bundles on that scale (1 % of normal beats above).
+DEFAULT_THRESHOLD: float = 99.0
 
 
 # --------------------------------------------------------------------------------------------
@@ -134,32 +133,14 @@ def _thin_markers(beats: pd.DataFrame, duration_s: float, max_markers: int) -> p
 # overview
 # --------------------------------------------------------------------------------------------
 
-def _log_score_axis(fig: go.Figure, row: int, threshold: float, heights: np.ndarray) -> None:
-    """Make the anomaly-score axis of subplot ``row`` a log axis spanning the threshold
-    (score units, > 0) and the marker ``heights`` (already clipped), with readable ticks, and
-    move the threshold label to its log position."""
-    y0 = min(0.2, threshold / 2, float(heights.min()) / 1.5)
-    y1 = max(5.0, threshold * 2, float(heights.max()) * 1.5)
-    ticks = [v for v in _LOG_TICKS if y0 <= v <= y1]
-    if len(ticks) > 6:
-        ticks = [v for v in ticks if v in _LOG_TICKS_SPARSE]
-    fig.update_yaxes(type="log", range=[math.log10(y0), math.log10(y1)], title_text="anomaly score (log)",
-                     tickvals=ticks, ticktext=[f"{v:g}" for v in ticks], row=row, col=1)
-    lane = fig.get_subplot(row, 1).yaxis.plotly_name.replace("axis", "")
-    label = f"threshold {threshold:g}"
-    for ann in fig.layout.annotations or ():
-        if ann.text == label and ann.yref == lane:
-            ann.y = math.log10(threshold)  # annotations on log axes take log10 positions
-
-
-def irregular_rhythm_spans(beats: pd.DataFrame, merge_gap_s: float = 10.0,
-                           max_spans: int = 200) -> list[tuple[float, float]]:
-    """Time spans ``(start_s, end_s)`` of consecutive beats marked ``irregular_rhythm``, from
-    the first to the last such beat; spans less than ``merge_gap_s`` apart are joined. At most
-    ``max_spans`` are returned (the longest ones, in time order). Empty without the column."""
-    if "irregular_rhythm" not in beats.columns or len(beats) == 0:
+def af_spans(beats: pd.DataFrame, merge_gap_s: float = 10.0, max_spans: int = 200) -> list[tuple[float, float]]:
+    """Time spans ``(start_s, end_s)`` of consecutive beats marked ``af`` (AF/flutter
+    episodes), from the first to the last such beat; spans less than ``merge_gap_s`` apart are
+    joined. At most ``max_spans`` are returned (the longest ones, in time order). Empty
+    without the column."""
+    if "af" not in beats.columns or len(beats) == 0:
         return []
-    mark = beats["irregular_rhythm"].to_numpy(dtype=bool)
+    mark = beats["af"].to_numpy(dtype=bool)
     if not mark.any():
         return []
     t = beats["time_s"].to_numpy(dtype=float)
@@ -177,27 +158,19 @@ def irregular_rhythm_spans(beats: pd.DataFrame, merge_gap_s: float = 10.0,
 
 def overview_figure(record: "Record", beats: pd.DataFrame, lead: int | str | Sequence[int | str] | None = None,
                     max_points: int = 4000, threshold: float | None = None,
-                    max_markers: int = 1500, threshold_line: float | None = None,
-                    score_axis: str = "linear") -> go.Figure:
+                    max_markers: int = 1500, threshold_line: float | None = None) -> go.Figure:
     """The whole record, one row per lead, downsampled server-side (MinMaxLTTB) to at most
     ``max_points`` points per lead, and below it a lane of flagged beats (x = ``time_s`` in s,
-    y = anomaly score) coloured by predicted class so clusters stand out. Stretches of AF-like
-    irregular rhythm (``irregular_rhythm``, where the model calls no beat S) are shaded.
+    y = anomaly score, 0-100) coloured by predicted class so clusters stand out. AF/flutter
+    episodes (``af``, where the model calls no beat S) are shaded.
 
-    ``threshold`` (anomaly score units, 1.0 = the model's threshold): when given, beats are
-    flagged by class or by ``anomaly_score >= threshold`` and the line is drawn at it.
-    ``threshold_line`` draws the dashed line elsewhere (default: ``threshold``, else 1.0)
-    without changing which beats are flagged.
-    At most ``max_markers`` markers are sent (per time bin the worst beat of each class).
-
-    ``score_axis="log"`` puts the flagged-beat lane on a log axis: anomaly scores span many
-    decades (a beat flagged for its class may score ~0, an artefact 1e9). Marker heights are
-    then clipped to :data:`LOG_SCORE_CLIP` for display only; the hover text keeps the true
-    score. A lane without markers stays linear.
+    ``threshold`` (anomaly score, 0-100): when given, beats are flagged by class or by
+    ``anomaly_score >= threshold`` and the line is drawn at it. ``threshold_line`` draws the
+    dashed line elsewhere (default: ``threshold``, else 99) without changing which beats are
+    flagged. At most ``max_markers`` markers are sent (per time bin the worst beat of each
+    class). Beats flagged for their class alone may score low; beats in unreadable signal
+    have no score and are never flagged.
     """
-    if score_axis not in ("linear", "log"):
-        raise ValueError(f"score_axis must be 'linear' or 'log'; got {score_axis!r}")
-    log_lane = score_axis == "log"
     idx = _lead_indices(record, lead)
     n_rows = len(idx) + 1
     fig = make_subplots(rows=n_rows, cols=1, shared_xaxes=True, vertical_spacing=0.03,
@@ -216,14 +189,10 @@ def overview_figure(record: "Record", beats: pd.DataFrame, lead: int | str | Seq
     mask = flagged_mask(beats, threshold)
     flagged = beats.loc[mask]
     shown = _thin_markers(flagged, record.duration_s, max_markers)
-    heights = []
     for cls in _classes_in(shown["pred_class"].astype(str)) if len(shown) else []:
         sub = shown[shown["pred_class"].astype(str) == cls]
         n_cls = int((flagged["pred_class"].astype(str) == cls).sum())
         y = sub["anomaly_score"].to_numpy(float)
-        if log_lane:
-            y = np.clip(y, *LOG_SCORE_CLIP)
-        heights.append(y)
         fig.add_trace(go.Scatter(x=sub["time_s"].to_numpy(float), y=y,
                                  mode="markers", name=f"{cls} ({n_cls})", legendgroup=cls,
                                  marker=dict(color=class_color(cls), size=6, opacity=0.8,
@@ -231,25 +200,21 @@ def overview_figure(record: "Record", beats: pd.DataFrame, lead: int | str | Seq
                                  hovertext=beat_hover_text(sub), hoverinfo="text",
                                  customdata=sub["sample"].to_numpy(np.int64)),
                       row=n_rows, col=1)
-    spans = irregular_rhythm_spans(beats)
+    spans = af_spans(beats)
     for a, b in spans:
-        fig.add_vrect(x0=a, x1=b, fillcolor=IRREGULAR_RHYTHM_COLOR, opacity=0.25, line_width=0, layer="below",
-                      row="all", col=1)
+        fig.add_vrect(x0=a, x1=b, fillcolor=AF_COLOR, opacity=0.25, line_width=0, layer="below", row="all", col=1)
     if spans:
-        pct = 100.0 * float(beats["irregular_rhythm"].to_numpy(dtype=bool).mean())
-        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=f"AF-like rhythm ({pct:.1f}% of beats)",
-                                 marker=dict(color=IRREGULAR_RHYTHM_COLOR, size=10, symbol="square"),
+        pct = 100.0 * float(beats["af"].to_numpy(dtype=bool).mean())
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=f"AF/flutter ({pct:.1f}% of beats)",
+                                 marker=dict(color=AF_COLOR, size=10, symbol="square"),
                                  hoverinfo="skip"), row=n_rows, col=1)
     if threshold_line is not None:
         thr = float(threshold_line)
     else:
-        thr = 1.0 if threshold is None else float(threshold)
+        thr = DEFAULT_THRESHOLD if threshold is None else float(threshold)
     fig.add_hline(y=thr, line=dict(color="#555555", dash="dash", width=1), row=n_rows, col=1,
-                  annotation_text=f"threshold {thr:g}", annotation_position="top left")
-    if log_lane and heights:  # an empty lane stays linear (Plotly draws no line on an empty subplot)
-        _log_score_axis(fig, n_rows, thr, np.concatenate(heights))
-    else:
-        fig.update_yaxes(title_text="anomaly score", rangemode="tozero", row=n_rows, col=1)
+                  annotation_text=f"threshold {thr:g}", annotation_position="bottom left")
+    fig.update_yaxes(title_text="anomaly score", range=[SCORE_RANGE[0], SCORE_RANGE[1] + 4], row=n_rows, col=1)
     fig.update_xaxes(title_text="Time (s)", row=n_rows, col=1)
     thinned = f", {len(shown)} markers shown" if len(shown) < len(flagged) else ""
     fig.update_layout(
@@ -453,7 +418,8 @@ def hr_trend_table(beats: pd.DataFrame, bin_s: float = 60.0) -> pd.DataFrame:
 
     Columns: ``t_start_s``, ``t_mid_s`` (s), ``hr_mean_bpm`` (60 / mean RR of the bin),
     ``hr_min_bpm``, ``hr_max_bpm`` (beat-to-beat extremes), ``n_beats``. RR intervals outside
-    [0.2, 3.0] s are ignored; bins without a valid RR are left out.
+    [0.2, 3.0] s, and those touching a beat in unreadable signal, are ignored; bins without a
+    valid RR are left out.
     """
     cols = ["t_start_s", "t_mid_s", "hr_mean_bpm", "hr_min_bpm", "hr_max_bpm", "n_beats"]
     if len(beats) == 0:
@@ -461,6 +427,9 @@ def hr_trend_table(beats: pd.DataFrame, bin_s: float = 60.0) -> pd.DataFrame:
     t = beats["time_s"].to_numpy(float)
     rr = beats["rr_prev_s"].to_numpy(float)
     ok = np.isfinite(rr) & (rr >= RR_MIN_S) & (rr <= RR_MAX_S) & np.isfinite(t)
+    if "quality" in beats.columns:  # no RR touching a beat in unreadable signal
+        unreadable = beats["quality"].astype(str).to_numpy() == "unreadable"
+        ok &= ~unreadable & ~np.concatenate(([False], unreadable[:-1]))
     if not ok.any():
         return pd.DataFrame({c: pd.Series(dtype=float) for c in cols})
     b = np.floor(t[ok] / bin_s).astype(np.int64)

@@ -4,7 +4,7 @@ the signal, markers that a selection does not dim, the strip's window shaded on 
 Pure functions: data in, ``go.Figure`` out; no Streamlit.
 
 Times are seconds from the start of the loaded record, amplitudes millivolts, anomaly scores
-in threshold units (1.0 = the model's threshold).
+on the 0-100 scale (99 = the shipped bundles' calibrated threshold).
 """
 
 from __future__ import annotations
@@ -69,10 +69,10 @@ def review_overview_figure(record: "Record", view: pd.DataFrame, lead: str, thre
                            strip_s: float) -> go.Figure:
     """The dashboard's overview of one ``lead``: :func:`ecg.viz.overview_figure` (at most
     :data:`OVERVIEW_POINTS` signal points and :data:`OVERVIEW_MARKERS` markers) of the beats
-    flagged in ``view``, the flag lane on a log axis with the dashed line at ``threshold``
-    (score units), clickable, the strip's window ``[t0, t0 + strip_s]`` (s) shaded."""
+    flagged in ``view``, the flag lane (0-100) with the dashed line at ``threshold``,
+    clickable, the strip's window ``[t0, t0 + strip_s]`` (s) shaded."""
     fig = overview_figure(record, view, lead=lead, max_points=OVERVIEW_POINTS, threshold=None,
-                          max_markers=OVERVIEW_MARKERS, threshold_line=threshold, score_axis="log")
+                          max_markers=OVERVIEW_MARKERS, threshold_line=threshold)
     fig.update_traces(unselected=dict(marker=dict(opacity=0.8)), selector=dict(mode="markers"))
     clickable_traces(fig, max_points=CLICK_POINTS_OVERVIEW)
     mark_window(fig, t0, t0 + strip_s)
