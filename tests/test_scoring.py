@@ -120,3 +120,50 @@ def test_reflag_follows_threshold(scored208) -> None:
     assert low["flagged"].sum() >= df["flagged"].sum() >= high["flagged"].sum()
     assert (high["flagged"] == (high["pred_class"] != "N")).all()
     assert (low["flag_reason"].str.contains("anomaly")).all()
+
+
+@pytest.mark.parametrize("kind", ["white", "brown", "emg"])
+def test_pure_noise_gives_no_classified_beats_and_a_warning(kind: str) -> None:
+    """30 minutes of noise and nothing else: no beat classified, no ectopy, no pause, a warning
+    naming the reason; with the shipped bundle, as a user would run it."""
+    from scipy.signal import butter, sosfilt
+
+    fs, n = 360.0, int(1800 * 360)
+    rng = np.random.default_rng(3)
+    x = rng.normal(0, 1, n)
+    if kind == "brown":
+        x = np.cumsum(x)
+        x -= np.convolve(x, np.ones(721) / 721, mode="same")
+    elif kind == "emg":
+        x = sosfilt(butter(4, [20, 150], btype="band", fs=fs, output="sos"), x)
+    x = (0.5 * x / x.std()).astype(np.float32)
+    sr = score_record(Record(f"noise-{kind}", np.stack([x, x[::-1].copy()], 1), fs, ("MLII", "V1"), ("mV", "mV")))
+    s = sr.summary
+    assert s.ectopy.V.total == s.ectopy.S.total == s.ectopy.F.total == 0
+    assert not sr.beats["pred_class"].isin(["S", "V", "F"]).any()
+    assert s.pauses.count == 0 and s.af.beats == 0 and s.heart_rate.mean_bpm is None
+    assert s.signal_quality.analysable_pct < 1.0
+    assert s.warnings and "No analysable ECG" in s.warnings[0]
+    assert sr.n_flagged == 0
+
+
+def test_lead_off_halfway_is_not_analysable_and_has_no_pause(rec208) -> None:
+    x = rec208.signal[: 360 * 300].copy()
+    x[360 * 100: 360 * 200, 0] = 0.0                        # lead off for 100 s
+    sr = score_record(Record("off", x, 360.0, rec208.lead_names, rec208.units))
+    s = sr.summary
+    assert s.signal_quality.unreadable_s == pytest.approx(100.0, abs=4.0)
+    assert any(g.start_s <= 101 and g.end_s >= 199 for g in s.signal_quality.segments)
+    assert all(not (95 < p.time_s < 200) for p in s.pauses.listed)
+    t = sr.beats["time_s"].to_numpy()
+    assert not ((t > 101) & (t < 199)).any()
+
+
+def test_anomaly_score_is_bounded_on_real_records(data_dir) -> None:
+    for name in ("208", "232"):
+        sr = score_record(name, data_dir=data_dir, summary=False)
+        score = sr.beats["anomaly_score"].to_numpy()
+        finite = score[np.isfinite(score)]
+        assert finite.size > 1000 and finite.min() >= 0.0 and finite.max() <= 100.0
+        assert np.isnan(score[~np.isfinite(score)]).all()   # only "absent" (NaN), never inf
+        assert sr.threshold == pytest.approx(99.0, abs=0.01)

@@ -11,6 +11,7 @@ per-record normalisation means the same thing for a 30-minute and a 24-hour reco
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from ecg.models.training import ae_errors
 from ecg.processing.af import AFResult, detect_af
 from ecg.processing.peaks import detect_r_peaks
 from ecg.processing.pipeline import choose_lead, clean_lead
-from ecg.processing.quality import QUALITY_LABELS, UNREADABLE, SignalQuality, assess_quality, gap_mask
+from ecg.processing.quality import QUALITY_LABELS, UNREADABLE, SignalQuality, assess_quality, gap_mask, runs
 from ecg.processing.segmentation import RR_FEATURES, rr_features, segment_beats
 from ecg.scoring.schema import beat_columns, flag_reason
 from ecg.scoring.summary import holter_summary
@@ -38,6 +39,8 @@ from ecg.scoring.summary_types import HolterSummary
 MIN_FS, MAX_FS = 100.0, 1000.0
 MIN_DURATION_S = 5.0
 CHUNK_MARGIN_S = 10.0
+#: Readable stretches shorter than this between unreadable signal are not analysed, s.
+MIN_READABLE_S = 6.0
 _RR = {n: i for i, n in enumerate(RR_FEATURES)}
 
 
@@ -117,6 +120,21 @@ def select_lead(record: Record, lead: int | str | None) -> int:
     return j
 
 
+def drop_readable_islands(quality: SignalQuality, min_readable_s: float = MIN_READABLE_S) -> SignalQuality:
+    """``quality`` with readable stretches shorter than ``min_readable_s`` between unreadable
+    signal relabelled unreadable on every lead: an island that short holds no rhythm to trust
+    (in pure noise a few windows pass the indices by chance)."""
+    ok = quality.best() != UNREADABLE
+    r = runs(ok)
+    short = r[(r[:, 1] - r[:, 0]) * quality.window < min_readable_s * quality.fs]
+    if not short.size:
+        return quality
+    labels = quality.labels.copy()
+    for a, b in short:  # a loop over islands, not samples
+        labels[a:b] = UNREADABLE
+    return dataclasses.replace(quality, labels=labels)
+
+
 def unusable_mask(x: np.ndarray, fs: float, quality: SignalQuality) -> np.ndarray:
     """Samples not to analyse (bool): NaN or flat (lead off), or in a window labelled unreadable."""
     return gap_mask(x, fs) | ~quality.readable_mask()
@@ -171,9 +189,13 @@ def run_models(bundle: ModelBundle, x: np.ndarray, fs: float, unusable: np.ndarr
 
 
 def find_af(out: ModelOutputs, fs: float, beat_quality: np.ndarray, classes: tuple[str, ...]) -> AFResult:
-    """AF/flutter episodes of the record (:func:`ecg.processing.af.detect_af`)."""
+    """AF/flutter episodes of the record (:func:`ecg.processing.af.detect_af`), from the RR
+    intervals of the readable beats, the classifier's V calls removed as ectopic beats."""
     valid = beat_quality != UNREADABLE
-    return detect_af(out.sample, fs, valid=valid)
+    ectopic = np.zeros(out.sample.size, bool)
+    if "V" in classes and len(out.probs):
+        ectopic = (out.probs.argmax(axis=1) == classes.index("V")) & valid
+    return detect_af(out.sample, fs, valid=valid, ectopic=ectopic)
 
 
 def beat_table(out: ModelOutputs, fs: float, lead_name: str, classes: tuple[str, ...], beat_quality: np.ndarray,
@@ -294,7 +316,7 @@ def score_record(
     x = record.signal[:, j]
     if gap_mask(x, fs).all() or (~gap_mask(x, fs)).sum() < MIN_DURATION_S * fs:
         raise RecordError(where, f"lead {lead_name} has no usable signal (NaN or flat throughout)")
-    quality = assess_quality(x, fs, leads=(lead_name,))
+    quality = drop_readable_islands(assess_quality(x, fs, leads=(lead_name,)))
     unusable = unusable_mask(x, fs, quality)
 
     chunk = max(int(chunk_s * fs), int(60 * fs))
@@ -351,5 +373,5 @@ def reconstruct(bundle: ModelBundle, model_wave: np.ndarray) -> np.ndarray:
         return bundle.autoencoder(x)[0, :, 0].numpy()
 
 
-__all__ = ["ModelOutputs", "ScoredRecord", "anomaly_threshold", "beat_table", "default_bundle", "find_af", "find_peaks",
+__all__ = ["ModelOutputs", "ScoredRecord", "anomaly_threshold", "beat_table", "default_bundle", "drop_readable_islands", "find_af", "find_peaks",
            "match_reference", "reconstruct", "reflag", "run_models", "score_record", "select_lead", "unusable_mask"]
