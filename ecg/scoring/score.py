@@ -344,7 +344,8 @@ def score_record(
     df = beat_table(out, fs, lead_name, classes, beat_quality, af.in_af, thr)
     missed = match_reference(df, ref, fs)
     df = df[beat_columns(classes if "Q" in classes else tuple(classes) + ("Q",))].reset_index(drop=True)
-    summ = holter_summary(df, fs, record.duration_s, quality=quality, record=record.name, leads=record.lead_names,
+    summ = holter_summary(df, fs, record.duration_s, quality=quality, gap_mask=gap_mask(x, fs), record=record.name,
+                          leads=record.lead_names,
                           analysed_leads=(lead_name,), bundle_version=bundle.version, anomaly_threshold=thr,
                           dropped_beats=dropped) if summary else None
     return ScoredRecord(record=record, beats=df, summary=summ, bundle_version=bundle.version, lead=lead_name,
