@@ -476,20 +476,22 @@ def beat_detail(bundle: ModelBundle | None, scored: ScoredRecord, beats: pd.Data
                + (". Unreadable signal: the beat is not classified." if row.get("quality") == "unreadable" else ""))
 
 
-def _score(v: Any) -> str:
+def _finite(v: Any) -> float | None:
     try:
         x = float(v)
     except (TypeError, ValueError):
-        return "-"
-    return f"{x:.2f}" if np.isfinite(x) else "-"
+        return None
+    return x if np.isfinite(x) else None
+
+
+def _score(v: Any) -> str:
+    x = _finite(v)
+    return "-" if x is None else f"{x:.2f}"
 
 
 def _ms(v: Any) -> str:
-    try:
-        x = float(v)
-    except (TypeError, ValueError):
-        return "-"
-    return f"{x * 1000:.0f} ms" if np.isfinite(x) else "-"
+    x = _finite(v)
+    return "-" if x is None else f"{x * 1000:.0f} ms"
 
 
 def summary_tab(scored: ScoredRecord | None, beats: pd.DataFrame, record: Record) -> None:

@@ -26,14 +26,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from scipy.signal import butter, sosfilt
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import command_line, default_mitdb_dir, write_json  # noqa: E402
 
 import ecg  # noqa: E402
 from ecg.evaluate.matching import flutter_intervals  # noqa: E402
-from ecg.io.records import Record  # noqa: E402
+from ecg.datasets.synthetic import NOISE_KINDS, noise_record  # noqa: E402
 from ecg.labels import BEAT_SYMBOLS  # noqa: E402
 from ecg.processing.quality import gap_mask  # noqa: E402
 from ecg.scoring.score import score_record  # noqa: E402
@@ -81,16 +80,8 @@ def record_figures(name: str, data_dir: Path) -> dict:
             "af_burden_pct": sr.summary.af.burden_pct}
 
 
-def pure_noise(kind: str, seconds: float = 1800.0, fs: float = 360.0) -> dict:
-    rng = np.random.default_rng(3)
-    x = rng.normal(0, 1, int(seconds * fs))
-    if kind == "brown":
-        x = np.cumsum(x)
-        x -= np.convolve(x, np.ones(721) / 721, mode="same")
-    elif kind == "emg":
-        x = sosfilt(butter(4, [20, 150], btype="band", fs=fs, output="sos"), x)
-    x = (0.5 * x / x.std()).astype(np.float32)
-    sr = score_record(Record(f"noise-{kind}", np.stack([x, x[::-1].copy()], 1), fs, ("MLII", "V1"), ("mV", "mV")))
+def pure_noise(kind: str) -> dict:
+    sr = score_record(noise_record(kind))
     counts = sr.beats["pred_class"].value_counts()
     return {"noise": kind, "beats": int(len(sr.beats)), "S_V_F": int(sum(counts.get(c, 0) for c in "SVF")),
             "analysable_pct": sr.summary.signal_quality.analysable_pct, "warnings": sr.summary.warnings}
@@ -119,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         lost = sum(r["lost_to_unreadable"] for r in sel)
         tot[f"beats_lost_{label}"] = {"records": len(sel), "beats": beats, "lost": lost,
                                       "pct": round(100.0 * lost / beats, 4) if beats else None}
-    noise = [pure_noise(k) for k in ("white", "brown", "emg")]
+    noise = [pure_noise(k) for k in NOISE_KINDS]
     cmd = command_line()
     print(cmd)
     print(f"pauses: reference {ref}, reported {tot['reported_pauses']}, false {tot['false_pauses']}, "

@@ -126,18 +126,9 @@ def test_reflag_follows_threshold(scored208) -> None:
 def test_pure_noise_gives_no_classified_beats_and_a_warning(kind: str) -> None:
     """30 minutes of noise and nothing else: no beat classified, no ectopy, no pause, a warning
     naming the reason; with the shipped bundle, as a user would run it."""
-    from scipy.signal import butter, sosfilt
+    from ecg.datasets.synthetic import noise_record
 
-    fs, n = 360.0, int(1800 * 360)
-    rng = np.random.default_rng(3)
-    x = rng.normal(0, 1, n)
-    if kind == "brown":
-        x = np.cumsum(x)
-        x -= np.convolve(x, np.ones(721) / 721, mode="same")
-    elif kind == "emg":
-        x = sosfilt(butter(4, [20, 150], btype="band", fs=fs, output="sos"), x)
-    x = (0.5 * x / x.std()).astype(np.float32)
-    sr = score_record(Record(f"noise-{kind}", np.stack([x, x[::-1].copy()], 1), fs, ("MLII", "V1"), ("mV", "mV")))
+    sr = score_record(noise_record(kind, seconds=1800.0))
     s = sr.summary
     assert s.ectopy.V.total == s.ectopy.S.total == s.ectopy.F.total == 0
     assert not sr.beats["pred_class"].isin(["S", "V", "F"]).any()
