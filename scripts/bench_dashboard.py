@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", type=int, default=int(os.environ.get("ECG_TORCH_THREADS", "1") or 1),
                     help="PyTorch threads (the dashboard's default is 1)")
-    ap.add_argument("--threshold", type=float, default=1.0)
+    ap.add_argument("--threshold", type=float, default=99.0, help="anomaly threshold, 0-100 (99 = calibrated)")
     ap.add_argument("--json", default=None, help="also write the results to this JSON file")
     args = ap.parse_args(argv)
 

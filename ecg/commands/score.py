@@ -27,7 +27,7 @@ def register(sub: "argparse._SubParsersAction") -> None:
     p.add_argument("--out", required=True, type=Path, help="output directory")
     p.add_argument("--jobs", type=int, default=1, help="records scored in parallel (processes)")
     p.add_argument("--threshold", type=float, default=None,
-                   help="anomaly-score threshold (1.0 = the bundle's calibrated threshold)")
+                   help="anomaly-score threshold on the 0-100 scale (default: the bundle's calibrated threshold, 99)")
     p.add_argument("--lead", default=None, help="lead name or index (default: MLII/II, else the first)")
     p.add_argument("--formats", default=None,
                    help="comma-separated subset of csv,parquet,json,wfdb,edf,pdf (default: all)")

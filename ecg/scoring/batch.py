@@ -250,6 +250,8 @@ def score_batch(
     bad = sorted(set(formats) - set(ALL_FORMATS))
     if bad:
         raise ECGError(f"unknown output formats {bad}; choose from {list(ALL_FORMATS)}")
+    if threshold is not None and not 0.0 <= float(threshold) <= 100.0:
+        raise ECGError(f"--threshold must be on the anomaly score's 0-100 scale (99 = calibrated), got {threshold:g}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     records = resolve_inputs(inputs)
