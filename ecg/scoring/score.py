@@ -135,9 +135,10 @@ def drop_readable_islands(quality: SignalQuality, min_readable_s: float = MIN_RE
     return dataclasses.replace(quality, labels=labels)
 
 
-def unusable_mask(x: np.ndarray, fs: float, quality: SignalQuality) -> np.ndarray:
-    """Samples not to analyse (bool): NaN or flat (lead off), or in a window labelled unreadable."""
-    return gap_mask(x, fs) | ~quality.readable_mask()
+def unusable_mask(lead_off: np.ndarray, quality: SignalQuality) -> np.ndarray:
+    """Samples not to analyse (bool): NaN or flat (``lead_off``, from :func:`gap_mask`), or in a
+    window labelled unreadable."""
+    return lead_off | ~quality.readable_mask()
 
 
 def find_peaks(x: np.ndarray, fs: float, unusable: np.ndarray, chunk: int, margin: int) -> np.ndarray:
@@ -314,10 +315,11 @@ def score_record(
     j = select_lead(record, lead)
     lead_name = record.lead_names[j]
     x = record.signal[:, j]
-    if gap_mask(x, fs).all() or (~gap_mask(x, fs)).sum() < MIN_DURATION_S * fs:
+    lead_off = gap_mask(x, fs)
+    if (~lead_off).sum() < MIN_DURATION_S * fs:
         raise RecordError(where, f"lead {lead_name} has no usable signal (NaN or flat throughout)")
     quality = drop_readable_islands(assess_quality(x, fs, leads=(lead_name,)))
-    unusable = unusable_mask(x, fs, quality)
+    unusable = unusable_mask(lead_off, quality)
 
     chunk = max(int(chunk_s * fs), int(60 * fs))
     margin = int(CHUNK_MARGIN_S * fs)
@@ -336,7 +338,7 @@ def score_record(
         pk = pk[(pk >= 0) & (pk < x.size)]
 
     dropped = {"edge": 0, "gap": 0}
-    out = run_models(bundle, x, fs, gap_mask(x, fs) if isinstance(peaks, str) and peaks == "reference" else unusable,
+    out = run_models(bundle, x, fs, lead_off if isinstance(peaks, str) and peaks == "reference" else unusable,
                      pk, chunk, margin, dropped)
     beat_quality = quality.at(out.sample).astype(np.int64)
     af = find_af(out, fs, beat_quality, bundle.classes)
@@ -344,7 +346,7 @@ def score_record(
     df = beat_table(out, fs, lead_name, classes, beat_quality, af.in_af, thr)
     missed = match_reference(df, ref, fs)
     df = df[beat_columns(classes if "Q" in classes else tuple(classes) + ("Q",))].reset_index(drop=True)
-    summ = holter_summary(df, fs, record.duration_s, quality=quality, gap_mask=gap_mask(x, fs), record=record.name,
+    summ = holter_summary(df, fs, record.duration_s, quality=quality, gap_mask=lead_off, record=record.name,
                           leads=record.lead_names,
                           analysed_leads=(lead_name,), bundle_version=bundle.version, anomaly_threshold=thr,
                           dropped_beats=dropped) if summary else None
