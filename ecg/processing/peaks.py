@@ -57,6 +57,7 @@ import numpy as np
 from scipy import ndimage, signal as sps
 
 from ecg.errors import SignalError
+from ecg.processing.validation import check_fs, check_real
 
 __all__ = ["detect_r_peaks", "METHODS", "FS_MIN", "FS_MAX", "MIN_DURATION_S"]
 
@@ -89,16 +90,8 @@ def _validate(signal: np.ndarray, fs: float) -> tuple[np.ndarray, float, np.ndar
     x = np.asarray(signal)
     if x.ndim != 1:
         raise SignalError(f"signal must be a 1-D array holding one lead, got shape {x.shape}")
-    if isinstance(fs, (bool, np.bool_)):
-        raise SignalError(f"sampling rate must be a number of Hz, got {fs!r}")
-    try:
-        fs_f = float(fs)
-    except (TypeError, ValueError):
-        raise SignalError(f"sampling rate must be a number of Hz, got {fs!r}") from None
-    if not np.isfinite(fs_f) or not FS_MIN <= fs_f <= FS_MAX:
-        raise SignalError(f"sampling rate must be within [{FS_MIN:g}, {FS_MAX:g}] Hz, got {fs!r}")
-    if x.dtype == object or not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
-        raise SignalError(f"signal must hold real numbers, got dtype {x.dtype}")
+    fs_f = check_fs(fs, FS_MIN, FS_MAX)
+    check_real(x)
     x = x.astype(np.float64)
     bad = ~np.isfinite(x)
     if x.size and bad.all():

@@ -72,6 +72,7 @@ import numpy as np
 from scipy import ndimage, signal as sps
 
 from ecg.errors import SignalError
+from ecg.processing.validation import check_fs, check_real
 
 __all__ = [
     "runs", "flat_mask", "gap_mask", "clip_mask",
@@ -426,16 +427,8 @@ def _check(signal: np.ndarray, fs: float, method: str, window_s: float) -> tuple
     if method not in METHODS:
         raise ValueError(f"unknown quality method {method!r}; valid methods: {list(METHODS)}")
     x, one_d = _as_2d(signal)
-    if isinstance(fs, (bool, np.bool_)):
-        raise SignalError(f"sampling rate must be a number of Hz, got {fs!r}")
-    try:
-        fs_f = float(fs)
-    except (TypeError, ValueError):
-        raise SignalError(f"sampling rate must be a number of Hz, got {fs!r}") from None
-    if not np.isfinite(fs_f) or fs_f < 50.0:
-        raise SignalError(f"sampling rate must be at least 50 Hz, got {fs!r}")
-    if x.dtype == object or not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
-        raise SignalError(f"signal must hold real numbers, got dtype {x.dtype}")
+    fs_f = check_fs(fs, 50.0)
+    check_real(x)
     if not np.isfinite(window_s) or window_s <= 0:
         raise ValueError(f"window_s must be positive, got {window_s!r}")
     return x, fs_f, one_d

@@ -216,8 +216,6 @@ def beat_table(out: ModelOutputs, fs: float, lead_name: str, classes: tuple[str,
     pred = names[probs.argmax(axis=1)] if len(probs) else np.zeros(0, object)
     if len(probs):
         pred[unreadable] = "Q"
-    class_flag = (pred != "N") & ~unreadable
-    anomaly_flag = np.nan_to_num(score, nan=-1.0) >= threshold
     df = pd.DataFrame({
         "sample": out.sample.astype(np.int64),
         "time_s": out.sample / fs,
@@ -231,10 +229,9 @@ def beat_table(out: ModelOutputs, fs: float, lead_name: str, classes: tuple[str,
     if "Q" not in classes:
         df["prob_Q"] = np.where(unreadable, np.nan, 0.0)
     df["anomaly_score"] = score
-    df["flagged"] = class_flag | anomaly_flag
-    df["flag_reason"] = flag_reason(class_flag, anomaly_flag)
     df["quality"] = np.asarray(QUALITY_LABELS, dtype=object)[beat_quality] if beat_quality.size else \
         np.zeros(0, object)
+    set_flags(df, threshold)
     df["af"] = np.asarray(af, bool)
     df["ref_symbol"] = ""
     df["ref_class"] = ""
@@ -359,12 +356,19 @@ def score_record(
 def reflag(beats: pd.DataFrame, threshold: float) -> pd.DataFrame:
     """The same beats flagged at another anomaly threshold (for the dashboard's slider)."""
     out = beats.copy()
-    readable = out["quality"].astype(str).to_numpy() != "unreadable" if "quality" in out.columns else True
-    class_flag = (out["pred_class"].to_numpy() != "N") & readable
-    anomaly_flag = np.nan_to_num(out["anomaly_score"].to_numpy(float), nan=-1.0) >= threshold
-    out["flagged"] = class_flag | anomaly_flag
-    out["flag_reason"] = flag_reason(class_flag, anomaly_flag)
+    set_flags(out, threshold)
     return out
+
+
+def set_flags(beats: pd.DataFrame, threshold: float) -> None:
+    """Set ``flagged`` / ``flag_reason`` of a beat table in place: a readable beat is flagged
+    for its class (not N) and / or for ``anomaly_score >= threshold``; a beat in unreadable
+    signal never is."""
+    readable = beats["quality"].astype(str).to_numpy() != "unreadable" if "quality" in beats.columns else True
+    class_flag = (beats["pred_class"].to_numpy() != "N") & readable
+    anomaly_flag = np.nan_to_num(beats["anomaly_score"].to_numpy(float), nan=-1.0) >= threshold
+    beats["flagged"] = class_flag | anomaly_flag
+    beats["flag_reason"] = flag_reason(class_flag, anomaly_flag)
 
 
 def reconstruct(bundle: ModelBundle, model_wave: np.ndarray) -> np.ndarray:
@@ -377,4 +381,4 @@ def reconstruct(bundle: ModelBundle, model_wave: np.ndarray) -> np.ndarray:
 
 
 __all__ = ["ModelOutputs", "ScoredRecord", "anomaly_threshold", "beat_table", "default_bundle", "drop_readable_islands", "find_af", "find_peaks",
-           "match_reference", "reconstruct", "reflag", "run_models", "score_record", "select_lead", "unusable_mask"]
+           "match_reference", "reconstruct", "reflag", "run_models", "score_record", "select_lead", "set_flags", "unusable_mask"]

@@ -72,7 +72,7 @@ import numpy as np
 import pandas as pd
 
 from ecg.labels import AAMI_CLASSES
-from ecg.processing.quality import NOISY, UNREADABLE
+from ecg.processing.quality import NOISY
 from ecg.processing.quality import runs as true_runs
 from ecg.scoring.summary_types import (
     ECTOPY_CLASSES,
@@ -227,7 +227,7 @@ def summarise_signal_quality(duration_s: float, fs: float, clock: Clock, *, qual
         method, window_s = quality.method, quality.window / quality.fs
         best = quality.best()
         sizes = np.minimum(quality.window, quality.n_samples - np.arange(best.size) * quality.window)
-        noisy_s = float(sizes[(best == NOISY) & (best != UNREADABLE)].sum() / quality.fs)
+        noisy_s = float(sizes[best == NOISY].sum() / quality.fs)
     elif gap_mask is not None:
         gm = np.asarray(gap_mask, dtype=bool).ravel()
         if analysable_s is None:
