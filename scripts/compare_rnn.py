@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import command_line, default_mitdb_dir, write_json  # noqa: E402
 
 from ecg.datasets import DS2  # noqa: E402
-from ecg.evaluate.report import evaluate_records  # noqa: E402
+from ecg.reports.evaluation import evaluate_records  # noqa: E402
 from ecg.models.networks import n_parameters  # noqa: E402
 from ecg.models.train_bundle import train_bundle  # noqa: E402
 from ecg.models.training import TrainConfig  # noqa: E402
@@ -32,7 +32,7 @@ def inference_rate(bundle, data_dir: Path, record: str = "208", repeats: int = 3
     import torch
 
     from ecg.io.records import load_record
-    from ecg.models.training import ae_errors, predict_proba
+    from ecg.models.inference import ae_errors, predict_proba
     from ecg.processing.pipeline import beats_from_signal
 
     rec = load_record(record, data_dir)

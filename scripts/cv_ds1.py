@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import command_line, default_mitdb_dir, write_json  # noqa: E402
 
 from ecg.datasets import DS1  # noqa: E402
-from ecg.evaluate.report import evaluate_records  # noqa: E402
+from ecg.reports.evaluation import evaluate_records  # noqa: E402
 from ecg.models.train_bundle import train_bundle  # noqa: E402
 from ecg.models.training import TrainConfig  # noqa: E402
 

@@ -12,7 +12,8 @@ import torch
 from ecg.models.bundle import BUNDLE_FORMAT, BundleError, ModelBundle, load_bundle
 from ecg.models.features import RR_INPUTS, model_inputs, rr_inputs
 from ecg.models.networks import BeatSequenceClassifier, GRUAutoencoder, n_parameters
-from ecg.models.training import augment_waves, predict_proba
+from ecg.models.inference import predict_proba
+from ecg.models.training import augment_waves
 from ecg.processing.segmentation import rr_features
 
 

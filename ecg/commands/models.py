@@ -27,8 +27,14 @@ def _train(args: argparse.Namespace) -> int:
         cfg.n_classifiers = args.n_classifiers
     records = tuple(args.records) if args.records else None
     kwargs = {"records": records} if records else {}
-    bundle = train_bundle(args.data_dir, args.out, cfg, progress=not args.quiet, evaluate_ds2=args.evaluate_ds2,
-                          **kwargs)
+    bundle = train_bundle(args.data_dir, args.out, cfg, progress=not args.quiet, **kwargs)
+    if args.evaluate_ds2:  # stored for the record; never used to choose anything
+        from ecg.datasets import DS2
+        from ecg.reports.evaluation import evaluate_records
+
+        res = evaluate_records(bundle, DS2, args.data_dir, modes=("reference",), progress=not args.quiet)
+        bundle.metadata["ds2_reference"] = res["reference"]["headline"]
+        bundle.save(args.out)
     secs = bundle.metadata["train_seconds"]["total"]
     print(f"wrote {args.out} (version {bundle.version}) in {secs:.0f} s; log: {args.out}.log.jsonl")
     v = bundle.metadata["validation"]
@@ -39,7 +45,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from ecg.datasets import split_records
-    from ecg.evaluate.report import evaluate_records, to_markdown, write_report
+    from ecg.reports.evaluation import evaluate_records, to_markdown, write_report
     from ecg.models.bundle import load_bundle
 
     bundle = load_bundle(args.bundle)

@@ -29,6 +29,7 @@ import torch
 from ecg.errors import ECGError
 from ecg.processing.pipeline import BeatConfig
 from ecg.models.features import RR_INPUT_NAMES, RR_INPUTS_V1, ModelInputs, model_inputs
+from ecg.models.inference import ae_errors, predict_proba
 from ecg.models.networks import BeatSequenceClassifier, ClassifierEnsemble, GRUAutoencoder
 
 BUNDLE_FORMAT = "ecg-anomaly-bundle"
@@ -111,6 +112,15 @@ class AnomalyScorer:
         return self.percentile(self.raw(errors, rr_in))
 
 
+@dataclass(frozen=True)
+class BeatScores:
+    """What the models say about each beat of a record (see :meth:`ModelBundle.score_beats`)."""
+
+    probs: np.ndarray        # float32 (n, len(classes))
+    score: np.ndarray        # float64 (n,), anomaly score 0-100
+    model_waves: np.ndarray  # float32 (n, window): the normalised beats
+
+
 @dataclass
 class ModelBundle:
     """Both models with their preprocessing, classes, thresholds and provenance."""
@@ -144,9 +154,17 @@ class ModelBundle:
     def class_probabilities(self, inputs: ModelInputs) -> np.ndarray:
         """Class probabilities (n, len(classes)) for one record's beats. (No S inside AF/flutter
         episodes is a rule of the scoring path, :func:`ecg.scoring.score.beat_table`.)"""
-        from ecg.models.training import predict_proba
-
         return predict_proba(self.classifier, inputs, self.seq_len, channels=self.clf_channels)
+
+    def score_beats(self, waves: np.ndarray, rr: np.ndarray) -> BeatScores:
+        """Both networks on one record's beats, with this bundle's own preprocessing: ``waves``
+        (n, window) in mV at the bundle's rate and ``rr`` (n, len(RR_FEATURES)) from
+        ``segment_beats``. Returns class probabilities, anomaly scores (0-100) and the
+        normalised waveforms the autoencoder saw."""
+        inputs = self.inputs(waves, rr)
+        errors = ae_errors(self.autoencoder, inputs.waves)
+        return BeatScores(self.class_probabilities(inputs), self.scorer.score(errors, inputs.rr),
+                          inputs.waves[:, :, 0])
 
     # ------------------------------------------------------------------ persistence
     def meta(self) -> dict[str, Any]:

@@ -47,15 +47,11 @@ def train_bundle(
     beat_config: BeatConfig = BeatConfig(),
     progress: bool = True,
     echo: Callable[[str], None] | None = print,
-    evaluate_ds2: bool = False,
     cache_dir: str | os.PathLike | None = "data/cache",
 ) -> ModelBundle:
     """Train the classifier and the autoencoder on ``records`` (DS1) minus the validation
     patients, calibrate the anomaly threshold on the validation patients, and save the bundle
     with a ``.log.jsonl`` training log beside it.
-
-    With ``evaluate_ds2`` the finished bundle is scored on DS2 and the results are stored in
-    its metadata; they are never used to choose anything.
     """
     leaked = sorted(set(records) & set(DS2))
     if leaked:
@@ -117,11 +113,6 @@ def train_bundle(
                                "the classifier never predicts Q (prob_Q is 0).",
         },
     )
-    if evaluate_ds2:
-        from ecg.evaluate.report import evaluate_records
-
-        res = evaluate_records(bundle, DS2, data_dir, modes=("reference",), progress=progress)
-        bundle.metadata["ds2_reference"] = res["reference"]["headline"]
     out = bundle.save(out_path)
     log.write(Path(str(out) + ".log.jsonl"))
     return bundle

@@ -10,7 +10,7 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 import numpy as np
 import torch
@@ -18,11 +18,12 @@ from torch import nn
 
 from ecg.datasets.beats import BeatDataset
 from ecg.labels import AAMI_CLASSES
+from ecg.evaluate.metrics import confusion_matrix, ec57_statistics, roc_auc
+from ecg.models.bundle import QUANTILE_PROBS, AnomalyScorer
 from ecg.models.features import RR_INPUTS, ModelInputs, model_inputs
+from ecg.models.inference import ae_errors, predict_proba
 from ecg.models.networks import BeatSequenceClassifier, ClassifierEnsemble, GRUAutoencoder
 
-if TYPE_CHECKING:
-    from ecg.models.bundle import AnomalyScorer
 
 #: Classes the classifier predicts. Q (8 beats in DS1) is too rare to learn: Q beats are left
 #: out of the loss, and the classifier never predicts Q.
@@ -123,17 +124,6 @@ def prepare(ds: BeatDataset, rr_names: tuple[str, ...] = RR_INPUTS) -> dict[str,
 
 # --------------------------------------------------------------------------------- autoencoder
 
-def ae_errors(model: GRUAutoencoder, waves: np.ndarray, batch: int = 2048) -> np.ndarray:
-    """Mean squared reconstruction error per beat (channel 0 = the normalised beat)."""
-    model.eval()
-    out = []
-    with torch.inference_mode():
-        for i in range(0, waves.shape[0], batch):
-            x = torch.from_numpy(np.ascontiguousarray(waves[i:i + batch, :, :1]))
-            out.append(((model(x) - x) ** 2).mean(dim=(1, 2)).numpy())
-    return np.concatenate(out) if out else np.zeros(0, np.float32)
-
-
 def train_autoencoder(train: dict[str, PreparedRecord], val: dict[str, PreparedRecord], cfg: TrainConfig,
                       log: TrainLog, progress: bool = True) -> GRUAutoencoder:
     """Fit on normal beats of the training patients; keep the epoch with the lowest
@@ -209,48 +199,6 @@ def class_weights(train: dict[str, PreparedRecord], power: float) -> np.ndarray:
     return (w / w[0]).astype(np.float32)
 
 
-def predict_proba(model: BeatSequenceClassifier | ClassifierEnsemble, inputs: ModelInputs, seq_len: int = 64,
-                  windows_per_batch: int = 64, channels: tuple[int, ...] = (1,)) -> np.ndarray:
-    """Class probabilities (n, n_classes) for every beat of one record, from windows of
-    ``seq_len`` beats overlapping by half; each beat takes the window where it is most
-    central. Windows are run in batches. ``channels`` selects the wave channels the
-    classifier was trained on. An ensemble returns its members' mean probabilities."""
-    if isinstance(model, ClassifierEnsemble):
-        probs = [predict_proba(m, inputs, seq_len, windows_per_batch, channels) for m in model.members]
-        return np.mean(probs, axis=0).astype(np.float32)
-    waves = np.ascontiguousarray(inputs.waves[:, :, list(channels)])
-    n = waves.shape[0]
-    n_cls = model.head[-1].out_features
-    if n == 0:
-        return np.zeros((0, n_cls), np.float32)
-    L = min(seq_len, n)
-    hop = max(1, L // 2)
-    starts = list(range(0, n - L + 1, hop))
-    if starts[-1] + L < n:
-        starts.append(n - L)
-    starts_arr = np.asarray(starts)
-    # Each beat's best window: the one whose centre is closest.
-    centres = starts_arr + (L - 1) / 2
-    pos = np.arange(n)
-    best = np.abs(pos[:, None] - centres[None, :]).argmin(axis=1) if starts_arr.size < 4096 else \
-        np.clip(np.searchsorted(centres, pos), 0, starts_arr.size - 1)
-    probs = np.zeros((n, n_cls), np.float32)
-    model.eval()
-    offs = np.arange(L)
-    with torch.inference_mode():
-        # Each beat's embedding is computed once; only the sequence GRU runs per window.
-        emb = torch.cat([model.wave_embedding(torch.from_numpy(waves[i:i + 4096])) for i in range(0, n, 4096)])
-        emb = torch.cat([emb, model.rr_proj(torch.from_numpy(np.ascontiguousarray(inputs.rr)))], dim=-1)
-        for b0 in range(0, starts_arr.size, windows_per_batch):
-            ws = starts_arr[b0:b0 + windows_per_batch]
-            idx = torch.from_numpy(ws[:, None] + offs[None, :])
-            p = torch.softmax(model.forward_embedded(emb[idx]), dim=-1).numpy()
-            for k, s in enumerate(ws):
-                mine = np.flatnonzero(best[s:s + L] == b0 + k)
-                probs[s + mine] = p[k, mine]
-    return probs
-
-
 def train_classifier(train: dict[str, PreparedRecord], val: dict[str, PreparedRecord], cfg: TrainConfig,
                      log: TrainLog, progress: bool = True) -> BeatSequenceClassifier | ClassifierEnsemble:
     """The classifier: one network, or with ``cfg.n_classifiers > 1`` an ensemble of networks
@@ -270,7 +218,6 @@ def train_classifier_member(train: dict[str, PreparedRecord], val: dict[str, Pre
     With ``cfg.clf_refit`` the network is then trained afresh on the training *and*
     validation patients for the number of epochs early stopping chose (the validation
     patients' beats are not used for anything else after that)."""
-    from ecg.evaluate.metrics import confusion_matrix, ec57_statistics
 
     seed = cfg.seed + 1000 * member
     name = "classifier" if cfg.n_classifiers == 1 else f"classifier {member + 1}/{cfg.n_classifiers}"
@@ -371,7 +318,7 @@ def _bar(total: int, desc: str, enabled: bool):
 
 
 __all__ = ["AAMI_CLASSES", "DEFAULT_VAL_RECORDS", "MODEL_CLASSES", "PreparedRecord", "TrainConfig", "TrainLog",
-           "ae_errors", "predict_proba", "prepare", "seed_everything", "train_autoencoder", "train_classifier", "train_classifier_member"]
+           "prepare", "seed_everything", "train_autoencoder", "train_classifier", "train_classifier_member"]
 
 
 # --------------------------------------------------------------------------------- calibration
@@ -380,12 +327,10 @@ RR_WEIGHT_GRID: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
 
 
 def calibrate_scorer(ae: GRUAutoencoder, train: dict[str, PreparedRecord], val: dict[str, PreparedRecord],
-                     cfg: TrainConfig, log: TrainLog) -> "AnomalyScorer":
+                     cfg: TrainConfig, log: TrainLog) -> AnomalyScorer:
     """Fit the RR spread on normal training beats, choose the RR weight by ROC-AUC (normal vs
     S/V/F) on the held-out DS1 patients, and set the threshold so that
     ``target_normal_flag_rate`` of their normal beats score above it."""
-    from ecg.evaluate.metrics import roc_auc
-    from ecg.models.bundle import QUANTILE_PROBS, AnomalyScorer
 
     rr_n = np.concatenate([r.inputs.rr[r.label == "N", :2] for r in train.values()])
     sigma = tuple(float(max(0.02, 1.4826 * np.median(np.abs(rr_n[:, k] - np.median(rr_n[:, k]))))) for k in range(2))

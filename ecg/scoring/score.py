@@ -26,7 +26,6 @@ from ecg.evaluate.matching import match_beats
 from ecg.io.records import Annotations, Record, load_record
 from ecg.labels import SYMBOL_TO_AAMI
 from ecg.models.bundle import ModelBundle, load_bundle, merge_class
-from ecg.models.training import ae_errors
 from ecg.processing.af import AFResult, detect_af
 from ecg.processing.peaks import detect_r_peaks
 from ecg.processing.pipeline import choose_lead, clean_lead
@@ -177,10 +176,8 @@ def run_models(bundle: ModelBundle, x: np.ndarray, fs: float, unusable: np.ndarr
             dropped[k] = dropped.get(k, 0) + v
         if len(b) == 0:
             continue
-        inputs = bundle.inputs(b.waves, b.rr)
-        err = ae_errors(bundle.autoencoder, inputs.waves)
-        parts.append(ModelOutputs(b.sample + s0, b.rr, bundle.class_probabilities(inputs),
-                                  bundle.scorer.score(err, inputs.rr), inputs.waves[:, :, 0]))
+        scores = bundle.score_beats(b.waves, b.rr)
+        parts.append(ModelOutputs(b.sample + s0, b.rr, scores.probs, scores.score, scores.model_waves))
     if not parts:
         return ModelOutputs(np.zeros(0, np.int64), np.zeros((0, len(RR_FEATURES)), np.float32),
                             np.zeros((0, len(bundle.classes)), np.float32), np.zeros(0), 

@@ -21,10 +21,12 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from ecg.evaluate.metrics import CLASSES_5, confusion_matrix, ec57_statistics, pr_auc, roc_auc
 from ecg.io.records import load_record
 from ecg.models.bundle import ModelBundle
+from ecg.scoring.score import score_record
 
 MODES = ("reference", "end_to_end")
 
@@ -47,10 +49,6 @@ def evaluate_records(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Score ``records`` in each mode and compute EC57 statistics and autoencoder metrics."""
-    from tqdm.auto import tqdm
-
-    from ecg.scoring.score import score_record
-
     modes = tuple(modes)
     for m in modes:
         if m not in MODES:
