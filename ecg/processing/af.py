@@ -78,6 +78,8 @@ import numpy as np
 from scipy.ndimage import maximum_filter1d, median_filter, uniform_filter1d
 from scipy.signal import filtfilt
 
+from ecg.processing.segmentation import rr_irregularity
+
 #: Seconds of left-out (invalid or unusable) signal that break an episode.
 MAX_GAP_S: Final[float] = 10.0
 #: RR intervals outside this range (s) are treated as detection errors and left out.
@@ -197,8 +199,6 @@ def irregularity_decision(rr: np.ndarray, *, window: int = 65, threshold: float 
                           return_signals: bool = False):
     """Per-interval AF decision: :func:`ecg.processing.segmentation.rr_irregularity` above
     ``threshold``."""
-    from ecg.processing.segmentation import rr_irregularity
-
     irr = rr_irregularity(np.asarray(rr, dtype=np.float64), window=int(window))
     af = irr > threshold
     return (af, irr) if return_signals else af

@@ -12,6 +12,7 @@ from typing import Sequence
 import numpy as np
 
 from ecg.processing.filters import ecg_clean
+from ecg.processing.quality import gap_mask
 from ecg.processing.segmentation import Beats, BeatWindow, segment_beats
 
 #: Lead names tried in order when a record has no explicitly chosen lead.
@@ -62,7 +63,5 @@ def beats_from_signal(signal: np.ndarray, fs: float, peaks: np.ndarray, config: 
                       cleaned: np.ndarray | None = None) -> Beats:
     """Clean a 1-D lead (unless ``cleaned`` is given) and cut beats around ``peaks``.
     Gaps are judged on the raw signal (NaN, flat runs)."""
-    from ecg.processing.quality import gap_mask
-
     x = clean_lead(signal, fs, config) if cleaned is None else cleaned
     return segment_beats(np.nan_to_num(x, nan=0.0), fs, peaks, config.window, unusable=gap_mask(signal, fs))

@@ -72,6 +72,7 @@ import numpy as np
 from scipy import ndimage, signal as sps
 
 from ecg.errors import SignalError
+from ecg.processing.peaks import detect_r_peaks
 from ecg.processing.validation import check_fs, check_real
 
 __all__ = [
@@ -315,8 +316,6 @@ def _energy_detector(x: np.ndarray, fs: float, good: np.ndarray, window: int, nw
 
 def _lead_features(x: np.ndarray, fs: float, window: int, p: dict, want_b: bool = True) -> dict[str, np.ndarray]:
     """Per-window SQIs of one lead (float array, NaN allowed)."""
-    from ecg.processing.peaks import detect_r_peaks
-
     n = x.size
     nw = max(1, -(-n // window))
     c = int(p["context"])
