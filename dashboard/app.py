@@ -38,7 +38,7 @@ from ecg.evaluate.agreement import compare_reference  # noqa: E402
 from ecg.io.records import Record, is_physionet_name, list_records, load_record  # noqa: E402
 from ecg.io.uploads import MAX_TOTAL_BYTES, UploadError, remove_upload_dir, save_wfdb_upload  # noqa: E402
 from ecg.labels import AAMI_CLASSES  # noqa: E402
-from ecg.models.bundle import DEFAULT_BUNDLE_PATH, ModelBundle, load_bundle  # noqa: E402
+from ecg.models.bundle import BUNDLE_NAMES, DEFAULT_BUNDLE, ModelBundle, bundle_path, load_bundle  # noqa: E402
 from ecg.review.store import ReviewStore, default_db_path, record_review_key  # noqa: E402
 from ecg.review.views import (  # noqa: E402
     annotation_bytes,
@@ -95,8 +95,16 @@ PLOT_CONFIG = {"displaylogo": False, "scrollZoom": False,
 # cached resources and data
 # ---------------------------------------------------------------------------------------------
 
-def bundle_path() -> Path:
-    return Path(os.environ.get("ECG_BUNDLE") or DEFAULT_BUNDLE_PATH)
+def chosen_bundle_path() -> Path:
+    """``$ECG_BUNDLE`` (a bundle name or file) when set, else the sidebar's choice."""
+    env = os.environ.get("ECG_BUNDLE")
+    if env:
+        return bundle_path(env)
+    name = st.sidebar.selectbox("Model bundle", list(BUNDLE_NAMES), index=list(BUNDLE_NAMES).index(DEFAULT_BUNDLE),
+                                key="bundle_name",
+                                format_func=lambda n: {"production": "production (trained on all 44 records)",
+                                                       "ds1": "ds1 (evaluation: trained on DS1 only)"}.get(n, n))
+    return bundle_path(name)
 
 
 @st.cache_resource(show_spinner=False)
@@ -631,7 +639,7 @@ def main() -> None:
 
     # model bundle
     bundle: ModelBundle | None = None
-    bpath = bundle_path()
+    bpath = chosen_bundle_path()
     if not bpath.is_file():
         st.error(f"No model bundle at {bpath}: the record is shown without scoring. Train one with "
                  "`ecg train` or set ECG_BUNDLE to a bundle file.")
@@ -640,6 +648,9 @@ def main() -> None:
             bundle = get_bundle(str(bpath), bpath.stat().st_mtime)
         except (ECGError, OSError) as exc:
             st.error(f"The model bundle cannot be used: {exc}. The record is shown without scoring.")
+    if bundle is not None and kind == "demo" and label in bundle.training_records:
+        st.sidebar.caption(f"Record {label} is a training patient of this bundle ({bundle.version}): its results "
+                           "flatter the model. DS2 records (100, 232) are unseen by the ds1 bundle.")
 
     # analysis lead (known once the record is read)
     lead_choice = st.session_state.get(f"lead::{label}")

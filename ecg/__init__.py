@@ -8,7 +8,7 @@ Public API::
     ecg.detect_r_peaks(x, fs)   # R-peak samples of one lead
     ecg.AAMI_CLASSES            # ("N", "S", "V", "F", "Q")
     ecg.symbol_to_aami(sym)     # MIT-BIH symbol -> AAMI class or None
-    ecg.load_bundle(path=None)  # the model bundle (default: the shipped one)
+    ecg.load_bundle(path=None)  # a model bundle: "production" (default), "ds1" or a path
     ecg.score_record(record)    # the one scoring path: record -> scored, flagged beats
 """
 
@@ -38,7 +38,8 @@ def detect_r_peaks(signal: "np.ndarray", fs: float, method: str = "default") -> 
 
 
 def load_bundle(path: "str | None" = None) -> "ModelBundle":
-    """Load a model bundle (default: the shipped one trained on DS1). See
+    """Load a model bundle by name (``production``, the default: trained on all 44 non-paced
+    MIT-BIH records; ``ds1``: the evaluation bundle, trained on DS1 only) or by path. See
     :class:`ecg.models.bundle.ModelBundle`."""
     from ecg.models.bundle import load_bundle as _load
 

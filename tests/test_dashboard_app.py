@@ -264,3 +264,10 @@ def test_shipped_bundle_scores_a_demo_record(monkeypatch: pytest.MonkeyPatch, tm
     monkeypatch.setenv("ECG_REVIEW_DB", str(tmp_path / "r.db"))
     at = open_demo(new_app(), "119")
     assert metric(at, "Beats") > 1500 and metric(at, "Flagged beats") > 0
+    # the sidebar offers both shipped bundles, production first; 119 is a training patient of both
+    assert at.selectbox(key="bundle_name").value == "production"
+    assert "training patient of this bundle" in texts(at)
+    at.selectbox(key="bundle_name").set_value("ds1").run()
+    assert not at.exception and "training patient of this bundle" in texts(at)
+    at.selectbox(key="demo_record").set_value("232").run()     # a DS2 record: unseen by ds1
+    assert not at.exception and "training patient of this bundle" not in texts(at)

@@ -11,8 +11,8 @@ import torch
 
 from ecg.models.bundle import BUNDLE_FORMAT, BundleError, ModelBundle, load_bundle
 from ecg.models.features import RR_INPUTS, model_inputs, rr_inputs
-from ecg.models.networks import BeatSequenceClassifier, GRUAutoencoder, n_parameters
 from ecg.models.inference import predict_proba
+from ecg.models.networks import BeatSequenceClassifier, GRUAutoencoder, n_parameters
 from ecg.models.training import augment_waves
 from ecg.processing.segmentation import rr_features
 
@@ -282,3 +282,24 @@ def test_rr_inputs_by_name_and_bundle_keeps_them(tmp_path: Path, demo_dir: Path)
     torch.save(payload, future)
     with pytest.raises(BundleError, match="rr_from_the_future"):
         load_bundle(future)
+
+
+def test_both_shipped_bundles_load_by_name(tmp_path: Path) -> None:
+    from ecg.cli import main
+    from ecg.datasets import DS1, DS2
+    from ecg.models.bundle import BUNDLE_NAMES, DEFAULT_BUNDLE_PATH, EVALUATION_BUNDLE_PATH, bundle_path
+
+    assert bundle_path() == DEFAULT_BUNDLE_PATH == BUNDLE_NAMES["production"]
+    assert bundle_path("ds1") == EVALUATION_BUNDLE_PATH and bundle_path(str(tmp_path / "x.pt")) == tmp_path / "x.pt"
+    ds1, prod = load_bundle("ds1"), load_bundle("production")
+    assert ds1.purpose == "evaluation" and prod.purpose == "production"
+    assert set(ds1.training_records) == set(DS1) and not set(ds1.training_records) & set(DS2)
+    assert set(prod.training_records) == set(DS1) | set(DS2)
+    assert ds1.digest != prod.digest and load_bundle().digest == prod.digest
+    assert ds1.version.startswith("gru-ds1-") and prod.version.startswith("gru-production-")
+    with pytest.raises(BundleError, match="not found"):
+        load_bundle("nope")
+    rc = main(["score", "data/100", "--out", str(tmp_path / "o"), "--bundle", "ds1", "--formats", "json", "--quiet"])
+    assert rc == 0
+    s = json.loads((tmp_path / "o" / "100" / "100_summary.json").read_text())
+    assert s["recording"]["bundle_version"] == ds1.version

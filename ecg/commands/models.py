@@ -13,6 +13,7 @@ def _command_line() -> str:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from ecg.models.bundle import EVALUATION_BUNDLE, bundle_path
     from ecg.models.train_bundle import train_bundle
     from ecg.models.training import TrainConfig
 
@@ -27,16 +28,20 @@ def _train(args: argparse.Namespace) -> int:
         cfg.n_classifiers = args.n_classifiers
     records = tuple(args.records) if args.records else None
     kwargs = {"records": records} if records else {}
-    bundle = train_bundle(args.data_dir, args.out, cfg, progress=not args.quiet, **kwargs)
+    out = args.out or bundle_path("production" if args.production else EVALUATION_BUNDLE)
+    if args.production and args.evaluate_ds2:
+        print("--evaluate-ds2 does not apply to the production bundle: DS2 is in its training set")
+        return 2
+    bundle = train_bundle(args.data_dir, out, cfg, progress=not args.quiet, production=args.production, **kwargs)
     if args.evaluate_ds2:  # stored for the record; never used to choose anything
         from ecg.datasets import DS2
         from ecg.reports.evaluation import evaluate_records
 
         res = evaluate_records(bundle, DS2, args.data_dir, modes=("reference",), progress=not args.quiet)
         bundle.metadata["ds2_reference"] = res["reference"]["headline"]
-        bundle.save(args.out)
+        bundle.save(out)
     secs = bundle.metadata["train_seconds"]["total"]
-    print(f"wrote {args.out} (version {bundle.version}) in {secs:.0f} s; log: {args.out}.log.jsonl")
+    print(f"wrote {out} (version {bundle.version}) in {secs:.0f} s; log: {out}.log.jsonl")
     v = bundle.metadata["validation"]
     print(f"validation (DS1 held-out patients {', '.join(bundle.metadata['val_records'])}): "
           f"autoencoder ROC-AUC {v['val_roc_auc']:.3f}, rr_weight {v['chosen_rr_weight']}")
@@ -45,12 +50,12 @@ def _train(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from ecg.datasets import split_records
-    from ecg.reports.evaluation import evaluate_records, to_markdown, write_report
+    from ecg.reports.evaluation import MODES, evaluate_records, to_markdown, write_report
     from ecg.models.bundle import load_bundle
 
     bundle = load_bundle(args.bundle)
     records = args.records or list(split_records(args.split))
-    modes = ("reference", "end_to_end") if args.mode == "both" else (args.mode,)
+    modes = {"both": ("reference", "end_to_end"), "all": MODES}.get(args.mode, (args.mode,))
     result = evaluate_records(bundle, records, args.data_dir, modes=modes, progress=not args.quiet)
     cmd = _command_line()
     md, js = write_report(result, args.out, cmd, name=args.name)
@@ -60,11 +65,14 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def register(sub: "argparse._SubParsersAction") -> None:
-    from ecg.models.bundle import DEFAULT_BUNDLE_PATH
 
     p = sub.add_parser("train", help="train both GRU models on DS1 and write a bundle")
     p.add_argument("--data-dir", required=True, help="WFDB directory holding the MIT-BIH DS1 records")
-    p.add_argument("--out", type=Path, default=DEFAULT_BUNDLE_PATH, help="bundle file to write")
+    p.add_argument("--out", type=Path, default=None,
+                   help="bundle file to write (default: the shipped evaluation bundle, or with --production the "
+                        "production bundle)")
+    p.add_argument("--production", action="store_true",
+                   help="train the production bundle: the same recipe on all 44 non-paced MIT-BIH records")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--cell", choices=["gru", "lstm"], default="gru")
@@ -80,10 +88,14 @@ def register(sub: "argparse._SubParsersAction") -> None:
 
     p = sub.add_parser("evaluate", help="EC57 evaluation of a bundle on DS2 (inter-patient)")
     p.add_argument("--data-dir", required=True, help="WFDB directory holding the MIT-BIH records")
-    p.add_argument("--bundle", type=Path, default=None, help="bundle file (default: the shipped one)")
+    p.add_argument("--bundle", default="ds1",
+                   help="bundle name (ds1, production) or file (default: ds1, the evaluation bundle)")
     p.add_argument("--split", default="DS2")
     p.add_argument("--records", nargs="*", default=None)
-    p.add_argument("--mode", choices=["reference", "end_to_end", "both"], default="both")
+    p.add_argument("--mode", choices=["reference", "end_to_end", "cross_lead", "cross_device", "both", "all"],
+                   default="all", help="reference beat positions, end to end (every lead as real use), the "
+                   "second lead only (cross-lead), resampled to a 128 Hz Holter (cross-device); both = the first "
+                   "two; all (default) = the four")
     p.add_argument("--out", type=Path, default=Path("reports"))
     p.add_argument("--name", default="ds2_evaluation")
     p.add_argument("--quiet", action="store_true")

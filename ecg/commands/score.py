@@ -31,7 +31,9 @@ def register(sub: "argparse._SubParsersAction") -> None:
     p.add_argument("--lead", default=None, help="lead name or index (default: MLII/II, else the first)")
     p.add_argument("--formats", default=None,
                    help="comma-separated subset of csv,parquet,json,wfdb,edf,pdf (default: all)")
-    p.add_argument("--bundle", type=Path, default=None, help="model bundle (default: the shipped one)")
+    p.add_argument("--bundle", default=None,
+                   help="model bundle: ds1 (evaluation, trained on DS1), production (trained on all 44 non-paced "
+                        "MIT-BIH records; the default) or a file")
     p.add_argument("--force", action="store_true", help="re-score records already scored with the same bundle and input")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_score)

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ecg.datasets.splits import DS2
 from ecg.errors import ECGError
 from ecg.processing.pipeline import BeatConfig
 from ecg.models.features import RR_INPUT_NAMES, RR_INPUTS_V1, ModelInputs, model_inputs
@@ -39,7 +40,25 @@ BUNDLE_FORMAT_VERSION = 3
 #: ``irregular_rhythm_threshold`` (no longer used: AF episodes replace it); 3: adds the
 #: scorer's ``normal_quantiles`` (the bounded 0-100 anomaly score).
 SUPPORTED_FORMAT_VERSIONS = (1, 2, 3)
-DEFAULT_BUNDLE_PATH = Path(__file__).resolve().parent / "bundles" / "ecg_gru_ds1.pt"
+BUNDLE_DIR = Path(__file__).resolve().parent / "bundles"
+#: The shipped bundles, by short name. ``ds1``: the evaluation bundle, trained on DS1 only (it
+#: gives every DS2 figure). ``production``: the same recipe trained on all 44 non-paced MIT-BIH
+#: records (no DS2 figure is quoted for it: DS2 is in its training set).
+BUNDLE_NAMES: dict[str, Path] = {"ds1": BUNDLE_DIR / "ecg_gru_ds1.pt", "production": BUNDLE_DIR / "ecg_gru_production.pt"}
+DEFAULT_BUNDLE = "production"
+EVALUATION_BUNDLE = "ds1"
+DEFAULT_BUNDLE_PATH = BUNDLE_NAMES[DEFAULT_BUNDLE]
+EVALUATION_BUNDLE_PATH = BUNDLE_NAMES[EVALUATION_BUNDLE]
+
+
+def bundle_path(bundle: str | os.PathLike | None = None) -> Path:
+    """The file of a bundle given by short name (:data:`BUNDLE_NAMES`), by path, or ``None``
+    for the default (``production``)."""
+    if bundle is None:
+        return DEFAULT_BUNDLE_PATH
+    if isinstance(bundle, str) and bundle in BUNDLE_NAMES:
+        return BUNDLE_NAMES[bundle]
+    return Path(bundle)
 
 
 class BundleError(ECGError, ValueError):
@@ -142,6 +161,18 @@ class ModelBundle:
     digest: str = ""
 
     @property
+    def training_records(self) -> tuple[str, ...]:
+        """Names of the MIT-BIH records whose beats trained or calibrated this bundle."""
+        md = self.metadata
+        return tuple(sorted(set(md.get("train_records", ())) | set(md.get("val_records", ()))))
+
+    @property
+    def purpose(self) -> str:
+        """``"evaluation"`` when no DS2 record trained the bundle (its DS2 figures are honest),
+        else ``"production"``."""
+        return "production" if set(self.training_records) & set(DS2) else "evaluation"
+
+    @property
     def n_classifiers(self) -> int:
         """Ensemble members of the classifier (1 for a single network)."""
         return len(self.classifier.members) if isinstance(self.classifier, ClassifierEnsemble) else 1
@@ -208,10 +239,12 @@ class ModelBundle:
 
     @classmethod
     def load(cls, path: str | os.PathLike | None = None) -> "ModelBundle":
-        """Load and verify a bundle (default: the shipped DS1 bundle)."""
-        p = Path(path) if path is not None else DEFAULT_BUNDLE_PATH
+        """Load and verify a bundle: a short name (``ds1``, ``production``), a path, or
+        ``None`` for the default (``production``)."""
+        p = bundle_path(path)
         if not p.is_file():
-            hint = " (train one with `ecg train`)" if path is None else ""
+            hint = (" (train it with `ecg train" + (" --production" if p == DEFAULT_BUNDLE_PATH else "") + "`)"
+                    if p in BUNDLE_NAMES.values() else "")
             raise BundleError(f"{p}: model bundle not found{hint}")
         try:
             payload = torch.load(p, map_location="cpu", weights_only=True)
@@ -311,5 +344,6 @@ def _digest(meta_json: str, *states: dict[str, torch.Tensor]) -> str:
 
 
 def load_bundle(path: str | os.PathLike | None = None) -> ModelBundle:
-    """Load a model bundle (default: the shipped one trained on DS1)."""
+    """Load a model bundle by short name (``ds1``: the evaluation bundle, trained on DS1;
+    ``production``: trained on all 44 non-paced records; the default) or by path."""
     return ModelBundle.load(path)

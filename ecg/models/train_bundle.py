@@ -13,11 +13,15 @@ from typing import Callable, Sequence
 import torch
 
 from ecg.datasets import DS1, DS2, build_beat_dataset
+
 from ecg.models.bundle import ModelBundle
 from ecg.models.training import (MODEL_CLASSES, TrainConfig, TrainLog, calibrate_scorer,
                                  prepare, seed_everything, train_autoencoder, train_classifier)
 from ecg.processing.pipeline import BeatConfig
 
+
+#: The production bundle's training records: every non-paced MIT-BIH record.
+PRODUCTION_RECORDS: tuple[str, ...] = tuple(sorted(DS1 + DS2))
 
 def code_version() -> str:
     """Package version plus the git commit when run from a checkout."""
@@ -48,13 +52,20 @@ def train_bundle(
     progress: bool = True,
     echo: Callable[[str], None] | None = print,
     cache_dir: str | os.PathLike | None = "data/cache",
+    production: bool = False,
 ) -> ModelBundle:
     """Train the classifier and the autoencoder on ``records`` (DS1) minus the validation
     patients, calibrate the anomaly threshold on the validation patients, and save the bundle
     with a ``.log.jsonl`` training log beside it.
+
+    ``production=True`` builds the production bundle: the same recipe on ``records`` that may
+    include DS2 (by default all 44 non-paced records, :data:`PRODUCTION_RECORDS`); no DS2
+    figure can be quoted for it. Otherwise DS2 records are refused.
     """
+    if production and records is DS1:
+        records = PRODUCTION_RECORDS
     leaked = sorted(set(records) & set(DS2))
-    if leaked:
+    if leaked and not production:
         raise ValueError(f"training records include DS2 records {leaked}; train on DS1 only")
     missing_val = sorted(set(cfg.val_records) - set(records))
     if missing_val:
@@ -95,9 +106,11 @@ def train_bundle(
         seq_len=64,
         clf_channels=tuple(cfg.clf_channels),
         rr_inputs=tuple(cfg.rr_inputs),
-        version=f"{cfg.cell}-ds1-{datetime.now(timezone.utc):%Y%m%d}-seed{cfg.seed}",
+        version=f"{cfg.cell}-{'production' if production else 'ds1'}-{datetime.now(timezone.utc):%Y%m%d}-seed{cfg.seed}",
         metadata={
-            "trained_on": "MIT-BIH Arrhythmia Database, DS1 (de Chazal 2004 inter-patient split)",
+            "trained_on": "MIT-BIH Arrhythmia Database, all 44 non-paced records (DS1 + DS2); no DS2 figure "
+                          "applies" if production else
+                          "MIT-BIH Arrhythmia Database, DS1 (de Chazal 2004 inter-patient split)",
             "train_records": sorted(train),
             "val_records": sorted(val),
             "lead": "MLII (first lead when MLII is absent)",
@@ -118,4 +131,4 @@ def train_bundle(
     return bundle
 
 
-__all__ = ["code_version", "train_bundle"]
+__all__ = ["PRODUCTION_RECORDS", "code_version", "train_bundle"]
