@@ -8,9 +8,12 @@ folds' confusion matrices summed, which weighs every DS1 beat once and is steadi
 per-fold mean when a fold holds few S beats), before choosing a variant; then evaluate the
 chosen one once on DS2.
 
-    python scripts/cv_ds1.py [--data-dir DIR] [--set key=value ...] [--json PATH]
+    python scripts/cv_ds1.py [--data-dir DIR] [--set key=value ...] [--modes reference cross_lead] [--keep DIR] [--json PATH]
 
-``--set`` overrides TrainConfig fields, e.g. ``--set class_weight_power=1.0 --set seed=1``.
+``--set`` overrides TrainConfig fields, e.g. ``--set class_weight_power=1.0 --set seed=1`` or
+``--set "train_leads=('primary','second')"``. ``--modes`` adds evaluation protocols of
+``ecg.reports.evaluation.MODES`` (the first is the headline; each is reported and pooled);
+``--keep`` keeps the fold bundles (``fold<k>.pt``) for later comparisons on the same folds.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import command_line, default_mitdb_dir, write_json  # noqa: E402
 
 from ecg.datasets import DS1  # noqa: E402
-from ecg.reports.evaluation import evaluate_records  # noqa: E402
+from ecg.reports.evaluation import MODES, evaluate_records  # noqa: E402
 from ecg.models.train_bundle import train_bundle  # noqa: E402
 from ecg.models.training import TrainConfig  # noqa: E402
 
@@ -72,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-dir", type=Path, default=None)
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="TrainConfig override")
+    ap.add_argument("--modes", nargs="+", default=["reference"], choices=list(MODES))
+    ap.add_argument("--keep", type=Path, default=None, help="keep the fold bundles in this folder")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
     assert sorted(r for f in FOLDS for r in f) == sorted(DS1), "folds must partition DS1"
@@ -79,7 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     overrides = parse_overrides(args.set)
     print(f"# {command_line()}\n# data: {data_dir}; overrides: {overrides or 'none'}")
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp_dir:
+        tmp = args.keep or Path(tmp_dir)
+        tmp.mkdir(parents=True, exist_ok=True)
         for k, test in enumerate(FOLDS):
             val = FOLDS[(k + 1) % len(FOLDS)]
             train = [r for i, f in enumerate(FOLDS) if i not in (k, (k + 1) % len(FOLDS)) for r in f]
@@ -87,11 +94,15 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             bundle = train_bundle(data_dir, Path(tmp) / f"fold{k}.pt", cfg, records=tuple(train) + tuple(val),
                                   progress=False, echo=None)
-            res = evaluate_records(bundle, test, data_dir, modes=("reference",), progress=False)["reference"]
+            allres = evaluate_records(bundle, test, data_dir, modes=tuple(args.modes), progress=False)
+            res = allres[args.modes[0]]
             row = {"fold": k, "test": list(test), "val": list(val), "seconds": time.perf_counter() - t0,
                    **{m: res["headline"][m] for m in METRICS},
                    "confusion_matrix": res["confusion_matrix"]["matrix"],
-                   "per_record": [{k: v for k, v in r.items() if k != "seconds"} for r in res["per_record"]]}
+                   "per_record": [{k: v for k, v in r.items() if k != "seconds"} for r in res["per_record"]],
+                   "modes": {mode: {"headline": allres[mode]["headline"],
+                                    "confusion_matrix": allres[mode]["confusion_matrix"]["matrix"]}
+                             for mode in args.modes}}
             rows.append(row)
             print(f"fold {k} test {' '.join(test):24} " + " ".join(f"{m}={row[m]:.3f}" for m in METRICS)
                   + f"  ({row['seconds']:.0f} s)", flush=True)
@@ -101,12 +112,15 @@ def main(argv: list[str] | None = None) -> int:
         summary[m] = {"mean": float(np.nanmean(v)), "std": float(np.nanstd(v)), "min": float(np.nanmin(v)),
                       "max": float(np.nanmax(v))}
     pooled = pooled_statistics([r["confusion_matrix"] for r in rows])
+    pooled_modes = {mode: pooled_statistics([r["modes"][mode]["confusion_matrix"] for r in rows]) for mode in args.modes}
+    for mode, p in pooled_modes.items():
+        print(f"pooled {mode:12} " + " ".join(f"{m}={v:.3f}" for m, v in p.items()))
     print("\nmean +- sd over folds (patient-wise, DS1 only):")
     for m, s in summary.items():
         print(f"  {m:11} {s['mean']:.3f} +- {s['std']:.3f}   [{s['min']:.3f}, {s['max']:.3f}]   pooled {pooled.get(m, float('nan')):.3f}")
     if args.json:
         write_json(args.json, {"command": command_line(), "overrides": overrides, "folds": rows, "summary": summary,
-                               "pooled": pooled})
+                               "pooled": pooled, "modes": list(args.modes), "pooled_modes": pooled_modes})
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import platform
 import subprocess
@@ -15,9 +16,9 @@ import torch
 from ecg.datasets import DS1, DS2, build_beat_dataset
 
 from ecg.models.bundle import ModelBundle
-from ecg.models.training import (MODEL_CLASSES, TrainConfig, TrainLog, calibrate_scorer,
+from ecg.models.training import (MODEL_CLASSES, PreparedRecord, TrainConfig, TrainLog, calibrate_scorer,
                                  prepare, seed_everything, train_autoencoder, train_classifier)
-from ecg.processing.pipeline import BeatConfig
+from ecg.processing.pipeline import SECOND_LEAD, BeatConfig
 
 
 #: The production bundle's training records: every non-paced MIT-BIH record.
@@ -40,6 +41,32 @@ def code_version() -> str:
     if not sha:
         return __version__
     return f"{__version__}+{sha}" + (".dirty" if dirty else "")
+
+
+#: Suffix of a training sequence cut from a record's second lead (``"101/2"``).
+SECOND_LEAD_SUFFIX = "/2"
+
+
+def patient_of(sequence: str) -> str:
+    """The record (patient) a training sequence comes from."""
+    return sequence.split("/", 1)[0]
+
+
+def training_sequences(records: Sequence[str], data_dir: str | os.PathLike, cfg: TrainConfig,
+                       beat_config: BeatConfig, cache_dir: str | os.PathLike | None) -> dict[str, PreparedRecord]:
+    """Prepared beat sequences per record and per trained lead (:attr:`TrainConfig.train_leads`):
+    the primary lead under the record's name, the second lead under ``name + "/2"``."""
+    unknown = sorted(set(cfg.train_leads) - {"primary", "second"})
+    if unknown or not cfg.train_leads:
+        raise ValueError(f"train_leads must name 'primary' and / or 'second', got {list(cfg.train_leads)}")
+    out: dict[str, PreparedRecord] = {}
+    for which in cfg.train_leads:
+        lead = None if which == "primary" else SECOND_LEAD
+        ds = build_beat_dataset(records, data_dir, lead=lead, config=beat_config, cache_dir=cache_dir)
+        suffix = "" if which == "primary" else SECOND_LEAD_SUFFIX
+        out.update({k + suffix: dataclasses.replace(v, name=k + suffix)
+                    for k, v in prepare(ds, tuple(cfg.rr_inputs)).items()})
+    return out
 
 
 def train_bundle(
@@ -73,10 +100,9 @@ def train_bundle(
     t0 = time.perf_counter()
     seed_everything(cfg.seed, cfg.threads)
     log = TrainLog(echo=echo if not progress else None)
-    ds = build_beat_dataset(records, data_dir, config=beat_config, cache_dir=cache_dir)
-    recs = prepare(ds, tuple(cfg.rr_inputs))
-    val = {k: v for k, v in recs.items() if k in cfg.val_records}
-    train = {k: v for k, v in recs.items() if k not in cfg.val_records}
+    recs = training_sequences(records, data_dir, cfg, beat_config, cache_dir)
+    val = {k: v for k, v in recs.items() if patient_of(k) in cfg.val_records}
+    train = {k: v for k, v in recs.items() if patient_of(k) not in cfg.val_records}
     log.add(stage="data", train_records=sorted(train), val_records=sorted(val),
             train_beats=int(sum(r.target.size for r in train.values())),
             val_beats=int(sum(r.target.size for r in val.values())))
@@ -111,9 +137,11 @@ def train_bundle(
             "trained_on": "MIT-BIH Arrhythmia Database, all 44 non-paced records (DS1 + DS2); no DS2 figure "
                           "applies" if production else
                           "MIT-BIH Arrhythmia Database, DS1 (de Chazal 2004 inter-patient split)",
-            "train_records": sorted(train),
-            "val_records": sorted(val),
-            "lead": "MLII (first lead when MLII is absent)",
+            "train_records": sorted({patient_of(k) for k in train}),
+            "val_records": sorted({patient_of(k) for k in val}),
+            "train_leads": list(cfg.train_leads),
+            "lead": "MLII (first lead when MLII is absent)" if tuple(cfg.train_leads) == ("primary",) else
+                    "MLII and the second lead (V1, V2, V4 or V5)",
             "train_config": cfg.as_dict(),
             "code_version": code_version(),
             "torch_version": torch.__version__,
@@ -131,4 +159,4 @@ def train_bundle(
     return bundle
 
 
-__all__ = ["PRODUCTION_RECORDS", "code_version", "train_bundle"]
+__all__ = ["PRODUCTION_RECORDS", "SECOND_LEAD_SUFFIX", "code_version", "patient_of", "train_bundle", "training_sequences"]

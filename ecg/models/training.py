@@ -61,6 +61,7 @@ class TrainConfig:
     n_classifiers: int = 1  # ensemble members, seeds seed, seed+1000, ...; probabilities averaged
     clf_refit: bool = False  # retrain on train + validation patients for the early-stopped epoch count
     rr_inputs: tuple[str, ...] = RR_INPUTS  # names from ecg.models.features.RR_INPUT_NAMES
+    train_leads: tuple[str, ...] = ("primary",)  # "primary" (MLII), "second" (V1/V2/V4/V5): leads trained on
     augment: bool = True
     patience: int = 6
     # calibration
@@ -73,6 +74,7 @@ class TrainConfig:
         d["val_records"] = list(self.val_records)
         d["clf_channels"] = list(self.clf_channels)
         d["rr_inputs"] = list(self.rr_inputs)
+        d["train_leads"] = list(self.train_leads)
         return d
 
 

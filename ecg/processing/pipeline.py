@@ -35,11 +35,22 @@ class BeatConfig:
         return cls(low_hz=float(d["low_hz"]), high_hz=float(d["high_hz"]), window=BeatWindow(**d["window"]))
 
 
+#: ``lead=`` value naming the record's second lead: the first lead other than the default one
+#: (in MIT-BIH the V1, V2, V4 or V5 beside MLII).
+SECOND_LEAD = "@second"
+
+
 def choose_lead(lead_names: Sequence[str], lead: int | str | None = None,
                 preferred: Sequence[str] = PREFERRED_LEADS) -> int:
-    """Index of the lead to analyse: ``lead`` if given (name or index), else the first of
-    ``preferred`` present (case-insensitive), else 0."""
+    """Index of the lead to analyse: ``lead`` if given (name, index or :data:`SECOND_LEAD`),
+    else the first of ``preferred`` present (case-insensitive), else 0."""
     lower = [n.lower() for n in lead_names]
+    if isinstance(lead, str) and lead == SECOND_LEAD:
+        primary = choose_lead(lead_names, None, preferred)
+        others = [j for j in range(len(lead_names)) if j != primary]
+        if not others:
+            raise ValueError(f"one lead only ({list(lead_names)}): there is no second lead")
+        return others[0]
     if lead is not None:
         if isinstance(lead, (int, np.integer)):
             if not 0 <= int(lead) < len(lead_names):

@@ -27,7 +27,7 @@ from ecg.evaluate.metrics import CLASSES_5, confusion_matrix, ec57_statistics, p
 from ecg.datasets.variants import holter_variant
 from ecg.io.records import Record, load_record
 from ecg.models.bundle import ModelBundle
-from ecg.processing.pipeline import choose_lead
+from ecg.processing.pipeline import SECOND_LEAD, choose_lead
 from ecg.scoring.score import ScoredRecord, score_record
 
 #: Evaluation modes. ``reference``: the annotated beat positions (literature-comparable);
@@ -40,11 +40,10 @@ MODES = ("reference", "end_to_end", "cross_lead", "cross_device")
 
 def second_lead(record: Record) -> int:
     """Index of the record's lead other than the one analysed by default (the first other one)."""
-    primary = choose_lead(record.lead_names)
-    others = [j for j in range(record.n_leads) if j != primary]
-    if not others:
-        raise ValueError(f"record {record.name} has one lead: no cross-lead evaluation")
-    return others[0]
+    try:
+        return choose_lead(record.lead_names, SECOND_LEAD)
+    except ValueError:
+        raise ValueError(f"record {record.name} has one lead: no cross-lead evaluation") from None
 
 
 def score_for_mode(record: Record, bundle: ModelBundle, mode: str) -> ScoredRecord:
