@@ -116,7 +116,7 @@ def evaluate_records(
         flags = np.concatenate(a["flags"])
         normal = labels == "N"
         abnormal = np.isin(labels, ["S", "V", "F"])
-        keep = normal | abnormal
+        keep = (normal | abnormal) & np.isfinite(scores)  # beats in unreadable signal have no score
         ae = {
             "roc_auc": roc_auc(abnormal[keep], scores[keep]),
             "pr_auc": pr_auc(abnormal[keep], scores[keep]),
