@@ -595,7 +595,7 @@ def downloads_tab(record: Record, scored: ScoredRecord | None, reviewed: pd.Data
                        file_name=f"{stem}.ecg", mime="application/octet-stream", on_click="ignore", key="dl_ann")
     c2.caption(f"Put it beside {stem}.hea and read it with annotator 'ecg' (e.g. wfdb.rdann(..., 'ecg')).")
     c3.download_button("PDF report", data=lambda: pdf_bytes(record, reviewed, scored.summary,
-                                                               scored.bundle_version, scored.lead,
+                                                               scored.bundle_version, scored.leads[0],
                                                                st.session_state.get("threshold")),
                        file_name=f"{stem}_report.pdf", mime="application/pdf", on_click="ignore", key="dl_pdf")
     c3.caption("Summary and strips of the flagged beats with the model's labels (takes a few seconds).")
@@ -688,12 +688,13 @@ def main() -> None:
 
     with st.sidebar:
         st.header("Leads")
-        lead_opts = ["auto"] + list(record.lead_names)
-        cur = lead_choice if lead_choice in lead_opts else "auto"
-        chosen = st.selectbox("Lead analysed", lead_opts, index=lead_opts.index(cur),
-                              help="auto: MLII / II when present, else the first lead")
-        if (None if chosen == "auto" else chosen) != lead_choice:
-            st.session_state[f"lead::{label}"] = None if chosen == "auto" else chosen
+        lead_opts = ["all"] + list(record.lead_names)
+        cur = lead_choice if lead_choice in lead_opts else "all"
+        chosen = st.selectbox("Leads analysed", lead_opts, index=lead_opts.index(cur),
+                              help="all: beats detected once on the best lead at each moment, classes fused "
+                                   "over the readable leads; or one lead only")
+        if (None if chosen == "all" else chosen) != lead_choice:
+            st.session_state[f"lead::{label}"] = None if chosen == "all" else chosen
             st.rerun()
         strip_leads = st.multiselect("Leads on the strip", list(record.lead_names), default=list(record.lead_names),
                                      key=f"strip_leads::{label}") or list(record.lead_names)
@@ -703,7 +704,7 @@ def main() -> None:
     shown = filter_mask(beats, classes, reasons)
     view = view_table(beats, shown) if len(beats) else beats
     nav = beats["sample"].to_numpy(np.int64)[shown] if len(beats) else np.zeros(0, np.int64)
-    lead_name = scored.lead if scored is not None else record.lead_names[0]
+    lead_name = scored.leads[0] if scored is not None else record.lead_names[0]
     duration = record.duration_s
     fs = float(record.fs)
 

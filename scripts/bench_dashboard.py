@@ -74,7 +74,7 @@ def build_figures(record_ref: str, data_dir: str | None, bundle, threshold: floa
     first = int(nav[0]) if nav.size else None
     strip_t0 = strip_start_for(first / record.fs, 10.0, record.duration_s) if first is not None else 0.0
     t0 = time.perf_counter()
-    overview = review_overview_figure(record, view, scored.lead, threshold, strip_t0, 10.0)
+    overview = review_overview_figure(record, view, scored.leads[0], threshold, strip_t0, 10.0)
     t["overview"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()

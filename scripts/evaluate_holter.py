@@ -52,7 +52,8 @@ def record_figures(name: str, data_dir: Path) -> dict:
     fs = rec.fs
     # the summary's own definitions, every pause listed (the JSON lists the first 50)
     summary = holter_summary(sr.beats, fs, rec.duration_s, quality=sr.quality,
-                             gap_mask=gap_mask(rec.signal[:, rec.lead_index(sr.lead)], fs), max_listed=10 ** 9)
+                             gap_mask=np.all([gap_mask(rec.signal[:, rec.lead_index(name)], fs) for name in sr.leads],
+                                             axis=0), max_listed=10 ** 9)
     ann = rec.annotations
     is_beat = np.fromiter((s in BEAT_SYMBOLS for s in ann.symbol), bool, len(ann.symbol))
     rs = ann.sample[is_beat]

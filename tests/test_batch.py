@@ -136,4 +136,4 @@ def test_index_agrees_with_the_summaries_and_covers_earlier_runs(batch_dir: Path
                            ("f_burden_pct", s.ectopy.F.burden_pct), ("af_burden_pct", s.af.burden_pct),
                            ("analysable_pct", s.signal_quality.analysable_pct), ("hr_mean_bpm", s.heart_rate.mean_bpm)):
             assert value is not None and float(row[col]) == pytest.approx(value), col
-        assert row["lead"] == "MLII" and row["af_episodes"] == len(s.af.episodes)
+        assert row["lead"] == "MLII+V1" and row["af_episodes"] == len(s.af.episodes)

@@ -43,7 +43,7 @@ def test_evaluation_protocols(demo_dir: Path, tiny_bundle) -> None:
     assert rec.lead_names[second_lead(rec)] == "V5"
     assert score_for_mode(rec, tiny_bundle, "cross_lead").lead == "V5"
     dev = score_for_mode(rec, tiny_bundle, "cross_device")
-    assert dev.record.fs == 128.0 and dev.lead == "MLII"
+    assert dev.record.fs == 128.0 and dev.lead == "MLII+V5"
     with pytest.raises(ValueError, match="unknown mode"):
         score_for_mode(rec, tiny_bundle, "sideways")
     res = evaluate_records(tiny_bundle, ["100"], demo_dir, modes=MODES, progress=False)

@@ -218,7 +218,7 @@ def write_outputs(scored: Any, out_dir: Path, formats: Sequence[str]) -> dict[st
         from ecg.export.pdf_report import write_pdf_report
 
         written["pdf"] = write_pdf_report(scored.record, scored.beats, scored.summary, paths["pdf"],
-                                          lead=scored.lead, bundle_version=scored.bundle_version)
+                                          lead=scored.leads[0], bundle_version=scored.bundle_version)
     return written
 
 

@@ -40,6 +40,10 @@ MIN_DURATION_S = 5.0
 CHUNK_MARGIN_S = 10.0
 #: Readable stretches shorter than this between unreadable signal are not analysed, s.
 MIN_READABLE_S = 6.0
+#: Two detections closer than this are one beat seen by two leads, s.
+FUSION_REFRACTORY_S = 0.2
+#: Each lead's vote in the class fusion, by its quality label (GOOD, NOISY, UNREADABLE).
+QUALITY_WEIGHTS = np.array([1.0, 0.5, 0.0])
 _RR = {n: i for i, n in enumerate(RR_FEATURES)}
 
 
@@ -67,6 +71,7 @@ class ScoredRecord:
     seconds: float
     quality: SignalQuality | None = None
     af: AFResult | None = None
+    leads: tuple[str, ...] = ()  # the analysed leads, the preferred one first (``lead`` joins them with "+")
     model_waves: np.ndarray = field(repr=False, default_factory=lambda: np.zeros((0, 0), np.float32))
 
     @property
@@ -103,8 +108,9 @@ def _chunks(n: int, chunk: int) -> list[tuple[int, int]]:
 
 # ------------------------------------------------------------------------------------ steps
 
-def select_lead(record: Record, lead: int | str | None) -> int:
-    """Check the record can be scored and return the index of the lead to analyse."""
+def select_leads(record: Record, lead: int | str | None = None) -> list[int]:
+    """Check the record can be scored and return the indices of the leads to analyse: ``lead``
+    alone when given, else every lead, the preferred one (MLII/II) first."""
     where = record.source or record.name
     fs = float(record.fs)
     if not MIN_FS <= fs <= MAX_FS:
@@ -116,7 +122,7 @@ def select_lead(record: Record, lead: int | str | None) -> int:
     if record.n_samples < MIN_DURATION_S * fs:
         raise RecordError(where, f"record is too short to score: {record.n_samples / fs:.2f} s "
                                  f"(at least {MIN_DURATION_S:g} s needed)")
-    return j
+    return [j] if lead is not None else [j] + [k for k in range(record.n_leads) if k != j]
 
 
 def drop_readable_islands(quality: SignalQuality, min_readable_s: float = MIN_READABLE_S) -> SignalQuality:
@@ -134,10 +140,80 @@ def drop_readable_islands(quality: SignalQuality, min_readable_s: float = MIN_RE
     return dataclasses.replace(quality, labels=labels)
 
 
-def unusable_mask(lead_off: np.ndarray, quality: SignalQuality) -> np.ndarray:
-    """Samples not to analyse (bool): NaN or flat (``lead_off``, from :func:`gap_mask`), or in a
-    window labelled unreadable."""
-    return lead_off | ~quality.readable_mask()
+def unusable_mask(lead_off: np.ndarray, quality: SignalQuality, lead: int) -> np.ndarray:
+    """Samples of one analysed lead not to analyse (bool): NaN or flat (``lead_off``, from
+    :func:`gap_mask`), or in a window where that lead is labelled unreadable."""
+    readable = np.repeat(quality.labels[:, lead] != UNREADABLE, quality.window)[: quality.n_samples]
+    return lead_off | ~readable
+
+
+def _window_of(quality: SignalQuality, samples: np.ndarray) -> np.ndarray:
+    return np.clip(np.asarray(samples, np.int64) // quality.window, 0, max(quality.n_windows - 1, 0))
+
+
+def lead_rank(quality: SignalQuality) -> np.ndarray:
+    """(n_windows, n_leads) int: the leads ordered per window, best quality first and the
+    analysed leads' order (the preferred lead first) on ties; 0 = the best."""
+    n_leads = quality.labels.shape[1]
+    key = quality.labels.astype(np.int64) * n_leads + np.arange(n_leads)[None, :]
+    return key.argsort(axis=1).argsort(axis=1)
+
+
+def fuse_peaks(per_lead: list[np.ndarray], quality: SignalQuality, fs: float,
+               refractory_s: float = FUSION_REFRACTORY_S) -> np.ndarray:
+    """R peaks detected once from several leads: in each quality window the detections of the
+    best lead there (:func:`lead_rank`); a detection within ``refractory_s`` of the one before
+    it (the same beat seen by two leads at a window edge) is dropped."""
+    rank = lead_rank(quality)
+    kept = [pk[rank[_window_of(quality, pk), j] == 0] for j, pk in enumerate(per_lead)]
+    pk = np.sort(np.concatenate(kept)) if kept else np.zeros(0, np.int64)
+    if pk.size > 1:
+        pk = pk[np.concatenate(([True], np.diff(pk) >= refractory_s * fs))]
+    return pk.astype(np.int64)
+
+
+def fuse_leads(outs: list[ModelOutputs], quality: SignalQuality, lead_names: list[str]
+               ) -> tuple[ModelOutputs, np.ndarray]:
+    """One set of model outputs from the analysed leads, and the leads that voted per beat.
+
+    Class probabilities: the mean of the leads' log-probabilities weighted by their quality at
+    the beat (:data:`QUALITY_WEIGHTS`: good 1, noisy 0.5, unreadable 0), renormalised. A lead
+    unreadable at a beat does not vote there. The anomaly score, the RR features and the
+    waveform are those of the best lead at the beat (:func:`lead_rank`)."""
+    if len(outs) == 1:
+        o = outs[0]
+        w = QUALITY_WEIGHTS[quality.at_lead(o.sample, 0).astype(np.int64)]
+        return o, np.where(w > 0, lead_names[0], "")
+    sample = np.unique(np.concatenate([o.sample for o in outs]))
+    n, n_leads, k = sample.size, len(outs), outs[0].probs.shape[1]
+    logp = np.zeros((n_leads, n, k))
+    weight = np.zeros((n_leads, n))
+    present = np.zeros((n_leads, n), bool)
+    for j, o in enumerate(outs):
+        i = np.searchsorted(sample, o.sample)
+        present[j, i] = True
+        logp[j, i] = np.log(np.clip(o.probs, 1e-7, 1.0))
+        weight[j, i] = QUALITY_WEIGHTS[quality.at_lead(o.sample, j).astype(np.int64)]
+    voters = weight > 0
+    w = np.where(voters.any(axis=0)[None, :], weight, present.astype(float))  # nobody readable: all that ran
+    z = (w[:, :, None] * logp).sum(axis=0) / w.sum(axis=0)[:, None]
+    probs = np.exp(z - z.max(axis=1, keepdims=True))
+    probs = (probs / probs.sum(axis=1, keepdims=True)).astype(np.float32)
+    rank = lead_rank(quality)[_window_of(quality, sample)].T.astype(np.float64)  # (n_leads, n)
+    best = np.where(present, rank, np.inf).argmin(axis=0)
+    pick = [np.searchsorted(o.sample, sample) for o in outs]
+
+    def from_best(field: str) -> np.ndarray:
+        first = getattr(outs[0], field)
+        out = np.zeros((n,) + first.shape[1:], first.dtype)
+        for j, o in enumerate(outs):
+            m = best == j
+            out[m] = getattr(o, field)[pick[j][m]]
+        return out
+
+    names = np.asarray(lead_names, dtype=object)
+    labels = np.array(["+".join(names[voters[:, i]]) for i in range(n)], dtype=object) if n else np.zeros(0, object)
+    return ModelOutputs(sample, from_best("rr"), probs, from_best("score"), from_best("waves")), labels
 
 
 def find_peaks(x: np.ndarray, fs: float, unusable: np.ndarray, chunk: int, margin: int) -> np.ndarray:
@@ -196,8 +272,8 @@ def find_af(out: ModelOutputs, fs: float, beat_quality: np.ndarray, classes: tup
     return detect_af(out.sample, fs, valid=valid, ectopic=ectopic)
 
 
-def beat_table(out: ModelOutputs, fs: float, lead_name: str, classes: tuple[str, ...], beat_quality: np.ndarray,
-               af: np.ndarray, threshold: float) -> pd.DataFrame:
+def beat_table(out: ModelOutputs, fs: float, leads: np.ndarray | str, classes: tuple[str, ...],
+               beat_quality: np.ndarray, af: np.ndarray, threshold: float) -> pd.DataFrame:
     """The beat table (:mod:`ecg.scoring.schema`) from the model outputs.
 
     No S inside AF/flutter episodes (atrial activity there has no discrete P waves, so a
@@ -216,7 +292,7 @@ def beat_table(out: ModelOutputs, fs: float, lead_name: str, classes: tuple[str,
     df = pd.DataFrame({
         "sample": out.sample.astype(np.int64),
         "time_s": out.sample / fs,
-        "lead": lead_name,
+        "lead": leads,
         "rr_prev_s": out.rr[:, _RR["rr_prev_s"]].astype(np.float64),
         "rr_next_s": out.rr[:, _RR["rr_next_s"]].astype(np.float64),
         "pred_class": pred,
@@ -306,21 +382,23 @@ def score_record(
     thr = anomaly_threshold(bundle, threshold)
     where = record.source or record.name
     fs = float(record.fs)
-    j = select_lead(record, lead)
-    lead_name = record.lead_names[j]
-    x = record.signal[:, j]
-    lead_off = gap_mask(x, fs)
-    if (~lead_off).sum() < MIN_DURATION_S * fs:
-        raise RecordError(where, f"lead {lead_name} has no usable signal (NaN or flat throughout)")
-    quality = drop_readable_islands(assess_quality(x, fs, leads=(lead_name,)))
-    unusable = unusable_mask(lead_off, quality)
+    idx = select_leads(record, lead)
+    names = [record.lead_names[j] for j in idx]
+    x = record.signal[:, idx]
+    lead_off = np.stack([gap_mask(x[:, k], fs) for k in range(len(idx))], axis=1)
+    if ((~lead_off).sum(axis=0) < MIN_DURATION_S * fs).all():
+        raise RecordError(where, f"lead{'s' if len(idx) > 1 else ''} {', '.join(names)}: no usable signal "
+                                 "(NaN or flat throughout)")
+    quality = drop_readable_islands(assess_quality(x, fs, leads=names))
+    unusable = [unusable_mask(lead_off[:, k], quality, k) for k in range(len(idx))]
 
     chunk = max(int(chunk_s * fs), int(60 * fs))
     margin = int(CHUNK_MARGIN_S * fs)
     ref = record.annotations.beats() if record.annotations is not None else None
     if isinstance(peaks, str):
         if peaks == "detect":
-            pk = find_peaks(x, fs, unusable, chunk, margin)
+            pk = fuse_peaks([find_peaks(x[:, k], fs, unusable[k], chunk, margin) for k in range(len(idx))],
+                            quality, fs)
         elif peaks == "reference":
             if ref is None:
                 raise RecordError(where, "peaks='reference' needs reference annotations, and the record has none")
@@ -329,25 +407,26 @@ def score_record(
             raise ValueError(f"peaks must be 'detect', 'reference' or an array, got {peaks!r}")
     else:
         pk = np.unique(np.asarray(peaks, dtype=np.int64))
-        pk = pk[(pk >= 0) & (pk < x.size)]
+        pk = pk[(pk >= 0) & (pk < record.n_samples)]
 
-    dropped = {"edge": 0, "gap": 0}
-    out = run_models(bundle, x, fs, lead_off if isinstance(peaks, str) and peaks == "reference" else unusable,
-                     pk, chunk, margin, dropped)
+    reference_mode = isinstance(peaks, str) and peaks == "reference"
+    per_lead = [run_models(bundle, x[:, k], fs, lead_off[:, k] if reference_mode else unusable[k], pk, chunk, margin,
+                           {}) for k in range(len(idx))]
+    out, voters = fuse_leads(per_lead, quality, names)
+    dropped = {"unscored": int(pk.size - out.sample.size)}  # at the edges, or unusable on every lead
     beat_quality = quality.at(out.sample).astype(np.int64)
     af = find_af(out, fs, beat_quality, bundle.classes)
     classes = bundle.classes
-    df = beat_table(out, fs, lead_name, classes, beat_quality, af.in_af, thr)
+    df = beat_table(out, fs, voters, classes, beat_quality, af.in_af, thr)
     missed = match_reference(df, ref, fs)
     df = df[beat_columns(classes if "Q" in classes else tuple(classes) + ("Q",))].reset_index(drop=True)
-    summ = holter_summary(df, fs, record.duration_s, quality=quality, gap_mask=lead_off, record=record.name,
-                          leads=record.lead_names,
-                          analysed_leads=(lead_name,), bundle_version=bundle.version, anomaly_threshold=thr,
-                          dropped_beats=dropped) if summary else None
-    return ScoredRecord(record=record, beats=df, summary=summ, bundle_version=bundle.version, lead=lead_name,
+    summ = holter_summary(df, fs, record.duration_s, quality=quality, gap_mask=lead_off.all(axis=1),
+                          record=record.name, leads=record.lead_names, analysed_leads=names,
+                          bundle_version=bundle.version, anomaly_threshold=thr, dropped_beats=dropped) if summary else None
+    return ScoredRecord(record=record, beats=df, summary=summ, bundle_version=bundle.version, lead="+".join(names),
                         threshold=thr, missed_reference=missed, dropped=dropped,
                         analysable_s=float(quality.analysable_s()), seconds=time.perf_counter() - t_start,
-                        quality=quality, af=af, model_waves=out.waves)
+                        quality=quality, af=af, leads=tuple(names), model_waves=out.waves)
 
 
 def reflag(beats: pd.DataFrame, threshold: float) -> pd.DataFrame:
