@@ -28,7 +28,7 @@ def register(sub: "argparse._SubParsersAction") -> None:
     p.add_argument("--jobs", type=int, default=1, help="records scored in parallel (processes)")
     p.add_argument("--threshold", type=float, default=None,
                    help="anomaly-score threshold on the 0-100 scale (default: the bundle's calibrated threshold, 99)")
-    p.add_argument("--lead", default=None, help="lead name or index (default: MLII/II, else the first)")
+    p.add_argument("--lead", default=None, help="analyse this lead only (name or index; default: every lead, fused per beat)")
     p.add_argument("--formats", default=None,
                    help="comma-separated subset of csv,parquet,json,wfdb,edf,pdf (default: all)")
     p.add_argument("--bundle", default=None,

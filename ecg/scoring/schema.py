@@ -8,7 +8,9 @@ column              dtype     meaning
 ==================  ========  =====================================================
 ``sample``          int64     R-peak sample index in the record (at the record's fs)
 ``time_s``          float64   ``sample / fs`` in seconds from the record start
-``lead``            str       the lead the beat was analysed on (e.g. ``MLII``)
+``lead``            str       the leads whose classification of the beat was used,
+                              joined by "+" (e.g. ``MLII+V1``; ``V1`` where MLII was
+                              unreadable; "" for a beat in unreadable signal)
 ``rr_prev_s``       float64   RR interval before the beat, s
 ``rr_next_s``       float64   RR interval after the beat, s
 ``pred_class``      str       predicted AAMI class: N, S, V, F or Q
