@@ -137,3 +137,16 @@ def test_index_agrees_with_the_summaries_and_covers_earlier_runs(batch_dir: Path
                            ("analysable_pct", s.signal_quality.analysable_pct), ("hr_mean_bpm", s.heart_rate.mean_bpm)):
             assert value is not None and float(row[col]) == pytest.approx(value), col
         assert row["lead"] == "MLII+V1" and row["af_episodes"] == len(s.af.episodes)
+
+
+def test_cli_lead_option_restricts_the_analysis(batch_dir: Path, tmp_path: Path, tiny_bundle_path: Path) -> None:
+    out = tmp_path / "lead"
+    for args, expect in ((["--lead", "V1"], {"V1"}), (["--lead", "0"], {"MLII"}), ([], {"MLII+V1"})):
+        rc = main(["score", str(batch_dir / "119"), "--out", str(out), "--bundle", str(tiny_bundle_path),
+                   "--formats", "csv,json", "--quiet", "--force", *args])
+        assert rc == 0
+        beats = read_beat_table(output_paths(out, "119")["csv"])
+        leads = set(beats["lead"]) - {""}
+        assert expect <= leads and (expect == {"MLII+V1"} or leads == expect), (args, leads)
+        s = json.loads(output_paths(out, "119")["json"].read_text())
+        assert "+".join(s["recording"]["analysed_leads"]) == ("MLII+V1" if not args else next(iter(expect)))
