@@ -33,6 +33,7 @@ from _common import command_line, default_mitdb_dir, write_json  # noqa: E402
 
 from ecg.datasets import DS1  # noqa: E402
 from ecg.reports.evaluation import MODES, evaluate_records  # noqa: E402
+from ecg.models.bundle import load_bundle  # noqa: E402
 from ecg.models.train_bundle import train_bundle  # noqa: E402
 from ecg.models.training import TrainConfig  # noqa: E402
 
@@ -77,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="TrainConfig override")
     ap.add_argument("--modes", nargs="+", default=["reference"], choices=list(MODES))
     ap.add_argument("--keep", type=Path, default=None, help="keep the fold bundles in this folder")
+    ap.add_argument("--reuse", type=Path, default=None,
+                    help="evaluate the fold bundles kept by an earlier --keep run instead of training")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
     assert sorted(r for f in FOLDS for r in f) == sorted(DS1), "folds must partition DS1"
@@ -92,8 +95,11 @@ def main(argv: list[str] | None = None) -> int:
             train = [r for i, f in enumerate(FOLDS) if i not in (k, (k + 1) % len(FOLDS)) for r in f]
             cfg = TrainConfig(val_records=tuple(val), **overrides)
             t0 = time.perf_counter()
-            bundle = train_bundle(data_dir, Path(tmp) / f"fold{k}.pt", cfg, records=tuple(train) + tuple(val),
-                                  progress=False, echo=None)
+            if args.reuse:
+                bundle = load_bundle(args.reuse / f"fold{k}.pt")
+            else:
+                bundle = train_bundle(data_dir, Path(tmp) / f"fold{k}.pt", cfg, records=tuple(train) + tuple(val),
+                                      progress=False, echo=None)
             allres = evaluate_records(bundle, test, data_dir, modes=tuple(args.modes), progress=False)
             res = allres[args.modes[0]]
             row = {"fold": k, "test": list(test), "val": list(val), "seconds": time.perf_counter() - t0,

@@ -55,7 +55,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     bundle = load_bundle(args.bundle)
     records = args.records or list(split_records(args.split))
-    modes = {"both": ("reference", "end_to_end"), "all": MODES}.get(args.mode, (args.mode,))
+    modes = {"both": ("reference", "end_to_end"),
+             "all": ("reference", "end_to_end", "cross_lead", "cross_device")}.get(args.mode, (args.mode,))
     result = evaluate_records(bundle, records, args.data_dir, modes=modes, progress=not args.quiet)
     cmd = _command_line()
     md, js = write_report(result, args.out, cmd, name=args.name)
@@ -92,7 +93,8 @@ def register(sub: "argparse._SubParsersAction") -> None:
                    help="bundle name (ds1, production) or file (default: ds1, the evaluation bundle)")
     p.add_argument("--split", default="DS2")
     p.add_argument("--records", nargs="*", default=None)
-    p.add_argument("--mode", choices=["reference", "end_to_end", "cross_lead", "cross_device", "both", "all"],
+    p.add_argument("--mode", choices=["reference", "end_to_end", "cross_lead", "cross_device", "primary_lead", "both",
+                                      "all"],
                    default="all", help="reference beat positions, end to end (every lead as real use), the "
                    "second lead only (cross-lead), resampled to a 128 Hz Holter (cross-device); both = the first "
                    "two; all (default) = the four")

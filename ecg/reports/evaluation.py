@@ -31,11 +31,12 @@ from ecg.processing.pipeline import SECOND_LEAD, choose_lead
 from ecg.scoring.score import ScoredRecord, score_record
 
 #: Evaluation modes. ``reference``: the annotated beat positions (literature-comparable);
-#: ``end_to_end``: our detector, as real use; ``cross_lead``: end to end on the second lead
+#: ``end_to_end``: our detector on every lead, fused, as real use; ``primary_lead``: end to end
+#: on the preferred lead (MLII) alone; ``cross_lead``: end to end on the second lead
 #: only (V1, V2, V4 or V5 in MIT-BIH), which a model must not need MLII for; ``cross_device``:
 #: end to end on the record as a 128 Hz, 0.05-40 Hz Holter would record it
 #: (:func:`ecg.datasets.variants.holter_variant`).
-MODES = ("reference", "end_to_end", "cross_lead", "cross_device")
+MODES = ("reference", "end_to_end", "cross_lead", "cross_device", "primary_lead")
 
 
 def second_lead(record: Record) -> int:
@@ -52,6 +53,8 @@ def score_for_mode(record: Record, bundle: ModelBundle, mode: str) -> ScoredReco
         return score_record(record, bundle, peaks="reference", summary=False)
     if mode == "end_to_end":
         return score_record(record, bundle, summary=False)
+    if mode == "primary_lead":
+        return score_record(record, bundle, lead=choose_lead(record.lead_names), summary=False)
     if mode == "cross_lead":
         return score_record(record, bundle, lead=second_lead(record), summary=False)
     if mode == "cross_device":
