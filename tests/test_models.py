@@ -87,6 +87,20 @@ def test_augmentation_keeps_shape_and_changes_values() -> None:
     assert not np.allclose(out, w)
 
 
+def test_device_augmentation_band_limits_and_tilts() -> None:
+    w = np.zeros((64, 1, 70, 1), np.float32)
+    w[:, :, 35] = 1.0                                         # a spike: every low-pass lowers it
+    plain = augment_waves(w, np.random.default_rng(0), max_shift=0)
+    dev = augment_waves(w, np.random.default_rng(0), max_shift=0, device=True)
+    assert dev.shape == w.shape and dev.dtype == np.float32
+    # spike height relative to the crop's gain: lower on average with the band limit
+    assert (dev[:, 0, 35, 0] - dev[:, 0, 34, 0]).mean() < (plain[:, 0, 35, 0] - plain[:, 0, 34, 0]).mean()
+    # a tilt: the two ends of a beat differ
+    assert np.abs(dev[:, 0, 0, 0] - dev[:, 0, -1, 0]).mean() > 0.05
+    # without device augmentation the random stream is unchanged (training stays reproducible)
+    np.testing.assert_array_equal(plain, augment_waves(w, np.random.default_rng(0), max_shift=0))
+
+
 def test_bundle_round_trip_identical_outputs(tiny_bundle_path: Path, tmp_path: Path) -> None:
     b1 = load_bundle(tiny_bundle_path)
     assert b1.classes == ("N", "S", "V", "F")

@@ -63,6 +63,7 @@ class TrainConfig:
     rr_inputs: tuple[str, ...] = RR_INPUTS  # names from ecg.models.features.RR_INPUT_NAMES
     train_leads: tuple[str, ...] = ("primary",)  # "primary" (MLII), "second" (V1/V2/V4/V5): leads trained on
     augment: bool = True
+    augment_device: bool = False  # also imitate other recorders: band limits and baseline wander (augment_waves)
     patience: int = 6
     # calibration
     target_normal_flag_rate: float = 0.01
@@ -181,11 +182,22 @@ def _crops(records: list[PreparedRecord], seq_len: int, rng: np.random.Generator
     return out
 
 
-def augment_waves(w: np.ndarray, rng: np.random.Generator, max_shift: int = 2) -> np.ndarray:
+def augment_waves(w: np.ndarray, rng: np.random.Generator, max_shift: int = 2, device: bool = False) -> np.ndarray:
     """Training augmentation for (crops, beats, time, channels) waves: a random gain per crop
     (0.7-1.3), Gaussian noise (sd 0.03 of the QRS amplitude) and a random time shift of up to
-    ``max_shift`` samples per beat (R-peak jitter between annotation and detection)."""
+    ``max_shift`` samples per beat (R-peak jitter between annotation and detection).
+
+    ``device=True`` adds what another recorder does to a beat, per crop: a band limit (a
+    3-tap low-pass of random strength, as a 125-250 Hz recorder with a 40 Hz anti-alias
+    filter leaves after resampling to the model's 100 Hz) and baseline wander (a random
+    linear tilt across each beat, up to 0.15 of the QRS amplitude)."""
     b, n, t, c = w.shape
+    if device:
+        a = rng.uniform(0.0, 0.3, size=(b, 1, 1, 1)).astype(np.float32)
+        padded = np.concatenate([w[:, :, :1], w, w[:, :, -1:]], axis=2)
+        w = (1 - 2 * a) * w + a * (padded[:, :, :-2] + padded[:, :, 2:])
+        tilt = rng.uniform(-0.15, 0.15, size=(b, n, 1, 1)).astype(np.float32)
+        w = w + tilt * np.linspace(-1.0, 1.0, t, dtype=np.float32)[None, None, :, None]
     out = w * rng.uniform(0.7, 1.3, size=(b, 1, 1, 1)).astype(np.float32)
     out = out + rng.normal(0, 0.03, size=out.shape).astype(np.float32)
     shift = rng.integers(-max_shift, max_shift + 1, size=(b, n))
@@ -276,7 +288,7 @@ def _fit_classifier(recs_by_name: dict[str, PreparedRecord], cfg: TrainConfig, l
             batch = [crops[j] for j in order[i:i + cfg.clf_batch]]
             w_np = np.stack([waves_tr[ri][s:s + L] for ri, s in batch])
             if cfg.augment:
-                w_np = augment_waves(w_np, rng)
+                w_np = augment_waves(w_np, rng, device=cfg.augment_device)
             w = torch.from_numpy(w_np)
             r = torch.from_numpy(np.stack([recs[ri].inputs.rr[s:s + L] for ri, s in batch]))
             y = torch.from_numpy(np.stack([recs[ri].target[s:s + L] for ri, s in batch]))
