@@ -1,8 +1,12 @@
-"""GRU versus LSTM: the same architecture, data, seed and epoch budget, only the cell differs.
+"""GRU versus LSTM versus GRU + attention: the same architecture, data, seed and epoch budget;
+only the recurrent cell differs, or a self-attention layer is added over the classifier's
+beat-sequence states.
 
-Trains both bundles on DS1 (validation on DS1 held-out patients), then reports parameter
-counts, training seconds per epoch, inference beats/s and the DS2 metrics (reference R
-positions). DS2 is only measured, never used for a choice.
+Trains the bundles on DS1 (validation on DS1 held-out patients) with the shipped recipe
+(``--set`` adds TrainConfig overrides for all), then reports parameter counts, training
+seconds per epoch, inference beats/s and the DS2 VEB / SVEB F1 of the evaluation protocols
+(reference R positions, end to end on every lead, cross-lead, cross-device). DS2 is only
+measured, never used for a choice.
 
     python scripts/compare_rnn.py [--data-dir DIR] [--out reports/compare_rnn] [--json PATH]
 """
@@ -25,6 +29,11 @@ from ecg.reports.evaluation import evaluate_records  # noqa: E402
 from ecg.models.networks import n_parameters  # noqa: E402
 from ecg.models.train_bundle import train_bundle  # noqa: E402
 from ecg.models.training import TrainConfig  # noqa: E402
+
+
+#: The architectures compared: name -> (recurrent cell, self-attention over the beat sequence).
+ARCHITECTURES: dict[str, tuple[str, bool]] = {"gru": ("gru", False), "lstm": ("lstm", False),
+                                              "gru_attention": ("gru", True)}
 
 
 def inference_rate(bundle, data_dir: Path, record: str = "208", repeats: int = 3) -> float:
@@ -55,43 +64,42 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--clf-epochs", type=int, default=None, help="override the epoch budget (both cells)")
     ap.add_argument("--ae-epochs", type=int, default=None)
+    ap.add_argument("--modes", nargs="+", default=["reference", "end_to_end", "cross_lead", "cross_device"])
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
     data_dir = args.data_dir or default_mitdb_dir()
     print(f"# {command_line()}\n# data: {data_dir}")
     rows = {}
-    for cell in ("gru", "lstm"):
-        # Same budget for both: fixed epochs, early stopping off (patience = budget).
-        cfg = TrainConfig(seed=args.seed, cell=cell)
+    for name, (cell, attention) in ARCHITECTURES.items():
+        # Same budget for all: fixed epochs, early stopping off (patience = budget).
+        cfg = TrainConfig(seed=args.seed, cell=cell, attention=attention)
         if args.clf_epochs:
             cfg.clf_epochs = args.clf_epochs
         if args.ae_epochs:
             cfg.ae_epochs = args.ae_epochs
         cfg.patience = cfg.clf_epochs
-        path = args.out / f"{cell}.pt"
-        print(f"\n== training {cell.upper()} ==", flush=True)
+        path = args.out / f"{name}.pt"
+        print(f"\n== training {name} ==", flush=True)
         bundle = train_bundle(data_dir, path, cfg, progress=True, echo=None)
         log = [ln for ln in _read_log(Path(str(path) + ".log.jsonl"))]
         clf_epochs = [ln["seconds"] for ln in log if ln.get("model") == "classifier" and "epoch" in ln]
         ae_epochs = [ln["seconds"] for ln in log if ln.get("model") == "autoencoder" and "epoch" in ln]
-        res = evaluate_records(bundle, DS2, data_dir, modes=("reference",), progress=False)["reference"]
-        h = res["headline"]
-        rows[cell] = {
+        res = evaluate_records(bundle, DS2, data_dir, modes=tuple(args.modes), progress=False)
+        rows[name] = {
             "params_classifier": n_parameters(bundle.classifier),
             "params_autoencoder": n_parameters(bundle.autoencoder),
             "clf_seconds_per_epoch": float(np.mean(clf_epochs)),
             "ae_seconds_per_epoch": float(np.mean(ae_epochs)),
             "train_seconds_total": bundle.metadata["train_seconds"]["total"],
             "inference_beats_per_s": inference_rate(bundle, data_dir),
-            **{f"ds2_{k}": v for k, v in h.items()},
+            **{f"ds2_{m}_{k}": res[m]["headline"][k] for m in args.modes for k in ("veb_f1", "sveb_f1")},
+            "ds2_reference_ae_roc_auc": res[args.modes[0]]["headline"]["ae_roc_auc"],
         }
-    keys = list(rows["gru"])
-    print("\n| metric | GRU | LSTM | LSTM/GRU |\n|---|---|---|---|")
-    for k in keys:
-        g, l_ = rows["gru"][k], rows["lstm"][k]
-        ratio = l_ / g if g else float("nan")
+    names = list(rows)
+    print("\n| metric | " + " | ".join(names) + " |\n|---" * 1 + "|---" * len(names) + "|")
+    for k in rows[names[0]]:
         fmt = (lambda v: f"{v:,.0f}") if (k.startswith("params") or "beats_per_s" in k) else (lambda v: f"{v:.3f}")
-        print(f"| {k} | {fmt(g)} | {fmt(l_)} | {ratio:.2f} |")
+        print(f"| {k} | " + " | ".join(fmt(rows[n][k]) for n in names) + " |")
     if args.json:
         write_json(args.json, {"command": command_line(), "results": rows})
     return 0

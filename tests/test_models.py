@@ -17,12 +17,16 @@ from ecg.models.training import augment_waves
 from ecg.processing.segmentation import rr_features
 
 
-@pytest.mark.parametrize("cell", ["gru", "lstm"])
-def test_forward_shapes(cell: str) -> None:
+#: The architectures compared by scripts/compare_rnn.py: (cell, attention).
+ARCHITECTURES = [("gru", False), ("lstm", False), ("gru", True)]
+
+
+@pytest.mark.parametrize("cell, attention", ARCHITECTURES)
+def test_forward_shapes(cell: str, attention: bool) -> None:
     ae = GRUAutoencoder(1, 16, 4, 70, cell)
     x = torch.randn(5, 70, 1)
     assert ae(x).shape == (5, 70, 1)
-    clf = BeatSequenceClassifier(1, len(RR_INPUTS), 4, 8, 8, cell)
+    clf = BeatSequenceClassifier(1, len(RR_INPUTS), 4, 8, 8, cell, attention=attention)
     out = clf(torch.randn(3, 12, 70, 1), torch.randn(3, 12, len(RR_INPUTS)))
     assert out.shape == (3, 12, 4)
     with pytest.raises(ValueError):
@@ -50,12 +54,13 @@ def test_tiny_autoencoder_overfits_tiny_batch() -> None:
     assert float(loss.detach()) < 0.05 * first
 
 
-def test_tiny_classifier_overfits_tiny_batch() -> None:
+@pytest.mark.parametrize("cell, attention", ARCHITECTURES)
+def test_tiny_classifier_overfits_tiny_batch(cell: str, attention: bool) -> None:
     torch.manual_seed(0)
     w = torch.randn(2, 10, 70, 1)
     rr = torch.randn(2, 10, len(RR_INPUTS))
     y = torch.randint(0, 4, (2, 10))
-    clf = BeatSequenceClassifier(1, len(RR_INPUTS), 4, 16, 16, dropout=0.0)
+    clf = BeatSequenceClassifier(1, len(RR_INPUTS), 4, 16, 16, cell, dropout=0.0, attention=attention)
     opt = torch.optim.Adam(clf.parameters(), lr=1e-2)
     for _ in range(200):
         loss = torch.nn.functional.cross_entropy(clf(w, rr).reshape(-1, 4), y.reshape(-1))
@@ -317,3 +322,48 @@ def test_both_shipped_bundles_load_by_name(tmp_path: Path) -> None:
     assert rc == 0
     s = json.loads((tmp_path / "o" / "100" / "100_summary.json").read_text())
     assert s["recording"]["bundle_version"] == ds1.version
+
+
+def test_contract_tests_cover_every_architecture_of_compare_rnn() -> None:
+    import importlib.util
+    import sys
+
+    scripts = Path(__file__).resolve().parent.parent / "scripts"
+    sys.path.insert(0, str(scripts))
+    spec = importlib.util.spec_from_file_location("compare_rnn", scripts / "compare_rnn.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert set(mod.ARCHITECTURES.values()) == set(ARCHITECTURES)
+
+
+@pytest.mark.parametrize("cell, attention", ARCHITECTURES)
+def test_every_architecture_trains_saves_and_reloads(cell: str, attention: bool, tmp_path: Path) -> None:
+    from ecg.models.train_bundle import train_bundle
+    from tests.conftest import DEMO_DIR, tiny_train_config
+
+    path = tmp_path / f"{cell}-{attention}.pt"
+    b = train_bundle(DEMO_DIR, path, tiny_train_config(cell=cell, attention=attention, train_leads=("primary", "second")),
+                     records=("119", "208"), progress=False, echo=None, cache_dir=tmp_path / "cache")
+    again = load_bundle(path)
+    assert again.clf_params["cell"] == cell and bool(again.clf_params.get("attention", False)) == attention
+    assert again.metadata["train_leads"] == ["primary", "second"] and again.training_records == ("119", "208")
+    rng = np.random.default_rng(1)
+    waves = rng.normal(0, 0.2, (80, 70)).astype(np.float32)
+    rr = rr_features(np.cumsum(rng.integers(250, 320, 80)), 360.0)
+    s1, s2 = b.score_beats(waves, rr), again.score_beats(waves, rr)
+    np.testing.assert_array_equal(s1.probs, s2.probs)
+    np.testing.assert_array_equal(s1.score, s2.score)
+    assert s1.probs.shape == (80, 4) and np.all((s1.score >= 0) & (s1.score <= 100))
+
+
+def test_polarity_option_turns_a_negative_lead_upright() -> None:
+    rng = np.random.default_rng(0)
+    waves = rng.normal(0, 0.01, (40, 70)).astype(np.float32)
+    waves[:, 25] += 1.5
+    waves[:, 28] -= 0.3
+    rr = rr_features(np.cumsum(rng.integers(250, 300, 40)), 360.0)
+    up = model_inputs(waves, rr, pre=25, polarity=True)
+    down = model_inputs(-waves, rr, pre=25, polarity=True)
+    np.testing.assert_allclose(up.waves, down.waves, atol=1e-6)
+    np.testing.assert_allclose(model_inputs(waves, rr, pre=25).waves, up.waves, atol=1e-6)   # upright: unchanged
+    assert not np.allclose(model_inputs(-waves, rr, pre=25).waves, up.waves)                 # off: kept inverted

@@ -157,6 +157,8 @@ class ModelBundle:
     clf_channels: tuple[int, ...] = (1,)
     #: The classifier's RR inputs, in order (names from ``ecg.models.features.RR_INPUT_NAMES``).
     rr_inputs: tuple[str, ...] = RR_INPUTS_V1
+    #: Beats turned upright per record before the models (see ecg.models.features.normalise_waves).
+    polarity: bool = False
     #: sha256 of the saved bundle content (set by save and load; "" for an unsaved bundle).
     digest: str = ""
 
@@ -180,7 +182,7 @@ class ModelBundle:
     def inputs(self, waves: np.ndarray, rr: np.ndarray) -> ModelInputs:
         """Model inputs exactly as this bundle was trained with: beats (n, window) in mV at
         the bundle's rate and RR features (n, len(RR_FEATURES)) from ``segment_beats``."""
-        return model_inputs(waves, rr, self.config.window.pre, self.rr_inputs)
+        return model_inputs(waves, rr, self.config.window.pre, self.rr_inputs, self.polarity)
 
     def class_probabilities(self, inputs: ModelInputs) -> np.ndarray:
         """Class probabilities (n, len(classes)) for one record's beats. (No S inside AF/flutter
@@ -213,6 +215,7 @@ class ModelBundle:
             "seq_len": self.seq_len,
             "clf_channels": list(self.clf_channels),
             "rr_inputs": list(self.rr_inputs),
+            "polarity": self.polarity,
             "metadata": self.metadata,
         }
 
@@ -298,6 +301,7 @@ class ModelBundle:
             version=meta["version"],
             clf_channels=tuple(meta.get("clf_channels", (1,))),
             rr_inputs=rr_names,
+            polarity=bool(meta.get("polarity", False)),
             digest=payload["sha256"],
         )
 

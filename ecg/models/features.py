@@ -48,11 +48,19 @@ def qrs_amplitude(waves: np.ndarray, pre: int, half_width: int = 8) -> float:
     return float(max(MIN_SCALE_MV, np.median(seg.max(axis=1) - seg.min(axis=1))))
 
 
-def normalise_waves(waves: np.ndarray, pre: int) -> tuple[np.ndarray, float]:
-    """Remove each beat's median level and divide by the record's QRS amplitude."""
+def normalise_waves(waves: np.ndarray, pre: int, polarity: bool = False) -> tuple[np.ndarray, float]:
+    """Remove each beat's median level and divide by the record's QRS amplitude. With
+    ``polarity``, the record's beats are also turned so that the largest deflection of its
+    median QRS (``pre`` +- 8 samples) is positive: a lead whose QRS is mainly negative (V1,
+    say) looks like one whose QRS is mainly positive (MLII)."""
     w = waves - np.median(waves, axis=1, keepdims=True)
     scale = qrs_amplitude(w, pre)
-    return (w / scale).astype(np.float32), scale
+    w = w / scale
+    if polarity and w.shape[0]:
+        med = np.median(w[:, max(0, pre - 8):pre + 9], axis=0)
+        if -med.min() > med.max():
+            w = -w
+    return w.astype(np.float32), scale
 
 
 def rr_inputs(rr: np.ndarray, names: tuple[str, ...] = RR_INPUTS) -> np.ndarray:
@@ -86,11 +94,13 @@ def rr_inputs(rr: np.ndarray, names: tuple[str, ...] = RR_INPUTS) -> np.ndarray:
     return np.clip(out, -3, 3).astype(np.float32)
 
 
-def model_inputs(waves: np.ndarray, rr: np.ndarray, pre: int, rr_names: tuple[str, ...] = RR_INPUTS) -> ModelInputs:
+def model_inputs(waves: np.ndarray, rr: np.ndarray, pre: int, rr_names: tuple[str, ...] = RR_INPUTS,
+                 polarity: bool = False) -> ModelInputs:
     """Inputs for one record (or one chunk of a long record): beats (n, window) in mV and RR
     features (n, len(RR_FEATURES)) as cut by :func:`ecg.processing.segmentation.segment_beats`;
-    ``rr_names`` picks the RR inputs (a bundle's :attr:`~ecg.models.bundle.ModelBundle.rr_inputs`)."""
-    w, scale = normalise_waves(np.asarray(waves, np.float32), pre)
+    ``rr_names`` picks the RR inputs (a bundle's :attr:`~ecg.models.bundle.ModelBundle.rr_inputs`);
+    ``polarity`` turns the record's beats upright (:func:`normalise_waves`)."""
+    w, scale = normalise_waves(np.asarray(waves, np.float32), pre, polarity)
     template = np.median(w, axis=0, keepdims=True) if w.shape[0] else np.zeros((1, w.shape[1]), np.float32)
     stacked = np.stack([w, w - template], axis=2).astype(np.float32)
     return ModelInputs(stacked, rr_inputs(np.asarray(rr, np.float32), tuple(rr_names)), scale)

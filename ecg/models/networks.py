@@ -81,12 +81,19 @@ class BeatSequenceClassifier(nn.Module):
 
     Input: ``waves`` (batch, beats, time, channels) and ``rr`` (batch, beats, n_rr).
     Output: logits (batch, beats, n_classes).
+
+    ``attention=True`` adds one self-attention layer (2 heads, residual, layer norm) over the
+    beat-sequence RNN's states, so each beat can look at any other beat of the run.
     """
 
     def __init__(self, n_channels: int = 2, n_rr: int = 7, n_classes: int = 4, beat_hidden: int = 32,
-                 seq_hidden: int = 32, cell: str = "gru", dropout: float = 0.2, frame: int = 1) -> None:
+                 seq_hidden: int = 32, cell: str = "gru", dropout: float = 0.2, frame: int = 1,
+                 attention: bool = False) -> None:
         super().__init__()
         self.frame = frame
+        self.attention = nn.MultiheadAttention(2 * seq_hidden, 2, dropout=dropout, batch_first=True) \
+            if attention else None
+        self.attention_norm = nn.LayerNorm(2 * seq_hidden) if attention else None
         self.beat_rnn = _rnn(cell, n_channels * frame, beat_hidden)
         self.rr_proj = nn.Sequential(nn.Linear(n_rr, 16), nn.ReLU())
         self.seq_rnn = _rnn(cell, beat_hidden + 16, seq_hidden, bidirectional=True)
@@ -111,6 +118,9 @@ class BeatSequenceClassifier(nn.Module):
     def forward_embedded(self, e: torch.Tensor) -> torch.Tensor:
         """Logits from precomputed beat embeddings (batch, beats, beat_hidden + 16)."""
         ctx, _ = self.seq_rnn(self.drop(e))
+        if self.attention is not None:
+            att, _ = self.attention(ctx, ctx, ctx, need_weights=False)
+            ctx = self.attention_norm(ctx + att)
         return self.head(self.drop(torch.cat([ctx, e], dim=-1)))
 
     def forward(self, waves: torch.Tensor, rr: torch.Tensor) -> torch.Tensor:

@@ -65,7 +65,7 @@ def training_sequences(records: Sequence[str], data_dir: str | os.PathLike, cfg:
         ds = build_beat_dataset(records, data_dir, lead=lead, config=beat_config, cache_dir=cache_dir)
         suffix = "" if which == "primary" else SECOND_LEAD_SUFFIX
         out.update({k + suffix: dataclasses.replace(v, name=k + suffix)
-                    for k, v in prepare(ds, tuple(cfg.rr_inputs)).items()})
+                    for k, v in prepare(ds, tuple(cfg.rr_inputs), cfg.polarity).items()})
     return out
 
 
@@ -128,10 +128,11 @@ def train_bundle(
                    "frame": cfg.frame},
         clf_params={"n_channels": len(cfg.clf_channels), "n_rr": n_rr, "n_classes": len(MODEL_CLASSES),
                     "beat_hidden": cfg.beat_hidden, "seq_hidden": cfg.seq_hidden, "cell": cfg.cell,
-                    "frame": cfg.frame},
+                    "frame": cfg.frame, **({"attention": True} if cfg.attention else {})},
         seq_len=64,
         clf_channels=tuple(cfg.clf_channels),
         rr_inputs=tuple(cfg.rr_inputs),
+        polarity=cfg.polarity,
         version=f"{cfg.cell}-{'production' if production else 'ds1'}-{datetime.now(timezone.utc):%Y%m%d}-seed{cfg.seed}",
         metadata={
             "trained_on": "MIT-BIH Arrhythmia Database, all 44 non-paced records (DS1 + DS2); no DS2 figure "

@@ -41,6 +41,7 @@ class TrainConfig:
     seed: int = 0
     val_records: tuple[str, ...] = DEFAULT_VAL_RECORDS
     cell: str = "gru"
+    attention: bool = False  # a self-attention layer over the classifier's beat-sequence states
     frame: int = 5  # samples per recurrent step, both models (5 = 50 ms at 100 Hz)
     # autoencoder
     ae_hidden: int = 48
@@ -61,6 +62,7 @@ class TrainConfig:
     n_classifiers: int = 1  # ensemble members, seeds seed, seed+1000, ...; probabilities averaged
     clf_refit: bool = False  # retrain on train + validation patients for the early-stopped epoch count
     rr_inputs: tuple[str, ...] = RR_INPUTS  # names from ecg.models.features.RR_INPUT_NAMES
+    polarity: bool = False  # beats turned upright per record and lead (features.normalise_waves)
     train_leads: tuple[str, ...] = ("primary",)  # "primary" (MLII), "second" (V1/V2/V4/V5): leads trained on
     augment: bool = True
     augment_device: bool = False  # also imitate other recorders: band limits and baseline wander (augment_waves)
@@ -111,14 +113,15 @@ def seed_everything(seed: int, threads: int = 2) -> None:
     torch.use_deterministic_algorithms(True)
 
 
-def prepare(ds: BeatDataset, rr_names: tuple[str, ...] = RR_INPUTS) -> dict[str, PreparedRecord]:
+def prepare(ds: BeatDataset, rr_names: tuple[str, ...] = RR_INPUTS, polarity: bool = False
+            ) -> dict[str, PreparedRecord]:
     """Per-record model inputs (normalised per record, RR inputs ``rr_names``) and targets."""
     out = {}
     lookup = {c: i for i, c in enumerate(MODEL_CLASSES)}
     pre = ds.config.window.pre
     for name in dict.fromkeys(ds.record.tolist()):
         m = ds.record == name
-        inp = model_inputs(ds.waves[m], ds.rr[m], pre, rr_names)
+        inp = model_inputs(ds.waves[m], ds.rr[m], pre, rr_names, polarity)
         lab = ds.label[m]
         target = np.array([lookup.get(c, -100) for c in lab], dtype=np.int64)
         out[name] = PreparedRecord(name, inp, target, lab, None if ds.rhythm is None else ds.rhythm[m])
@@ -268,7 +271,7 @@ def _fit_classifier(recs_by_name: dict[str, PreparedRecord], cfg: TrainConfig, l
     waves_tr = [np.ascontiguousarray(r.inputs.waves[:, :, ch]) for r in recs]
     first = recs[0].inputs
     model = BeatSequenceClassifier(len(ch), first.rr.shape[1], len(MODEL_CLASSES), cfg.beat_hidden,
-                                   cfg.seq_hidden, cfg.cell, frame=cfg.frame)
+                                   cfg.seq_hidden, cfg.cell, frame=cfg.frame, attention=cfg.attention)
     weights = torch.from_numpy(class_weights(recs_by_name, cfg.class_weight_power))
     log.add(model="classifier", member=member, refit=validate is None,
             class_weights=[round(float(w), 3) for w in weights])
