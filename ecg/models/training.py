@@ -62,8 +62,8 @@ class TrainConfig:
     n_classifiers: int = 1  # ensemble members, seeds seed, seed+1000, ...; probabilities averaged
     clf_refit: bool = False  # retrain on train + validation patients for the early-stopped epoch count
     rr_inputs: tuple[str, ...] = RR_INPUTS  # names from ecg.models.features.RR_INPUT_NAMES
-    polarity: bool = False  # beats turned upright per record and lead (features.normalise_waves)
-    train_leads: tuple[str, ...] = ("primary",)  # "primary" (MLII), "second" (V1/V2/V4/V5): leads trained on
+    polarity: bool = True  # beats turned upright per record and lead (features.normalise_waves); DS1 CV, issue 10
+    train_leads: tuple[str, ...] = ("primary", "second")  # "primary" (MLII), "second" (V1/V2/V4/V5); DS1 CV
     augment: bool = True
     augment_device: bool = False  # also imitate other recorders: band limits and baseline wander (augment_waves)
     patience: int = 6
