@@ -86,6 +86,10 @@ GOOD, NOISY, UNREADABLE = 0, 1, 2
 METHODS: tuple[str, ...] = ("default", "ksqi", "bsqi")
 #: Default window (s) of the labels.
 WINDOW_S = 2.0
+#: Chunk length of the assessment of a long recording, s, and the extra signal on each side of
+#: a chunk beyond the SQI context (filter settling), s.
+CHUNK_S = 1800.0
+CHUNK_SETTLE_S = 10.0
 
 
 def _as_2d(signal: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -434,7 +438,7 @@ def _check(signal: np.ndarray, fs: float, method: str, window_s: float) -> tuple
 
 
 def assess_quality(signal: np.ndarray, fs: float, *, leads: Sequence[str] | None = None,
-                   method: str = "default", window_s: float = WINDOW_S) -> SignalQuality:
+                   method: str = "default", window_s: float = WINDOW_S, chunk_s: float = CHUNK_S) -> SignalQuality:
     """Label each lead as good / noisy / unreadable over consecutive ``window_s`` windows.
 
     Parameters
@@ -446,6 +450,10 @@ def assess_quality(signal: np.ndarray, fs: float, *, leads: Sequence[str] | None
         from kSQI, bSQI, basSQI, pSQI), ``"ksqi"`` (kurtosis only) or ``"bsqi"`` (two-detector
         agreement only). Flat, clipped and NaN windows are unreadable in every method.
     window_s : label window, s (2 s by default; the SQI context is 5 windows).
+    chunk_s : a long recording is assessed in chunks of about this length (s), each with the
+        SQI context and filter settling on both sides, so memory does not grow with duration;
+        lead-wide references (the median band power of the local-artefact and blocked-amplifier
+        tests) are then those of the chunk. A recording up to 1.5 chunks long is one chunk.
 
     SQIs: kSQI and bSQI (Li, Mark & Clifford 2008, Physiol Meas 29:15-32; Clifford et al. 2012,
     Physiol Meas 33:1419-1433), basSQI and pSQI (Clifford et al. 2012; Zhao & Zhang 2018,
@@ -462,7 +470,15 @@ def assess_quality(signal: np.ndarray, fs: float, *, leads: Sequence[str] | None
     nw = max(1, -(-n // window)) if n else 0
     labels = np.full((nw, nl), UNREADABLE, np.int8)
     if n >= window:
+        k = max(1, int(round(n / (chunk_s * fs_f))))
+        edges = np.unique(np.linspace(0, nw, k + 1).round().astype(np.int64))   # in windows
+        margin = p["context"] + int(np.ceil(CHUNK_SETTLE_S * fs_f / window))     # windows
         for j in range(nl):
-            f = _lead_features(x[:, j], fs_f, window, p, want_b=method != "ksqi")
-            labels[:, j] = _decide(f, p, method)
+            for w0, w1 in zip(edges[:-1], edges[1:]):
+                m0, m1 = max(0, w0 - margin), min(nw, w1 + margin)
+                seg = x[m0 * window: min(n, m1 * window), j]
+                if seg.size < window:
+                    continue
+                f = _lead_features(seg, fs_f, window, p, want_b=method != "ksqi")
+                labels[w0:w1, j] = _decide(f, p, method)[w0 - m0: w1 - m0]
     return SignalQuality(fs=fs_f, n_samples=int(n), window=window, labels=labels, leads=names, method=method)

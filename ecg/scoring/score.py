@@ -384,7 +384,8 @@ def score_record(
     fs = float(record.fs)
     idx = select_leads(record, lead)
     names = [record.lead_names[j] for j in idx]
-    x = record.signal[:, idx]
+    # the analysed leads in order; a view (no copy) when that is the record's own order
+    x = record.signal if idx == list(range(record.n_leads)) else record.signal[:, idx]
     lead_off = np.stack([gap_mask(x[:, k], fs) for k in range(len(idx))], axis=1)
     if ((~lead_off).sum(axis=0) < MIN_DURATION_S * fs).all():
         raise RecordError(where, f"lead{'s' if len(idx) > 1 else ''} {', '.join(names)}: no usable signal "
