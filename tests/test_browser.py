@@ -118,10 +118,12 @@ def test_dashboard_in_chromium_draws_flagged_beats(server: str, tmp_path: Path) 
                 "() => document.querySelectorAll('.js-plotly-plot').length >= 2", timeout=PAGE_S * 1000)
 
             # flagged-beat markers: marker traces (not the invisible click targets) with points,
-            # counted on what Plotly computed for drawing (calcdata) in overview and strip
+            # counted on what Plotly computed for drawing (calcdata) in overview and strip; legend-only
+            # swatches (the AF shading's entry, x = [None]) are not beats
             js = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).slice(0, 2).map(g =>
                 (g._fullData || []).reduce((n, tr, i) => n + ((tr.mode === 'markers' && tr.name !== 'click'
-                    && tr.visible !== false && g.calcdata && g.calcdata[i]) ? g.calcdata[i].length : 0), 0))"""
+                    && tr.visible !== false && g.calcdata && g.calcdata[i]
+                    && Array.from(tr.x || []).some(v => v !== null)) ? g.calcdata[i].length : 0), 0))"""
             page.wait_for_function(f"() => ({js})().every(n => n > 0)", timeout=PAGE_S * 1000)
             overview_markers, strip_markers = page.evaluate(js)
             drawn = page.locator(".js-plotly-plot path.point").count()
