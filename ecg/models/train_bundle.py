@@ -13,9 +13,13 @@ from typing import Callable, Sequence
 
 import torch
 
+import numpy as np
+
 from ecg.datasets import DS1, DS2, build_beat_dataset
+from ecg.datasets.beats import BeatDataset
 
 from ecg.models.bundle import ModelBundle
+from ecg.models.features import qrs_amplitude
 from ecg.models.training import (MODEL_CLASSES, PreparedRecord, TrainConfig, TrainLog, calibrate_scorer,
                                  prepare, seed_everything, train_autoencoder, train_classifier)
 from ecg.processing.pipeline import SECOND_LEAD, BeatConfig
@@ -52,20 +56,62 @@ def patient_of(sequence: str) -> str:
     return sequence.split("/", 1)[0]
 
 
+#: Suffix of a training sequence on a projected lead mixed from both leads (``"101/p"``).
+PROJECTED_LEAD_SUFFIX = "/p"
+TRAIN_LEADS: tuple[str, ...] = ("primary", "second", "projected")
+
+
+def projected_lead_dataset(primary: BeatDataset, second: BeatDataset, seed: int) -> BeatDataset:
+    """Beats on a lead the recorder never had: per record, ``cos(a) * MLII + sin(a) * second``
+    with both leads first scaled to their record's QRS amplitude and one angle ``a`` drawn
+    uniformly per record (seeded). A surface lead is, to first order, a projection of the
+    heart's electrical vector (Einthoven; Dower 1968), so mixing two leads gives plausible
+    morphologies of leads that are neither. Only beats present on both leads are kept."""
+    rng = np.random.default_rng(seed)
+    pre = primary.config.window.pre
+    keep_p = np.zeros(len(primary), bool)
+    waves = np.zeros_like(primary.waves)
+    for name in dict.fromkeys(primary.record.tolist()):
+        ip = np.flatnonzero(primary.record == name)
+        is_ = np.flatnonzero(second.record == name)
+        angle = rng.uniform(0.0, 2.0 * np.pi)
+        common, jp, js = np.intersect1d(primary.sample[ip], second.sample[is_], return_indices=True)
+        if common.size == 0:
+            continue
+        wp, ws = primary.waves[ip[jp]], second.waves[is_[js]]
+        wp = (wp - np.median(wp, axis=1, keepdims=True)) / qrs_amplitude(wp, pre)
+        ws = (ws - np.median(ws, axis=1, keepdims=True)) / qrs_amplitude(ws, pre)
+        waves[ip[jp]] = (np.cos(angle) * wp + np.sin(angle) * ws).astype(np.float32)
+        keep_p[ip[jp]] = True
+    mixed = primary.subset(keep_p)
+    return dataclasses.replace(mixed, waves=waves[keep_p])
+
+
 def training_sequences(records: Sequence[str], data_dir: str | os.PathLike, cfg: TrainConfig,
                        beat_config: BeatConfig, cache_dir: str | os.PathLike | None) -> dict[str, PreparedRecord]:
     """Prepared beat sequences per record and per trained lead (:attr:`TrainConfig.train_leads`):
-    the primary lead under the record's name, the second lead under ``name + "/2"``."""
-    unknown = sorted(set(cfg.train_leads) - {"primary", "second"})
+    the primary lead under the record's name, the second lead under ``name + "/2"``, a
+    projected lead (:func:`projected_lead_dataset`) under ``name + "/p"``."""
+    unknown = sorted(set(cfg.train_leads) - set(TRAIN_LEADS))
     if unknown or not cfg.train_leads:
-        raise ValueError(f"train_leads must name 'primary' and / or 'second', got {list(cfg.train_leads)}")
+        raise ValueError(f"train_leads must name some of {list(TRAIN_LEADS)}, got {list(cfg.train_leads)}")
+    datasets: dict[str, BeatDataset] = {}
+
+    def dataset(which: str) -> BeatDataset:
+        if which not in datasets:
+            if which == "projected":
+                datasets[which] = projected_lead_dataset(dataset("primary"), dataset("second"), cfg.seed)
+            else:
+                datasets[which] = build_beat_dataset(records, data_dir, lead=None if which == "primary" else SECOND_LEAD,
+                                                     config=beat_config, cache_dir=cache_dir)
+        return datasets[which]
+
+    suffixes = {"primary": "", "second": SECOND_LEAD_SUFFIX, "projected": PROJECTED_LEAD_SUFFIX}
     out: dict[str, PreparedRecord] = {}
     for which in cfg.train_leads:
-        lead = None if which == "primary" else SECOND_LEAD
-        ds = build_beat_dataset(records, data_dir, lead=lead, config=beat_config, cache_dir=cache_dir)
-        suffix = "" if which == "primary" else SECOND_LEAD_SUFFIX
+        suffix = suffixes[which]
         out.update({k + suffix: dataclasses.replace(v, name=k + suffix)
-                    for k, v in prepare(ds, tuple(cfg.rr_inputs), cfg.polarity).items()})
+                    for k, v in prepare(dataset(which), tuple(cfg.rr_inputs), cfg.polarity).items()})
     return out
 
 
@@ -142,7 +188,8 @@ def train_bundle(
             "val_records": sorted({patient_of(k) for k in val}),
             "train_leads": list(cfg.train_leads),
             "lead": "MLII (first lead when MLII is absent)" if tuple(cfg.train_leads) == ("primary",) else
-                    "MLII and the second lead (V1, V2, V4 or V5)",
+                    "MLII and the second lead (V1, V2, V4 or V5)" + (", and projected leads mixed from both"
+                                                                     if "projected" in cfg.train_leads else ""),
             "train_config": cfg.as_dict(),
             "code_version": code_version(),
             "torch_version": torch.__version__,
@@ -160,4 +207,4 @@ def train_bundle(
     return bundle
 
 
-__all__ = ["PRODUCTION_RECORDS", "SECOND_LEAD_SUFFIX", "code_version", "patient_of", "train_bundle", "training_sequences"]
+__all__ = ["PRODUCTION_RECORDS", "PROJECTED_LEAD_SUFFIX", "SECOND_LEAD_SUFFIX", "TRAIN_LEADS", "projected_lead_dataset", "code_version", "patient_of", "train_bundle", "training_sequences"]

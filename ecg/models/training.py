@@ -63,7 +63,7 @@ class TrainConfig:
     clf_refit: bool = False  # retrain on train + validation patients for the early-stopped epoch count
     rr_inputs: tuple[str, ...] = RR_INPUTS  # names from ecg.models.features.RR_INPUT_NAMES
     polarity: bool = True  # beats turned upright per record and lead (features.normalise_waves); DS1 CV, issue 10
-    train_leads: tuple[str, ...] = ("primary", "second")  # "primary" (MLII), "second" (V1/V2/V4/V5); DS1 CV
+    train_leads: tuple[str, ...] = ("primary", "second")  # "primary" (MLII), "second" (V1/V2/V4/V5), "projected"; DS1 CV
     augment: bool = True
     augment_device: bool = False  # also imitate other recorders: band limits and baseline wander (augment_waves)
     patience: int = 6
