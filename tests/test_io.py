@@ -11,7 +11,7 @@ import wfdb
 import ecg
 from ecg.errors import DownloadError, RecordError
 from ecg.io import download as download_mod
-from ecg.io import load_record, list_records, resolve_data_dir
+from ecg.io import list_records, load_record, resolve_data_dir
 
 
 def test_load_record_types_and_units(demo_dir: Path) -> None:
@@ -267,3 +267,98 @@ def test_block_reading_matches_whole_read(monkeypatch: pytest.MonkeyPatch, demo_
     np.testing.assert_array_equal(blocks.signal, whole.signal)
     part = load_record("119", demo_dir, sampfrom=50_000, sampto=333_333)
     np.testing.assert_array_equal(part.signal, whole.signal[50_000:333_333])
+
+
+# --- validation: sampling rate, local paths never go to the network, garbage annotations --------
+
+@pytest.mark.parametrize("fs_field", ["-360", "x360", "inf", "nan", "360/-1"])
+def test_invalid_sampling_rate_field(record_copy, fs_field: str) -> None:
+    """wfdb silently reads a header giving -360 Hz as its default 250 Hz; this is an error."""
+    base = record_copy()
+    hea = base.with_suffix(".hea")
+    hea.write_text(hea.read_text().replace("100 2 360 650000", f"100 2 {fs_field} 650000"))
+    with pytest.raises(RecordError, match=r"100\.hea: invalid (sampling|counter) frequency"):
+        load_record(base)
+
+
+def test_sampling_rate_with_counter_and_base_time(record_copy) -> None:
+    from datetime import datetime
+
+    base = record_copy()
+    hea = base.with_suffix(".hea")
+    assert load_record(base, sampto=10).start_time is None  # MIT-BIH headers give no base date
+    hea.write_text(hea.read_text().replace("100 2 360 650000", "100 2 360/360(0) 650000 10:30:05 05/03/2004"))
+    rec = load_record(base, sampto=3600)
+    assert rec.fs == 360.0
+    assert rec.start_time == datetime(2004, 3, 5, 10, 30, 5)
+
+
+def test_local_paths_never_go_to_the_network(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    import wfdb.io._url as wfdb_url
+    import wfdb.io.download as wfdb_download
+
+    from ecg.io import is_physionet_name
+    from ecg.scoring.batch import resolve_inputs
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("a network request was made")
+
+    for mod, name in ((wfdb_download, "_stream_header"), (wfdb_download, "_stream_dat"),
+                      (wfdb_download, "_stream_annotation"), (wfdb_url, "openurl"), (socket.socket, "connect")):
+        monkeypatch.setattr(mod, name, no_network)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()
+    for name in ("data/1000", "../x/200", "foo/100", "mitdbb/100", "data/mitdb/100"):
+        assert not is_physionet_name(name), name
+    for name in ("mitdb/100", "nsrdb/16265", "mitdb/1.0.0/100", "challenge-2017/1.0.0/training/A00001"):
+        assert is_physionet_name(name), name
+    with pytest.raises(RecordError, match=r"1000\.hea: header file not found"):
+        load_record("data/1000")
+    with pytest.raises(RecordError, match="header file not found"):
+        load_record("../x/200")
+    assert [r.pn_dir for r in resolve_inputs(["data/1000", "../x/200"])] == [None, None]
+    (tmp_path / "mitdb").mkdir()  # a local folder named like a database is local
+    assert not is_physionet_name("mitdb/100")
+    with pytest.raises(RecordError, match="header file not found"):
+        load_record("mitdb/100")
+
+
+def test_random_bytes_annotation_file(record_copy) -> None:
+    base = record_copy()
+    rng = np.random.default_rng(0)
+    base.with_suffix(".atr").write_bytes(rng.integers(0, 256, 5000, dtype=np.uint8).tobytes())
+    with pytest.raises(RecordError, match=r"100\.atr: truncated or not a WFDB annotation file"):
+        load_record(base)
+    # Even with a valid end marker, what wfdb "parses" out of random bytes is rejected.
+    base.with_suffix(".atr").write_bytes(rng.integers(0, 256, 5000, dtype=np.uint8).tobytes() + b"\x00\x00")
+    with pytest.raises(RecordError) as exc:
+        load_record(base)
+    assert "100.atr" in str(exc.value)
+
+
+def test_text_and_truncated_annotation_files(record_copy) -> None:
+    base = record_copy()
+    atr = base.with_suffix(".atr")
+    good = atr.read_bytes()
+    atr.write_bytes(b"hello this is a text file\nwith lines\n" * 20 + b"\x00\x00")
+    with pytest.raises(RecordError, match=r"100\.atr: not a WFDB annotation file: it is a text file"):
+        load_record(base)
+    atr.write_bytes(good[: len(good) // 2])
+    with pytest.raises(RecordError, match=r"100\.atr: truncated or not a WFDB annotation file"):
+        load_record(base)
+    atr.write_bytes(good)
+    assert len(load_record(base, sampto=36000).annotations) > 0
+
+
+def test_annotations_outside_the_record(tmp_path: Path, record_copy) -> None:
+    base = record_copy("100", ("hea", "dat"))
+    samples = np.arange(100, 6000, 300)
+    wfdb.wrann("100", "atr", np.append(samples, [650_010]), symbol=["N"] * (samples.size + 1), write_dir=str(tmp_path))
+    with pytest.warns(UserWarning, match=r"100\.atr: ignored 1 of 21 annotations .*1 outside the record"):
+        rec = load_record(base)
+    np.testing.assert_array_equal(rec.annotations.sample, samples)
+    wfdb.wrann("100", "atr", np.array([10, 700_000, 800_000]), symbol=["N", "N", "V"], write_dir=str(tmp_path))
+    with pytest.raises(RecordError, match=r"100\.atr: not a usable annotation file: 2 of 3 annotations are impossible"):
+        load_record(base)

@@ -1,7 +1,9 @@
-"""Reading WFDB records (header + signal + annotations) into a typed :class:`Record`.
+"""Reading ECG recordings into a typed :class:`Record`: WFDB records (header + signal +
+annotations), EDF/EDF+/BDF files (:mod:`ecg.io.edf_reader`) and ISHNE 1.0 Holter files
+(:mod:`ecg.io.ishne`), chosen by :func:`load_record` from the extension and the content.
 
 Every failure on bad input is raised as :class:`ecg.errors.RecordError`, whose message names
-the file and the problem; nothing from deep inside ``wfdb`` or NumPy escapes.
+the file and the problem; nothing from deep inside ``wfdb``, ``edfio`` or NumPy escapes.
 """
 
 from __future__ import annotations
@@ -9,14 +11,29 @@ from __future__ import annotations
 import math
 import os
 import re
+import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import wfdb
 
 from ecg.errors import DownloadError, RecordError
+from ecg.io.edf_reader import read_edf
+from ecg.io.formats import (
+    EDF_EXTENSIONS,
+    ISHNE_EXTENSION,
+    ISHNE_MAGIC,
+    RawRecording,
+    channel_indices,
+    read_magic,
+    recording_path,
+    sniff_format,
+    to_mv,
+)
+from ecg.io.ishne import read_ishne
 
 #: Bytes per sample of each WFDB storage format that this loader can check against the file
 #: size. FLAC formats (508, 516, 524) are compressed and checked only by their checksum.
@@ -27,13 +44,31 @@ BYTES_PER_SAMPLE: dict[str, float] = {
 COMPRESSED_FORMATS = frozenset({"508", "516", "524"})
 SUPPORTED_FORMATS = frozenset(BYTES_PER_SAMPLE) | COMPRESSED_FORMATS
 
-#: Scale factors from a header's physical unit to millivolts.
-_TO_MV = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "v": 1e3, "nv": 1e-6}
-
 #: Samples per block when reading a signal file (about 1.5 h at 360 Hz).
 READ_BLOCK_SAMPLES = 2_000_000
 
 _PN_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*(/[A-Za-z0-9._-]+)*/[A-Za-z0-9_.-]+$")
+
+#: PhysioNet ECG databases (slugs) that a ``database/record`` name may stream from; any other
+#: first path component is taken as a local folder and never goes to the network.
+PHYSIONET_DATABASES: frozenset[str] = frozenset({
+    "mitdb", "nsrdb", "nsr2db", "svdb", "incartdb", "afdb", "ltafdb", "ltdb", "ltstdb", "edb", "nstdb", "cudb",
+    "vfdb", "qtdb", "ptbdb", "ptb-xl", "ptb-xl-plus", "stdb", "sddb", "chfdb", "chf2db", "aftdb", "afpdb",
+    "fantasia", "apnea-ecg", "ecgiddb", "shareedb", "mghdb", "slpdb", "twadb", "cebsdb", "ludb", "butqdb",
+    "ecg-arrhythmia", "iafdb", "macecgdb", "wctecgdb",
+})
+#: PhysioNet/CinC Challenge databases are accepted by prefix (``challenge-2017/1.0.0/...``).
+PHYSIONET_PREFIXES: tuple[str, ...] = ("challenge-",)
+
+#: Symbols of the standard MIT-BIH annotation codes 1-41 (what a WFDB annotation file may hold).
+MIT_ANNOTATION_SYMBOLS: frozenset[str] = frozenset(
+    'N L R a V F J A S E j / Q ~ | s T * D " = p B ^ t + u ? ! [ ] e n @ x f ( ) r'.split())
+#: Above this share of impossible annotations (unknown code, sample outside the record) an
+#: annotation file is rejected; below it those annotations are dropped with a warning.
+MAX_BAD_ANNOTATION_FRACTION = 0.1
+
+#: The sampling-frequency field of a header's record line: ``fs[/counterfreq][(basecounter)]``.
+_FS_FIELD = re.compile(r"^(?P<fs>[^/()]+)(?:/(?P<counter>[^()]+))?(?:\((?P<base>[^()]*)\))?$")
 
 _DEFAULT_DATA_DIR = Path("data")
 _PACKAGE_DATA_DIR = Path(__file__).resolve().parents[2] / "data"
@@ -56,7 +91,7 @@ class Annotations:
     def __len__(self) -> int:
         return int(self.sample.size)
 
-    def beats(self) -> "Annotations":
+    def beats(self) -> Annotations:
         """Only the beat annotations (symbols that map to an AAMI class)."""
         from ecg.labels import BEAT_SYMBOLS
 
@@ -70,7 +105,9 @@ class Record:
 
     ``signal`` is float32 with shape (samples, leads), in millivolts where the header's unit
     allows the conversion (``units`` then reads ``"mV"``). Invalid samples are NaN.
-    ``start_sample`` is the index of ``signal[0]`` in the full record.
+    ``start_sample`` is the index of ``signal[0]`` in the full record. ``start_time`` is the
+    date and time of the record's first sample (naive, the recorder's local clock as the file
+    states it; ``signal[0]`` is ``start_sample / fs`` seconds later), ``None`` when unknown.
     """
 
     name: str
@@ -82,6 +119,7 @@ class Record:
     annotations: Annotations | None = None
     source: str = ""
     comments: tuple[str, ...] = field(default_factory=tuple)
+    start_time: datetime | None = None
 
     @property
     def n_samples(self) -> int:
@@ -100,7 +138,8 @@ class Record:
         """Index of a lead given by name (case-insensitive) or position."""
         if isinstance(lead, (int, np.integer)):
             if not -self.n_leads <= int(lead) < self.n_leads:
-                raise RecordError(self.source or self.name, f"lead {lead} out of range; record has {self.n_leads} leads {list(self.lead_names)}")
+                raise RecordError(self.source or self.name,
+                                  f"lead {lead} out of range; record has {self.n_leads} leads {list(self.lead_names)}")
             return int(lead) % self.n_leads
         names = [n.lower() for n in self.lead_names]
         if str(lead).lower() not in names:
@@ -137,9 +176,45 @@ def list_records(data_dir: str | os.PathLike | None = None) -> list[str]:
     return sorted(p.stem for p in d.glob("*.hea"))
 
 
+def list_recordings(directory: str | os.PathLike) -> list[Path]:
+    """Every recording in a directory, sorted by file name: WFDB records as their base path
+    without extension (from ``RECORDS``, else every ``*.hea``, as :func:`list_records`), every
+    ``*.edf`` and ``*.bdf`` (any case) and every ``*.ecg`` that is an ISHNE file (a WFDB
+    annotation file with extension ``.ecg`` is not listed)."""
+    d = Path(directory)
+    if not d.is_dir():
+        raise RecordError(d, "data directory does not exist")
+    out = [d / name for name in list_records(d)]
+    for p in d.iterdir():
+        ext = p.suffix.lower()
+        if not p.is_file():
+            continue
+        if ext in EDF_EXTENSIONS or (ext == ISHNE_EXTENSION and read_magic(p) == ISHNE_MAGIC):
+            out.append(p)
+    return sorted(set(out), key=lambda p: (p.name, str(p)))
+
+
+_RECORDING_EXTENSIONS = frozenset({".hea", ".dat", ".atr", ISHNE_EXTENSION, *EDF_EXTENSIONS})
+
+
+def recording_name(path: str | os.PathLike) -> str:
+    """A recording's name: its file name without a recording extension (``.edf``, ``.bdf``,
+    ``.ecg``, ``.hea``, ``.dat``, ``.atr``; any case), e.g. ``"x/rec01.EDF"`` -> ``"rec01"``."""
+    p = Path(path)
+    return p.stem if p.suffix.lower() in _RECORDING_EXTENSIONS else p.name
+
+
 def is_physionet_name(name: str) -> bool:
-    """True for strings shaped like a PhysioNet record name, e.g. ``"mitdb/100"``."""
-    return bool(_PN_NAME.match(name)) and not Path(name).exists() and not Path(name + ".hea").exists()
+    """True for a PhysioNet record name such as ``"mitdb/100"`` or ``"mitdb/1.0.0/100"``: shaped
+    ``database[/version...]/record``, with a known PhysioNet ECG database first
+    (:data:`PHYSIONET_DATABASES`, or a ``challenge-`` database) that is not also a local folder,
+    and naming no local file. Anything else (``data/1000``, ``../x/200``) is a local path."""
+    if not _PN_NAME.match(name):
+        return False
+    db = name.split("/", 1)[0]
+    if db not in PHYSIONET_DATABASES and not db.startswith(PHYSIONET_PREFIXES):
+        return False
+    return not Path(db).exists() and not Path(name).exists() and not Path(name + ".hea").exists()
 
 
 def _record_base(record: str | os.PathLike, data_dir: str | os.PathLike | None) -> Path:
@@ -151,7 +226,7 @@ def _record_base(record: str | os.PathLike, data_dir: str | os.PathLike | None) 
     return resolve_data_dir(data_dir) / p
 
 
-def _read_header(base: Path) -> "wfdb.Record":
+def _read_header(base: Path) -> wfdb.Record:
     hea = base.with_suffix(".hea")
     if not hea.is_file():
         raise RecordError(hea, "header file not found")
@@ -170,7 +245,10 @@ def _read_header(base: Path) -> "wfdb.Record":
     first = next((ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#")), "")
     parts = first.split()
     if len(parts) < 2 or not parts[1].isdigit() or parts[0].split("/")[0] != base.name:
-        raise RecordError(hea, f"not a WFDB header: first line {first[:60]!r} is not '<record name> <number of signals> ...' for record {base.name!r}")
+        raise RecordError(hea, f"not a WFDB header: first line {first[:60]!r} is not "
+                               f"'<record name> <number of signals> ...' for record {base.name!r}")
+    if len(parts) > 2:
+        _check_fs_field(hea, parts[2])
     try:
         header = wfdb.rdheader(str(base))
     except Exception as exc:  # wfdb raises many types for malformed headers
@@ -180,7 +258,35 @@ def _read_header(base: Path) -> "wfdb.Record":
     return header
 
 
-def _check_signal_files(base: Path, header: "wfdb.Record") -> None:
+def _check_fs_field(hea: Path, text: str) -> None:
+    """Check the record line's sampling-frequency field ``fs[/counterfreq][(basecounter)]``
+    (wfdb would silently replace a negative or unparsable one by its default of 250 Hz)."""
+    m = _FS_FIELD.match(text)
+    try:
+        fs = float(m["fs"]) if m else math.nan
+    except ValueError:
+        fs = math.nan
+    if not (math.isfinite(fs) and fs > 0):
+        raise RecordError(hea, f"invalid sampling frequency {text!r} Hz in the record line: it must be a positive "
+                               "number")
+    if m and m["counter"] is not None:
+        try:
+            counter = float(m["counter"])
+        except ValueError:
+            counter = math.nan
+        if not (math.isfinite(counter) and counter > 0):
+            raise RecordError(hea, f"invalid counter frequency in {text!r}: it must be a positive number")
+
+
+def _header_start_time(header: wfdb.Record) -> datetime | None:
+    """The record's start from the header's base date and time (both needed), else ``None``."""
+    date, time = getattr(header, "base_date", None), getattr(header, "base_time", None)
+    if date is None or time is None:
+        return None
+    return datetime.combine(date, time)
+
+
+def _check_signal_files(base: Path, header: wfdb.Record) -> None:
     hea = base.with_suffix(".hea")
     fs = header.fs
     if fs is None or not math.isfinite(float(fs)) or float(fs) <= 0:
@@ -217,29 +323,36 @@ def _check_signal_files(base: Path, header: "wfdb.Record") -> None:
         if size == 0:
             raise RecordError(dat, "empty signal file (0 bytes)")
         if size < expected:
-            raise RecordError(dat, f"truncated: the header declares {sig_len} samples x {len(idx)} signals in format {fmt} "
-                                   f"({expected} bytes) but the file holds {size} bytes")
+            raise RecordError(dat, f"truncated: the header declares {sig_len} samples x {len(idx)} signals in format "
+                                   f"{fmt} ({expected} bytes) but the file holds {size} bytes")
         # Format 212/310/311 pack samples in groups; allow the padding of one frame.
         if size > expected + 4 * len(idx):
-            raise RecordError(dat, f"the header does not match the data: it declares {sig_len} samples x {len(idx)} signals "
-                                   f"in format {fmt} ({expected} bytes) but the file holds {size} bytes")
+            raise RecordError(dat, f"the header does not match the data: it declares {sig_len} samples x {len(idx)} "
+                                   f"signals in format {fmt} ({expected} bytes) but the file holds {size} bytes")
 
 
-def _to_mv(units: Sequence[str | None]) -> tuple[np.ndarray, tuple[str, ...]]:
-    scale, out = [], []
-    for u in units:
-        key = (u or "").strip().lower()
-        if key in _TO_MV:
-            scale.append(_TO_MV[key])
-            out.append("mV")
-        else:
-            scale.append(1.0)
-            out.append(u or "")
-    return np.asarray(scale, dtype=np.float64), tuple(out)
+def _check_annotation_bytes(path: Path) -> None:
+    """Reject files that cannot be WFDB annotation files before wfdb "parses" them: every
+    byte sequence decodes into some annotations, so a text file or random bytes would
+    otherwise come back as plausible-looking nonsense."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise RecordError(path, f"cannot read annotation file: {exc.strerror}") from None
+    head = raw[:1024].rstrip(b"\x00")
+    if len(head) >= 16 and all(32 <= c < 127 or c in (9, 10, 13) for c in head):
+        raise RecordError(path, "not a WFDB annotation file: it is a text file")
+    if len(raw) % 2 or raw[-2:] != b"\x00\x00":
+        raise RecordError(path, "truncated or not a WFDB annotation file: it does not end with the end-of-file "
+                                "marker (two zero bytes)")
 
 
 def _read_annotations(base: Path, extension: str, sampfrom: int, sampto: int, required: bool,
-                      pn_dir: str | None = None) -> Annotations | None:
+                      pn_dir: str | None = None, sig_len: int | None = None) -> Annotations | None:
+    """Annotations of ``[sampfrom, sampto)``, checked: known MIT-BIH codes, samples in time
+    order and inside the record's ``sig_len`` samples. A file with more than
+    :data:`MAX_BAD_ANNOTATION_FRACTION` impossible annotations is a RecordError; a few are
+    dropped with a warning."""
     path = base.with_suffix(f".{extension}")
     if pn_dir is None and not path.is_file():
         if required:
@@ -247,9 +360,13 @@ def _read_annotations(base: Path, extension: str, sampfrom: int, sampto: int, re
         return None
     if pn_dir is None and path.stat().st_size == 0:
         raise RecordError(path, "annotation file is empty")
+    if pn_dir is None:
+        _check_annotation_bytes(path)
+    # Up to the end of the record, read the whole file so annotations past the end are seen.
+    read_to = None if sig_len is not None and sampto >= sig_len else sampto
     try:
         ann = wfdb.rdann(str(base) if pn_dir is None else base.name, extension, sampfrom=sampfrom,
-                         sampto=sampto, pn_dir=pn_dir)
+                         sampto=read_to, pn_dir=pn_dir)
     except Exception as exc:
         if pn_dir is not None and not required:
             return None
@@ -259,9 +376,21 @@ def _read_annotations(base: Path, extension: str, sampfrom: int, sampto: int, re
     if sample.size != symbol.size:
         raise RecordError(path, "annotation file does not parse: sample and symbol counts differ")
     if sample.size and np.any(np.diff(sample) < 0):
-        raise RecordError(path, "annotation samples are not in time order")
+        raise RecordError(path, "not a usable annotation file: annotation samples are not in time order")
     aux_raw = ann.aux_note if ann.aux_note is not None else [""] * sample.size
-    aux = np.asarray([a.rstrip("\x00") for a in aux_raw], dtype=object)
+    aux = np.asarray([(a or "").rstrip("\x00") if isinstance(a, str) else "" for a in aux_raw], dtype=object)
+    known = np.fromiter((isinstance(x, str) and x in MIT_ANNOTATION_SYMBOLS for x in symbol), bool, symbol.size)
+    inside = (sample >= 0) & (sample < sig_len) if sig_len is not None else np.ones(sample.size, bool)
+    bad = ~known | ~inside
+    n_bad = int(bad.sum())
+    if n_bad:
+        what = (f"{int((~known).sum())} with unknown annotation codes, "
+                f"{int((~inside).sum())} outside the record's {sig_len} samples")
+        if n_bad > MAX_BAD_ANNOTATION_FRACTION * sample.size:
+            raise RecordError(path, f"not a usable annotation file: {n_bad} of {sample.size} annotations are "
+                                    f"impossible ({what})")
+        warnings.warn(f"{path}: ignored {n_bad} of {sample.size} annotations ({what})", stacklevel=3)
+        sample, symbol, aux = sample[~bad], symbol[~bad], aux[~bad]
     keep = (sample >= sampfrom) & (sample < sampto)
     return Annotations(sample[keep] - sampfrom, symbol[keep], aux[keep], extension)
 
@@ -278,27 +407,37 @@ def load_record(
     pn_dir: str | None = None,
     verify_checksum: bool = True,
 ) -> Record:
-    """Read a WFDB record.
+    """Read an ECG recording: a WFDB record, an EDF / EDF+ / BDF file or an ISHNE 1.0 Holter file.
+
+    The format is chosen by extension and content: ``.edf`` / ``.bdf`` (any case) are read as
+    EDF or BDF (:mod:`ecg.io.edf_reader`); a ``.ecg`` file that starts with the ISHNE magic as
+    ISHNE (:mod:`ecg.io.ishne`), while ``X.ecg`` that is not ISHNE with an ``X.hea`` beside it
+    is the WFDB record ``X``; an existing file of another extension that starts with an EDF,
+    BDF or ISHNE magic is read as such; everything else is a WFDB record.
 
     Parameters
     ----------
     record
-        A record path (``"data/100"``, ``"data/100.hea"``), a record name resolved in
-        ``data_dir`` (``"100"``), or, with ``pn_dir``, a record name on PhysioNet.
+        A record path (``"data/100"``, ``"data/100.hea"``, ``"holter/p01.edf"``,
+        ``"holter/p01.ecg"``), a name resolved in ``data_dir`` (``"100"``, ``"p01.edf"``), or,
+        with ``pn_dir``, a record name on PhysioNet.
     data_dir
         Where bare record names are looked up; see :func:`resolve_data_dir`.
     sampfrom, sampto
         Sample range to read (samples, ``sampto`` exclusive; ``None`` = end).
     leads
-        Leads to read, by name (``"MLII"``) or index; ``None`` reads all.
+        Leads to read, by name (``"MLII"``) or index; ``None`` reads all. For EDF/BDF, among
+        the ECG signals that are loaded.
     annotator
-        Annotation file extension to read (``"atr"`` = reference beats); ``None`` skips it.
-        A missing annotation file gives ``annotations=None`` unless ``require_annotations``.
+        WFDB: annotation file extension to read (``"atr"`` = reference beats). EDF+: any value
+        reads the file's own annotations. ``None`` skips annotations. Missing annotations give
+        ``annotations=None`` unless ``require_annotations``.
     pn_dir
         PhysioNet database directory (e.g. ``"mitdb"`` or ``"mitdb/1.0.0"``) to stream the
         record from instead of the local disk. Needs the network.
     verify_checksum
-        For full-length reads, check each signal's 16-bit checksum against the header.
+        WFDB: for full-length reads, check each signal's 16-bit checksum against the header.
+        ISHNE: check the header CRC.
 
     Raises
     ------
@@ -309,8 +448,64 @@ def load_record(
     """
     if pn_dir is not None:
         return _load_physionet(str(record), pn_dir, sampfrom, sampto, leads, annotator, require_annotations)
+    kind, path = _locate(record, data_dir)
+    if kind == "wfdb":
+        return _load_wfdb(path, sampfrom, sampto, leads, annotator, require_annotations, verify_checksum)
+    if kind == "ishne":
+        raw = read_ishne(path, sampfrom=sampfrom, sampto=sampto, leads=leads, verify_crc=verify_checksum)
+    else:
+        raw = read_edf(path, sampfrom=sampfrom, sampto=sampto, leads=leads, annotations=annotator is not None)
+    return _from_raw(path, raw, int(sampfrom), kind, bool(annotator) and require_annotations)
 
-    base = _record_base(record, data_dir)
+
+def _locate(record: str | os.PathLike, data_dir: str | os.PathLike | None) -> tuple[str, Path]:
+    """(format, path) of a recording: ``"edf"``, ``"bdf"`` or ``"ishne"`` with the file, or
+    ``"wfdb"`` with the record's base path (no extension)."""
+    p = Path(record)
+    ext = p.suffix.lower()
+    if ext in EDF_EXTENSIONS or ext == ISHNE_EXTENSION:
+        path = recording_path(p, resolve_data_dir(data_dir))
+        kind = sniff_format(path) if path.is_file() else None
+        if ext in EDF_EXTENSIONS:
+            if not path.is_file():
+                raise RecordError(path, "file not found")
+            if kind not in ("edf", "bdf"):
+                raise RecordError(path, f"not an EDF or BDF file: it starts with {read_magic(path)!r}")
+            return kind, path
+        if kind == "ishne":
+            return "ishne", path
+        base = path.with_suffix("")
+        if base.with_suffix(".hea").is_file():
+            return "wfdb", base  # X.ecg is then a WFDB annotation file of record X
+        if not path.is_file():
+            raise RecordError(path, "file not found")
+        magic = read_magic(path)
+        if kind == "ishne-ann" or magic.startswith(b"ISHNE"):
+            return "ishne", path  # the ISHNE reader names the unsupported variant
+        raise RecordError(path, f"not an ISHNE file (it starts with {magic!r}, not {ISHNE_MAGIC!r}) and there is no "
+                                f"WFDB header {base.name}.hea beside it")
+    if ext not in (".hea", ".dat", ".atr") and p.is_file():
+        kind = sniff_format(p)
+        if kind in ("edf", "bdf"):
+            return kind, p
+        if kind in ("ishne", "ishne-ann"):
+            return "ishne", p
+    return "wfdb", _record_base(record, data_dir)
+
+
+def _from_raw(path: Path, raw: RawRecording, sampfrom: int, kind: str, require_annotations: bool) -> Record:
+    annotations = None
+    if raw.ann_sample is not None:
+        annotations = Annotations(raw.ann_sample, raw.ann_symbol, raw.ann_aux, kind)
+    elif require_annotations:
+        raise RecordError(path, "the file holds no beat or rhythm annotations")
+    return Record(name=recording_name(path), signal=raw.signal, fs=raw.fs, lead_names=raw.lead_names, units=raw.units,
+                  start_sample=sampfrom, annotations=annotations, source=str(path), comments=raw.comments,
+                  start_time=raw.start_time)
+
+
+def _load_wfdb(base: Path, sampfrom: int, sampto: int | None, leads: Sequence[int | str] | None,
+               annotator: str | None, require_annotations: bool, verify_checksum: bool) -> Record:
     header = _read_header(base)
     _check_signal_files(base, header)
     hea = base.with_suffix(".hea")
@@ -321,7 +516,7 @@ def load_record(
         raise RecordError(hea, f"invalid sample range [{sampfrom}, {sampto}) for a record of {sig_len} samples")
 
     names = [str(n) for n in (header.sig_name or [f"lead{i}" for i in range(header.n_sig)])]
-    channels = _channel_indices(hea, names, leads)
+    channels = channel_indices(hea, names, leads)
     # Read in blocks so a 24-hour record never holds wfdb's int64 copy of the whole signal:
     # peak memory is the float32 result plus one block's temporaries.
     dat = base.with_suffix(".dat")
@@ -346,16 +541,16 @@ def load_record(
             got = int(sums[j]) & 0xFFFF
             if want is not None and got != (int(want) & 0xFFFF):
                 raise RecordError(base.parent / header.file_name[ch],
-                                  f"checksum mismatch on signal {names[ch]!r} (header {int(want) & 0xFFFF}, data {got}): "
-                                  "the data do not match the header")
+                                  f"checksum mismatch on signal {names[ch]!r} (header {int(want) & 0xFFFF}, "
+                                  f"data {got}): the data do not match the header")
 
-    scale, units = _to_mv([header.units[c] if header.units else None for c in channels])
+    scale, units = to_mv([header.units[c] if header.units else None for c in channels])
     if np.any(scale != 1.0):
         signal *= scale.astype(np.float32)
 
     annotations = None
     if annotator:
-        annotations = _read_annotations(base, annotator, sampfrom, sampto, require_annotations)
+        annotations = _read_annotations(base, annotator, sampfrom, sampto, require_annotations, sig_len=sig_len)
     return Record(
         name=base.name,
         signal=signal,
@@ -366,31 +561,11 @@ def load_record(
         annotations=annotations,
         source=str(hea),
         comments=tuple(header.comments or ()),
+        start_time=_header_start_time(header),
     )
 
 
-def _channel_indices(hea: Path, names: list[str], leads: Sequence[int | str] | None) -> list[int]:
-    if leads is None:
-        return list(range(len(names)))
-    if isinstance(leads, (str, int)):
-        leads = [leads]
-    out = []
-    lower = [n.lower() for n in names]
-    for lead in leads:
-        if isinstance(lead, (int, np.integer)):
-            if not 0 <= int(lead) < len(names):
-                raise RecordError(hea, f"lead index {lead} out of range; the record has leads {names}")
-            out.append(int(lead))
-        elif str(lead).lower() in lower:
-            out.append(lower.index(str(lead).lower()))
-        else:
-            raise RecordError(hea, f"no lead named {lead!r}; the record has leads {names}")
-    if not out:
-        raise RecordError(hea, "no leads selected")
-    return out
-
-
-def _digital_to_mv(digital: np.ndarray, rec: "wfdb.Record", hea: Path) -> np.ndarray:
+def _digital_to_mv(digital: np.ndarray, rec: wfdb.Record, hea: Path) -> np.ndarray:
     """Digital samples to float32 physical units, with the format's invalid value as NaN."""
     from wfdb.io._signal import _digi_nan  # the invalid-sample marker per format
 
@@ -415,7 +590,7 @@ def _load_physionet(record: str, pn_dir: str, sampfrom: int, sampto: int | None,
     try:
         header = wfdb.rdheader(record, pn_dir=pn_dir)
         names = [str(n) for n in header.sig_name]
-        channels = _channel_indices(Path(where), names, leads)
+        channels = channel_indices(Path(where), names, leads)
         rec = wfdb.rdrecord(record, sampfrom=sampfrom, sampto=sampto, channels=channels, pn_dir=pn_dir,
                             physical=False)
     except RecordError:
@@ -425,7 +600,7 @@ def _load_physionet(record: str, pn_dir: str, sampfrom: int, sampto: int | None,
                             "Are you online? Use a local copy with data_dir instead.") from None
     end = sampfrom + rec.d_signal.shape[0]
     signal = _digital_to_mv(rec.d_signal, rec, Path(where))
-    scale, units = _to_mv(rec.units)
+    scale, units = to_mv(rec.units)
     if np.any(scale != 1.0):
         signal *= scale.astype(np.float32)
     annotations = None
@@ -433,4 +608,4 @@ def _load_physionet(record: str, pn_dir: str, sampfrom: int, sampto: int | None,
         annotations = _read_annotations(Path(record), annotator, sampfrom, end, require_annotations, pn_dir=pn_dir)
     return Record(name=Path(record).name, signal=signal, fs=float(rec.fs), lead_names=tuple(rec.sig_name),
                   units=units, start_sample=sampfrom, annotations=annotations, source=where,
-                  comments=tuple(rec.comments or ()))
+                  comments=tuple(rec.comments or ()), start_time=_header_start_time(header))
