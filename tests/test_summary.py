@@ -325,3 +325,33 @@ def test_no_analysable_signal_warns():
     assert s["signal_quality"]["analysable_pct"] == 0.0 and s["signal_quality"]["warning"]
     assert s["warnings"] == [s["signal_quality"]["warning"]] and "No analysable ECG" in s["warnings"][0]
     assert all(s["ectopy"][x]["total"] == 0 for x in ("V", "S", "F"))
+
+
+def test_daily_breakdown_of_a_multi_day_recording():
+    """Three days at known rates: one entry per 24 h from the start, with clock dates, and the
+    days add up to the hours and to the whole."""
+    fs = 100.0
+    day = 86400.0
+    times = np.concatenate([np.arange(0, day, 1.0), np.arange(day, 2 * day, 0.75), np.arange(2 * day, 2.5 * day, 1.2)])
+    cls = np.full(times.size, "N", dtype=object)
+    cls[::1000] = "V"
+    sample = np.round(times * fs).astype(np.int64)
+    df = pd.DataFrame({"sample": sample, "time_s": sample / fs, "pred_class": cls, "flagged": False})
+    s = holter_summary(df, fs, 2.5 * day, analysable_s=2.5 * day, start_time=datetime(2024, 3, 1, 9, 0))
+    d = s["daily"]
+    assert [x["day"] for x in d] == [0, 1, 2]
+    assert [x["duration_s"] for x in d] == [day, day, day / 2]
+    assert [x["clock"] for x in d] == ["2024-03-01T09:00:00", "2024-03-02T09:00:00", "2024-03-03T09:00:00"]
+    assert [x["mean_bpm"] for x in d] == pytest.approx([60.0, 80.0, 50.0], abs=0.01)
+    assert sum(x["beats"] for x in d) == len(df) == sum(x["beats"] for x in s["hourly"])
+    assert sum(x["V"] for x in d) == int((cls == "V").sum())
+    assert len(s["hourly"]) == 60
+    assert HolterSummary.from_dict(json.loads(json.dumps(s))).daily[2].day == 2
+
+
+def test_summary_json_without_daily_still_loads():
+    """Summaries written before the daily breakdown existed read back with an empty one."""
+    df = _table(_n(20))
+    s = holter_summary(df, FS, 30.0, analysable_s=30.0)
+    del s["daily"]
+    assert HolterSummary.from_dict(s).daily == []

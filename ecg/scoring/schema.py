@@ -48,8 +48,11 @@ The Holter summary (``OUT/<record>/<record>_summary.json``) is the ``to_dict()``
   ``isolated``, ``couplets``, ``runs``, ``bigeminy``, ``trigeminy``;
 - ``heart_rate``: ``mean_bpm``, ``min`` / ``max`` (``bpm``, ``time_s``);
 - ``beats``: ``total``, ``by_class``, ``analysed``, ``in_unreadable_signal``;
-- ``flags``: ``count``, ``by_reason``, ``anomaly_threshold``; ``hourly``; ``recording``;
-  ``warnings``.
+- ``flags``: ``count``, ``by_reason``, ``anomaly_threshold``; ``hourly`` (each ``hour``)
+  and ``daily`` (each ``day``, a 24-hour period from the start): ``time_s``, ``elapsed``,
+  ``clock`` (ISO date and time when the recording's start is known), ``duration_s``,
+  ``beats``, ``V``, ``S``, ``F``, ``mean_bpm``, ``min_bpm``, ``max_bpm``, ``af_beats``;
+  ``recording`` (``start_time`` ISO, when the file gives it); ``warnings``.
 """
 
 from __future__ import annotations

@@ -422,7 +422,7 @@ def score_record(
     missed = match_reference(df, ref, fs)
     df = df[beat_columns(classes if "Q" in classes else tuple(classes) + ("Q",))].reset_index(drop=True)
     summ = holter_summary(df, fs, record.duration_s, quality=quality, gap_mask=lead_off.all(axis=1),
-                          record=record.name, leads=record.lead_names, analysed_leads=names,
+                          start_time=record.start_time, record=record.name, leads=record.lead_names, analysed_leads=names,
                           bundle_version=bundle.version, anomaly_threshold=thr, dropped_beats=dropped) if summary else None
     return ScoredRecord(record=record, beats=df, summary=summ, bundle_version=bundle.version, lead="+".join(names),
                         threshold=thr, missed_reference=missed, dropped=dropped,

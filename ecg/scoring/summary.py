@@ -80,6 +80,7 @@ from ecg.scoring.summary_types import (
     AFSummary,
     BeatsSummary,
     ClassEctopy,
+    DaySummary,
     EctopySummary,
     FlagsSummary,
     HeartRateSummary,
@@ -395,35 +396,53 @@ def summarise_pauses(seq: BeatSequence, clock: Clock, pause_threshold_s: float, 
                          listed=[event(int(i)) for i in idx[:max_listed]])
 
 
-def summarise_hourly(seq: BeatSequence, duration_s: float, clock: Clock, win_start: np.ndarray,
-                     win_bpm: np.ndarray) -> list[HourSummary]:
-    n_hours = max(1, int(math.ceil(duration_s / 3600.0))) if duration_s > 0 else (1 if seq.n else 0)
-    if not n_hours:
+def _period_rows(seq: BeatSequence, duration_s: float, clock: Clock, win_start: np.ndarray, win_bpm: np.ndarray,
+                 period_s: float) -> list[dict]:
+    """Per period of ``period_s`` seconds from the start: the fields of
+    :class:`~ecg.scoring.summary_types.PeriodSummary`. The one definition behind the hourly
+    and the daily breakdowns."""
+    n = max(1, int(math.ceil(duration_s / period_s))) if duration_s > 0 else (1 if seq.n else 0)
+    if not n:
         return []
     code = {c: i for i, c in enumerate(AAMI_CLASSES)}
-    hour = np.clip((seq.t // 3600.0).astype(np.int64), 0, n_hours - 1) if seq.n else np.empty(0, np.int64)
+    period = np.clip((seq.t // period_s).astype(np.int64), 0, n - 1) if seq.n else np.empty(0, np.int64)
 
-    def per_hour(weights: np.ndarray | None, at: np.ndarray = hour) -> np.ndarray:
-        return np.bincount(at, weights=weights, minlength=n_hours)
+    def per_period(weights: np.ndarray | None, at: np.ndarray = period) -> np.ndarray:
+        return np.bincount(at, weights=weights, minlength=n)
 
-    beats_h = per_hour(None)
-    counts = {x: per_hour(seq.codes == code[x]) for x in ECTOPY_CLASSES}
-    af_h = per_hour(seq.af)
-    hour_rr = hour[:-1] if seq.n else np.empty(0, np.int64)
-    rr_cnt = per_hour(~seq.gap, hour_rr)
-    rr_sum = per_hour(np.where(seq.gap, 0.0, seq.rr), hour_rr)
-    hour_win = hour[win_start] if win_start.size else np.empty(0, np.int64)
+    beats_p = per_period(None)
+    counts = {x: per_period(seq.codes == code[x]) for x in ECTOPY_CLASSES}
+    af_p = per_period(seq.af)
+    period_rr = period[:-1] if seq.n else np.empty(0, np.int64)
+    rr_cnt = per_period(~seq.gap, period_rr)
+    rr_sum = per_period(np.where(seq.gap, 0.0, seq.rr), period_rr)
+    period_win = period[win_start] if win_start.size else np.empty(0, np.int64)
     out = []
-    for h in range(n_hours):
-        wb = win_bpm[hour_win == h]
-        start = 3600.0 * h
-        out.append(HourSummary(
-            **clock.fields(start), hour=h, duration_s=_num(max(0.0, min(3600.0, duration_s - start)), 3),
-            beats=int(beats_h[h]), V=int(counts["V"][h]), S=int(counts["S"][h]), F=int(counts["F"][h]),
-            mean_bpm=_num(60.0 * rr_cnt[h] / rr_sum[h], 2) if rr_sum[h] > 0 else None,
+    for k in range(n):
+        wb = win_bpm[period_win == k]
+        start = period_s * k
+        out.append(dict(
+            **clock.fields(start), duration_s=_num(max(0.0, min(period_s, duration_s - start)), 3),
+            beats=int(beats_p[k]), V=int(counts["V"][k]), S=int(counts["S"][k]), F=int(counts["F"][k]),
+            mean_bpm=_num(60.0 * rr_cnt[k] / rr_sum[k], 2) if rr_sum[k] > 0 else None,
             min_bpm=_num(wb.min(), 2) if wb.size else None, max_bpm=_num(wb.max(), 2) if wb.size else None,
-            af_beats=int(af_h[h])))
+            af_beats=int(af_p[k])))
     return out
+
+
+def summarise_hourly(seq: BeatSequence, duration_s: float, clock: Clock, win_start: np.ndarray,
+                     win_bpm: np.ndarray) -> list[HourSummary]:
+    """Hour by hour from the recording's start (:func:`_period_rows`)."""
+    return [HourSummary(**row, hour=h)
+            for h, row in enumerate(_period_rows(seq, duration_s, clock, win_start, win_bpm, 3600.0))]
+
+
+def summarise_daily(seq: BeatSequence, duration_s: float, clock: Clock, win_start: np.ndarray,
+                    win_bpm: np.ndarray) -> list[DaySummary]:
+    """24-hour period by period from the recording's start (:func:`_period_rows`); a
+    multi-day Holter's daily breakdown (one entry for a recording up to 24 h)."""
+    return [DaySummary(**row, day=d)
+            for d, row in enumerate(_period_rows(seq, duration_s, clock, win_start, win_bpm, 86400.0))]
 
 
 def summarise_flags(beats: pd.DataFrame, anomaly_threshold: float | None = None) -> FlagsSummary:
@@ -513,6 +532,7 @@ def holter_summary(
         beats=summarise_beats(df, seq, class_column),
         heart_rate=heart_rate,
         hourly=summarise_hourly(seq, duration_s, clock, win_start, win_bpm),
+        daily=summarise_daily(seq, duration_s, clock, win_start, win_bpm),
         ectopy=summarise_ectopy(seq, clock, hours, min_cycles, max_listed),
         af=summarise_af(seq, clock, max_listed),
         pauses=summarise_pauses(seq, clock, pause_threshold_s, max_listed),
@@ -535,5 +555,5 @@ def holter_summary(
 
 
 __all__ = ["BeatSequence", "Clock", "beat_sequence", "format_hms", "holter_summary", "summarise_af",
-           "summarise_beats", "summarise_ectopy", "summarise_flags", "summarise_heart_rate", "summarise_hourly",
+           "summarise_beats", "summarise_daily", "summarise_ectopy", "summarise_flags", "summarise_heart_rate", "summarise_hourly",
            "summarise_pauses", "summarise_recording", "summarise_signal_quality"]

@@ -127,8 +127,10 @@ class HeartRateSummary:
 
 
 @dataclass
-class HourSummary(Event):
-    hour: int = 0
+class PeriodSummary(Event):
+    """One period of the recording (an hour or a day from its start): ``duration_s`` of
+    recording in it, beat and ectopic counts, heart rate and beats in AF."""
+
     duration_s: float | None = None
     beats: int = 0
     V: int = 0
@@ -138,6 +140,18 @@ class HourSummary(Event):
     min_bpm: float | None = None
     max_bpm: float | None = None
     af_beats: int = 0
+
+
+@dataclass
+class HourSummary(PeriodSummary):
+    hour: int = 0
+
+
+@dataclass
+class DaySummary(PeriodSummary):
+    """One 24-hour period from the recording's start (day 0 = the first 24 h)."""
+
+    day: int = 0
 
 
 @dataclass
@@ -233,6 +247,7 @@ class HolterSummary:
     flags: FlagsSummary
     definitions: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    daily: list[DaySummary] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict of builtins (nested sections as dicts, lists as lists)."""
@@ -267,8 +282,8 @@ def _build(tp: Any, value: Any) -> Any:
 
 
 __all__ = [
-    "AFEpisodeSummary", "AFSummary", "BeatsSummary", "ClassEctopy", "ECTOPY_CLASSES", "EctopySummary", "Event",
+    "AFEpisodeSummary", "AFSummary", "BeatsSummary", "ClassEctopy", "DaySummary", "ECTOPY_CLASSES", "EctopySummary", "Event",
     "FlagsSummary", "HeartRateSummary", "HolterSummary", "HourSummary", "PatternEvent", "PatternSummary",
-    "PauseEvent", "PausesSummary", "QualitySegment", "RateEvent", "RecordingSummary", "RunEvent", "RunsSummary",
+    "PauseEvent", "PausesSummary", "PeriodSummary", "QualitySegment", "RateEvent", "RecordingSummary", "RunEvent", "RunsSummary",
     "SignalQualitySummary",
 ]
