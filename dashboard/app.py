@@ -535,6 +535,9 @@ def summary_tab(scored: ScoredRecord | None, beats: pd.DataFrame, record: Record
                          height=min(250, 38 + 35 * len(tabs["quality"])))
     bin_s = 60.0 if record.duration_s <= 4 * 3600 else 300.0
     st.plotly_chart(hr_trend_figure(beats, bin_s=bin_s), width="stretch", config=PLOT_CONFIG, key="hr_trend")
+    if "daily" in tabs and len(tabs["daily"]) > 1:
+        st.markdown("**Daily** (24-hour periods from the start)")
+        st.dataframe(tabs["daily"], width="stretch")
     if "hourly" in tabs and len(tabs["hourly"]) > 1:
         st.markdown("**Hourly**")
         st.dataframe(tabs["hourly"], width="stretch")

@@ -501,23 +501,49 @@ def iter_report_pages(record: "Record", beats: pd.DataFrame, summary: HolterSumm
     selection = select_strip_beats(beats, max_strips)
     lead_idx = _default_lead(record, beats, lead)
     n_strips = len(selection.beats)
-    n_pages = 1 + math.ceil(n_strips / STRIPS_PER_PAGE)
+    daily = len(summary.daily) > 1
+    n_pages = 1 + int(daily) + math.ceil(n_strips / STRIPS_PER_PAGE)
     page1 = _summary_page(record, beats, summary, selection, bundle_version, generated, n_pages)
     for t in page1.texts:
         if t.get_gid() == "strip-note":
             t.set_text(t.get_text().replace("{lead}", record.lead_names[lead_idx]))
     yield page1
+    if daily:
+        yield _daily_page(record, summary, generated, n_pages)
     slot_mm = (PAGE_H_MM - 22.0) / STRIPS_PER_PAGE
     rows = list(selection.beats.iterrows())
-    for p in range(n_pages - 1):
+    first_strip_page = 2 + int(daily)
+    for p in range(n_pages - first_strip_page + 1):
         fig = _new_page()
         _text(fig, 12, PAGE_H_MM - 6, f"Record {record.name}: flagged beats   (25 mm/s, 10 mm/mV; "
                                       "print at actual size)", fontsize=10, weight="bold", va="top")
         for k, (_, beat) in enumerate(rows[p * STRIPS_PER_PAGE:(p + 1) * STRIPS_PER_PAGE]):
             bottom = PAGE_H_MM - 14.0 - (k + 1) * slot_mm + 12.0
             _draw_strip(fig, record, beats, beat, lead_idx, bottom, p * STRIPS_PER_PAGE + k + 1, n_strips)
-        _footer(fig, record, p + 2, n_pages, generated)
+        _footer(fig, record, p + first_strip_page, n_pages, generated)
         yield fig
+
+
+def daily_rows(summary: HolterSummary) -> list[list[str]]:
+    """The daily breakdown (:attr:`HolterSummary.daily`) as table rows for the report."""
+    rows = []
+    for d in summary.daily:
+        start = f"{format_hms(d.time_s, 0)}" + (f" ({str(d.clock).replace('T', ' ')})" if d.clock else "")
+        rows.append([f"Day {d.day + 1}", start, format_hms(d.duration_s, 0) or _DASH, _fmt_count(d.beats),
+                     _fmt_count(d.V), _fmt_count(d.S), _fmt_count(d.F), _fmt_count(d.af_beats),
+                     _fmt_num(d.mean_bpm, 0), _fmt_num(d.min_bpm, 0), _fmt_num(d.max_bpm, 0)])
+    return rows
+
+
+def _daily_page(record: "Record", summary: HolterSummary, generated: str, n_pages: int) -> "Figure":
+    fig = _new_page()
+    _text(fig, 12, 200, f"Record {record.name}: day by day", fontsize=14, weight="bold", va="top")
+    _table(fig, 12, 188, 273, daily_rows(summary), "Daily breakdown (24-hour periods from the recording's start)",
+           [0.07, 0.2, 0.09, 0.09, 0.08, 0.08, 0.08, 0.08, 0.08, 0.075, 0.075],
+           header=["", "from (clock)", "duration", "beats", "V", "S", "F", "AF beats", "mean bpm", "min bpm",
+                   "max bpm"])
+    _footer(fig, record, 2, n_pages, generated)
+    return fig
 
 
 def write_pdf_report(record: "Record", beats: pd.DataFrame, summary: HolterSummary,
@@ -525,8 +551,8 @@ def write_pdf_report(record: "Record", beats: pd.DataFrame, summary: HolterSumma
                      bundle_version: str = "") -> Path:
     """Write the review report of one scored record to ``path`` (PDF, A4 landscape) atomically.
 
-    Page 1: recording details, the Holter summary tables and the heart-rate trend. Then the
-    strips: 10 s of ``lead`` (default: the lead the beats were analysed on) around each
+    Page 1: recording details, the Holter summary tables and the heart-rate trend; for a
+    recording longer than a day, page 2 is the daily breakdown. Then the strips: 10 s of ``lead`` (default: the lead the beats were analysed on) around each
     selected beat (see :func:`select_strip_beats`, capped at ``max_strips``), on a true
     ECG grid (250 mm x 40 mm per strip, 1 mm = 0.04 s / 0.1 mV), with a reviewer field.
     """
@@ -543,4 +569,4 @@ def write_pdf_report(record: "Record", beats: pd.DataFrame, summary: HolterSumma
 
 
 __all__ = ["STRIPS_PER_PAGE", "StripSelection", "axes_size_mm", "ectopic_runs", "iter_report_pages",
-           "select_strip_beats", "summary_rows", "write_pdf_report"]
+           "daily_rows", "select_strip_beats", "summary_rows", "write_pdf_report"]

@@ -124,7 +124,7 @@ def _num(v: Any, nd: int = 0, unit: str = "") -> str:
 def summary_tables(summary: HolterSummary, beats: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """The Holter summary (``ScoredRecord.summary``) as small display tables: ``beats`` (per
     class: beats, %, flagged), ``heart_rate`` (bpm), ``ectopy`` (V, S and F), ``pauses`` (s),
-    ``af`` (episodes), ``quality`` (unreadable spans) and ``hourly``. Flag counts are taken
+    ``af`` (episodes), ``quality`` (unreadable spans), ``hourly`` and ``daily`` (24-hour periods). Flag counts are taken
     from ``beats`` (the current threshold), every other figure from ``summary``."""
     out: dict[str, pd.DataFrame] = {}
     b = summary.beats
@@ -160,11 +160,12 @@ def summary_tables(summary: HolterSummary, beats: pd.DataFrame) -> dict[str, pd.
                                     "duration (s)": _num((g.end_s or 0.0) - (g.start_s or 0.0), 1),
                                     "leads": ", ".join(g.leads)} for g in summary.signal_quality.segments],
                                   columns=["from", "to", "duration (s)", "leads"])
-    if summary.hourly:
-        out["hourly"] = pd.DataFrame([{
-            "from": h.clock or h.elapsed, "beats": h.beats, "V": h.V, "S": h.S, "F": h.F, "AF beats": h.af_beats,
-            "mean bpm": _num(h.mean_bpm), "min bpm": _num(h.min_bpm), "max bpm": _num(h.max_bpm),
-        } for h in summary.hourly]).set_index("from")
+    for key, periods in (("hourly", summary.hourly), ("daily", summary.daily)):
+        if periods:
+            out[key] = pd.DataFrame([{
+                "from": p.clock or p.elapsed, "beats": p.beats, "V": p.V, "S": p.S, "F": p.F, "AF beats": p.af_beats,
+                "mean bpm": _num(p.mean_bpm), "min bpm": _num(p.min_bpm), "max bpm": _num(p.max_bpm),
+            } for p in periods]).set_index("from")
     return out
 
 
