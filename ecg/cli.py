@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from ecg import __version__
+from ecg.commands import register_all
 from ecg.errors import ECGError
 
 
@@ -14,8 +16,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ecg", description="ECG anomaly detection on WFDB records.")
     parser.add_argument("--version", action="version", version=f"ecg {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    from ecg.commands import register_all
-
     register_all(sub)
     return parser
 
@@ -23,11 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _configure_threads() -> None:
     """``ECG_TORCH_THREADS`` caps PyTorch's threads (e.g. 1 on a machine busy with other work,
     where oversubscribed threads slow inference down many times)."""
-    import os
-
     n = os.environ.get("ECG_TORCH_THREADS")
     if n and n.strip().isdigit() and int(n) > 0:
-        import torch
+        import torch  # only when asked: torch takes seconds to import and `ecg --help` must not wait
 
         torch.set_num_threads(int(n))
 

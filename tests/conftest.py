@@ -23,6 +23,18 @@ def has_full_mitdb() -> bool:
     return (SHARED_MITDB / "234.hea").is_file()
 
 
+# A test that gets MIT-BIH records through one of these fixtures (tiny_bundle is trained on demo
+# records) is marked ``realdata`` here; a test that opens the records itself carries the marker.
+REALDATA_FIXTURES = frozenset({"data_dir", "demo_dir", "record_copy", "tiny_bundle_path", "tiny_bundle"})
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest's own -m selection
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if REALDATA_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.realdata)
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     return mitdb_dir()
@@ -58,7 +70,9 @@ def synthetic_ecg(fs: float, duration_s: float = 20.0, hr_bpm: float = 72.0, see
     n = int(duration_s * fs)
     t = np.arange(n) / fs
     rr = 60.0 / hr_bpm
-    r_times = np.arange(0.5, duration_s - 0.5, rr) + rng.normal(0, 0.01, size=int(np.ceil((duration_s - 1) / rr)))[: len(np.arange(0.5, duration_s - 0.5, rr))]
+    beat_times = np.arange(0.5, duration_s - 0.5, rr)
+    jitter = rng.normal(0, 0.01, size=int(np.ceil((duration_s - 1) / rr)))
+    r_times = beat_times + jitter[: len(beat_times)]
     x = np.zeros(n)
     for rt in r_times:
         x += 0.15 * np.exp(-0.5 * ((t - rt + 0.16) / 0.02) ** 2)   # P

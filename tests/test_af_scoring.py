@@ -60,6 +60,7 @@ def test_beat_table_calls_no_s_inside_af_and_does_not_classify_unreadable_beats(
     assert df["flag_reason"].tolist() == ["class", "anomaly", "", "", "class", "class+anomaly"]
 
 
+@pytest.mark.slow
 @pytest.mark.realdata
 def test_real_af_record_has_af_episodes_and_no_s_calls_there(data_dir: Path) -> None:
     from ecg.io import load_record
@@ -81,6 +82,7 @@ def test_real_af_record_has_af_episodes_and_no_s_calls_there(data_dir: Path) -> 
     assert all(e.duration_s >= 30.0 for e in s.af.episodes)
 
 
+@pytest.mark.slow
 @pytest.mark.realdata
 def test_ventricular_bigeminy_is_not_af(demo_dir: Path) -> None:
     from ecg.io import load_record

@@ -94,6 +94,7 @@ def test_threshold_slider_changes_flag_count(app_env: Path) -> None:
     assert low != high
 
 
+@pytest.mark.slow
 def test_class_filter_limits_navigation(app_env: Path) -> None:
     at = open_demo(new_app(), "208")
     at.slider(key="threshold").set_value(90.0).run()
@@ -107,6 +108,7 @@ def test_class_filter_limits_navigation(app_env: Path) -> None:
         assert at.session_state["sel"] in set(nav.tolist())
 
 
+@pytest.mark.slow
 def test_review_decision_lands_in_database(app_env: Path) -> None:
     at = open_demo(new_app(), "208")
     at.text_input(key="reviewer").input("Dr Test").run()
@@ -140,6 +142,7 @@ def test_review_decision_lands_in_database(app_env: Path) -> None:
     assert at.session_state["sel"] != sel
 
 
+@pytest.mark.slow
 def test_review_needs_a_reviewer_name(app_env: Path) -> None:
     at = open_demo(new_app(), "119")
     sel = int(at.session_state["sel"])
@@ -153,6 +156,7 @@ def test_review_needs_a_reviewer_name(app_env: Path) -> None:
         store.close()
 
 
+@pytest.mark.slow
 def test_navigation_buttons_and_jump_to_time(app_env: Path) -> None:
     at = open_demo(new_app(), "208")
     nav = at.session_state["ctx"]["nav"]
@@ -171,6 +175,7 @@ def test_navigation_buttons_and_jump_to_time(app_env: Path) -> None:
     assert any("not a time" in e.value for e in at.error)
 
 
+@pytest.mark.slow
 def test_upload_of_a_valid_record(app_env: Path) -> None:
     at = new_app()
     at.radio(key="src_kind").set_value("Upload WFDB files").run()
@@ -255,6 +260,7 @@ def test_missing_bundle_shows_the_record_unscored(app_env: Path, monkeypatch: py
     assert at.title[0].value == "Record 100"
 
 
+@pytest.mark.slow
 def test_shipped_bundle_scores_a_demo_record(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from ecg.models.bundle import DEFAULT_BUNDLE_PATH
 

@@ -65,6 +65,7 @@ def test_cache_key_changes_with_params_and_files(tmp_path: Path, demo_dir: Path)
     assert k1 != cache_key(["100"], tmp_path, None, BeatConfig(), "reference")
 
 
+@pytest.mark.slow
 @pytest.mark.realdata
 @pytest.mark.skipif(not has_full_mitdb(), reason="needs the full MIT-BIH database in ../shared/data/mitdb")
 def test_full_split_counts_close_to_de_chazal(data_dir: Path, tmp_path: Path) -> None:

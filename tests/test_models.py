@@ -39,6 +39,7 @@ def test_gru_is_lighter_than_lstm() -> None:
     assert n_parameters(GRUAutoencoder(cell="gru")) < n_parameters(GRUAutoencoder(cell="lstm"))
 
 
+@pytest.mark.slow
 def test_tiny_autoencoder_overfits_tiny_batch() -> None:
     torch.manual_seed(0)
     t = torch.linspace(0, 1, 70)
@@ -54,6 +55,7 @@ def test_tiny_autoencoder_overfits_tiny_batch() -> None:
     assert float(loss.detach()) < 0.05 * first
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cell, attention", ARCHITECTURES)
 def test_tiny_classifier_overfits_tiny_batch(cell: str, attention: bool) -> None:
     torch.manual_seed(0)
@@ -191,6 +193,7 @@ def test_training_is_deterministic(tmp_path: Path, demo_dir: Path, tiny_bundle: 
     assert again.scorer.log_threshold == tiny_bundle.scorer.log_threshold
 
 
+@pytest.mark.slow
 def test_ensemble_bundle_averages_members_and_round_trips(tmp_path: Path, demo_dir: Path) -> None:
     from ecg.models.networks import ClassifierEnsemble
     from ecg.models.train_bundle import train_bundle
@@ -245,6 +248,7 @@ def test_ensemble_needs_members() -> None:
         ClassifierEnsemble([])
 
 
+@pytest.mark.slow
 def test_refit_retrains_on_train_and_validation_for_the_chosen_epochs(tmp_path: Path, demo_dir: Path) -> None:
     from ecg.models.train_bundle import train_bundle
     from tests.conftest import tiny_train_config
@@ -303,6 +307,7 @@ def test_rr_inputs_by_name_and_bundle_keeps_them(tmp_path: Path, demo_dir: Path)
         load_bundle(future)
 
 
+@pytest.mark.realdata
 def test_both_shipped_bundles_load_by_name(tmp_path: Path) -> None:
     from ecg.cli import main
     from ecg.datasets import DS1, DS2
@@ -336,6 +341,7 @@ def test_contract_tests_cover_every_architecture_of_compare_rnn() -> None:
     assert set(mod.ARCHITECTURES.values()) == set(ARCHITECTURES)
 
 
+@pytest.mark.realdata
 @pytest.mark.parametrize("cell, attention", ARCHITECTURES)
 def test_every_architecture_trains_saves_and_reloads(cell: str, attention: bool, tmp_path: Path) -> None:
     from ecg.models.train_bundle import train_bundle

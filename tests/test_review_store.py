@@ -221,6 +221,7 @@ def test_threads_sharing_one_store_lose_nothing(tmp_path: Path) -> None:
     assert set(df["beat_sample"]) == {t * 1000 + i for t in range(n_threads) for i in range(n_each)}
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_two_processes_lose_no_decision(tmp_path: Path) -> None:
     db = str(tmp_path / "r.db")

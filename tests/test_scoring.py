@@ -151,6 +151,7 @@ def test_lead_off_halfway_is_not_analysable_and_has_no_pause(rec208) -> None:
     assert not ((t > 101) & (t < 199)).any()
 
 
+@pytest.mark.slow
 def test_anomaly_score_is_bounded_on_real_records(data_dir) -> None:
     for name in ("208", "232"):
         sr = score_record(name, data_dir=data_dir, summary=False)

@@ -68,6 +68,7 @@ def test_split_extension() -> None:
     assert split_extension("noext") == ("noext", "")
 
 
+@pytest.mark.realdata
 def test_parse_header_files() -> None:
     text = (DEMO_DIR / "208.hea").read_text()
     assert parse_header_files(text) == ("208", ["208.dat"])
@@ -89,6 +90,7 @@ def test_parse_header_files_rejects_non_headers(text: str, msg: str) -> None:
 
 # -- saving -----------------------------------------------------------------------------------
 
+@pytest.mark.realdata
 def test_save_complete_record_loads(dest: Path) -> None:
     res = save_wfdb_upload(demo_files(), dest)
     assert [r.name for r in res.records] == ["100"]
@@ -100,12 +102,14 @@ def test_save_complete_record_loads(dest: Path) -> None:
     assert res.total_bytes == sum(len(b) for _, b in demo_files())
 
 
+@pytest.mark.realdata
 def test_save_without_annotations(dest: Path) -> None:
     res = save_wfdb_upload(demo_files(exts=("hea", "dat")), dest)
     assert not res.records[0].has_annotations
     assert load_record(res.records[0].base).annotations is None
 
 
+@pytest.mark.realdata
 def test_default_destination_is_a_private_temporary_folder() -> None:
     res = save_wfdb_upload(demo_files(exts=("hea", "dat")))
     try:
@@ -118,6 +122,7 @@ def test_default_destination_is_a_private_temporary_folder() -> None:
     assert not res.directory.exists()
 
 
+@pytest.mark.realdata
 def test_file_objects_and_folder_parts_in_names(dest: Path) -> None:
     files = [("some/dir/100.hea", io.BytesIO((DEMO_DIR / "100.hea").read_bytes())),
              ("C:\\x\\100.dat", io.BytesIO((DEMO_DIR / "100.dat").read_bytes()))]
@@ -126,12 +131,14 @@ def test_file_objects_and_folder_parts_in_names(dest: Path) -> None:
     assert res.records[0].name == "100"
 
 
+@pytest.mark.realdata
 def test_missing_dat_is_a_clear_error_and_writes_nothing(dest: Path) -> None:
     with pytest.raises(UploadError, match=r"100\.hea: the signal file 100\.dat is missing"):
         save_wfdb_upload(demo_files(exts=("hea", "atr")), dest)
     assert list(dest.iterdir()) == []
 
 
+@pytest.mark.realdata
 def test_no_header_is_a_clear_error(dest: Path) -> None:
     with pytest.raises(UploadError, match=r"no WFDB header \(\.hea\)"):
         save_wfdb_upload(demo_files(exts=("dat", "atr")), dest)
@@ -155,12 +162,14 @@ def test_unsafe_names_declared_inside_the_header_are_refused(dest: Path) -> None
         save_wfdb_upload([("r.hea", b"r;x 1 360 10\nr.dat 16 200 0 0 0 0 0 I\n")], dest)
 
 
+@pytest.mark.realdata
 def test_other_files_are_ignored(dest: Path) -> None:
     res = save_wfdb_upload(demo_files() + [("notes.txt", b"x"), ("119.atr", b"y")], dest)
     assert set(res.ignored) == {"notes.txt", "119.atr"}
     assert sorted(p.name for p in dest.iterdir()) == ["100.atr", "100.dat", "100.hea"]
 
 
+@pytest.mark.realdata
 def test_browser_renamed_files_are_paired(dest: Path) -> None:
     files = [("100.hea", (DEMO_DIR / "100.hea").read_bytes()),
              ("100 (1).dat", (DEMO_DIR / "100.dat").read_bytes()),
@@ -170,12 +179,14 @@ def test_browser_renamed_files_are_paired(dest: Path) -> None:
     assert load_record(res.records[0].base).annotations is not None
 
 
+@pytest.mark.realdata
 def test_header_named_differently_from_its_record(dest: Path) -> None:
     files = [("download.hea", (DEMO_DIR / "100.hea").read_bytes()), ("100.dat", (DEMO_DIR / "100.dat").read_bytes())]
     res = save_wfdb_upload(files, dest)
     assert res.records[0].name == "100" and (dest / "100.hea").is_file()
 
 
+@pytest.mark.realdata
 def test_two_records_in_one_upload(dest: Path) -> None:
     res = save_wfdb_upload(demo_files("100") + demo_files("119"), dest)
     assert [r.name for r in res.records] == ["100", "119"]
@@ -188,12 +199,14 @@ def test_duplicate_names_after_sanitising(dest: Path) -> None:
                          dest)
 
 
+@pytest.mark.realdata
 def test_the_same_file_chosen_twice_is_kept_once(dest: Path) -> None:
     res = save_wfdb_upload(demo_files(exts=("hea",)) + demo_files(), dest)
     assert sorted(p.name for p in dest.iterdir()) == ["100.atr", "100.dat", "100.hea"]
     assert res.records[0].has_annotations
 
 
+@pytest.mark.realdata
 def test_size_limit_on_announced_sizes(dest: Path) -> None:
     files = demo_files()
     with pytest.raises(UploadError, match="too large"):
@@ -201,6 +214,7 @@ def test_size_limit_on_announced_sizes(dest: Path) -> None:
     assert list(dest.iterdir()) == []
 
 
+@pytest.mark.realdata
 def test_size_limit_while_reading_streams() -> None:
     class Lying(io.BytesIO):
         size = 10  # announces less than it holds
@@ -210,6 +224,7 @@ def test_size_limit_while_reading_streams() -> None:
                          max_total_bytes=2000)
 
 
+@pytest.mark.realdata
 def test_never_overwrites_an_existing_file(dest: Path) -> None:
     (dest / "100.hea").write_text("keep me")
     with pytest.raises(FileExistsError):

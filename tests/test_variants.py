@@ -38,6 +38,7 @@ def test_holter_variant_rate_band_and_annotations(demo_dir: Path) -> None:
         holter_variant(rec, fs_out=64.0, band_hz=(0.05, 40.0))
 
 
+@pytest.mark.slow
 def test_evaluation_protocols(demo_dir: Path, tiny_bundle) -> None:
     rec = load_record("100", demo_dir)
     assert rec.lead_names[second_lead(rec)] == "V5"

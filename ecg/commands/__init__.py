@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from ecg.commands import data, models, score
 
-def register_all(sub: "argparse._SubParsersAction") -> None:
-    from ecg.commands import data, models, score
 
+def register_all(sub: argparse._SubParsersAction) -> None:
     data.register(sub)
     score.register(sub)
     models.register(sub)

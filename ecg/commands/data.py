@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from ecg.io import download_database, list_records, load_record, resolve_data_dir
+# ecg.io pulls in wfdb and pandas (about 2 s): imported inside each command so that
+# `ecg --help` starts fast.
 
 
 def _records(args: argparse.Namespace) -> int:
+    from ecg.io import list_records, resolve_data_dir
+
     d = resolve_data_dir(args.data_dir)
     for name in list_records(d):
         print(name)
@@ -15,12 +18,16 @@ def _records(args: argparse.Namespace) -> int:
 
 
 def _download(args: argparse.Namespace) -> int:
+    from ecg.io import download_database
+
     path = download_database(args.database, args.dest, records=args.records or "all")
     print(f"downloaded {args.database} into {path}")
     return 0
 
 
 def _info(args: argparse.Namespace) -> int:
+    from ecg.io import load_record
+
     rec = load_record(args.record, args.data_dir)
     print(f"record    {rec.name}  ({rec.source})")
     print(f"fs        {rec.fs:g} Hz")
@@ -34,7 +41,7 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: "argparse._SubParsersAction") -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("records", help="list the records in a data directory")
     p.add_argument("--data-dir", default=None, help="directory (default: $ECG_DATA_DIR, else data/)")
     p.set_defaults(func=_records)

@@ -7,6 +7,9 @@ import shlex
 import sys
 from pathlib import Path
 
+# Training and evaluation need torch, scipy and pandas (seconds to import): imported inside
+# each command so that `ecg --help` starts fast.
+
 
 def _command_line() -> str:
     return "ecg " + " ".join(shlex.quote(a) for a in sys.argv[1:])
@@ -50,8 +53,8 @@ def _train(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from ecg.datasets import split_records
-    from ecg.reports.evaluation import MODES, evaluate_records, to_markdown, write_report
     from ecg.models.bundle import load_bundle
+    from ecg.reports.evaluation import evaluate_records, to_markdown, write_report
 
     bundle = load_bundle(args.bundle)
     records = args.records or list(split_records(args.split))
@@ -65,7 +68,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: "argparse._SubParsersAction") -> None:
+def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("train", help="train both GRU models on DS1 and write a bundle")
     p.add_argument("--data-dir", required=True, help="WFDB directory holding the MIT-BIH DS1 records")
