@@ -62,6 +62,7 @@ def test_batch_with_corrupt_record_and_resume(batch_dir: Path, tmp_path: Path, t
     np.testing.assert_array_equal(ann.sample, beats["sample"].to_numpy())
     assert list(ann.symbol) == list(beats["pred_class"])
     assert no_tmp_files(out)
+    assert not (out / ".staging").exists() and not (out / ".trash").exists()  # no staging leftovers
 
     # Resume: the good records are skipped, the broken one is tried again.
     mtime = p["csv"].stat().st_mtime_ns
@@ -104,6 +105,7 @@ def test_cli_score_exit_codes(batch_dir: Path, tmp_path: Path, tiny_bundle_path:
     out = capsys.readouterr().out
     assert rc == 1  # one record failed
     assert "FAILED 208" in out and "TOTAL" in out
+    assert any(line.split()[:2] == ["119", "MLII+V1"] for line in out.splitlines())  # the leads analysed
     rc = main(["score", str(batch_dir / "119.hea"), "--out", str(tmp_path / "cli2"), "--bundle",
                str(tiny_bundle_path), "--formats", "csv", "--quiet"])
     assert rc == 0

@@ -264,46 +264,118 @@ class ModelBundle:
             meta_json, ae_state, clf_state = payload["meta"], payload["autoencoder"], payload["classifier"]
         except KeyError as exc:
             raise BundleError(f"{p}: bundle lacks {exc.args[0]!r}") from None
-        if _digest(meta_json, ae_state, clf_state) != payload.get("sha256"):
+        if not isinstance(meta_json, str):
+            raise BundleError(f"{p}: malformed bundle metadata: 'meta' is {type(meta_json).__name__}, not JSON text")
+        for key, state in (("autoencoder", ae_state), ("classifier", clf_state)):
+            if not isinstance(state, dict):
+                raise BundleError(f"{p}: malformed bundle: {key!r} is {type(state).__name__}, not a state dict")
+        try:
+            digest = _digest(meta_json, ae_state, clf_state)
+        except (BundleError, TypeError, AttributeError) as exc:  # entries that are not named tensors
+            raise BundleError(f"{p}: malformed bundle: {exc}") from None
+        if digest != payload.get("sha256"):
             raise BundleError(f"{p}: checksum mismatch: the bundle is corrupt or was modified")
-        meta = json.loads(meta_json)
+        try:
+            return cls._from_meta(_parse_meta(meta_json), ae_state, clf_state, digest)
+        except BundleError as exc:
+            raise BundleError(f"{p}: {exc}") from None
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError, RuntimeError) as exc:
+            raise BundleError(f"{p}: malformed bundle metadata: {_what(exc)}") from None
+
+    @classmethod
+    def _from_meta(cls, meta: dict[str, Any], ae_state: dict[str, torch.Tensor], clf_state: dict[str, torch.Tensor],
+                   digest: str) -> ModelBundle:
+        """The bundle described by a parsed ``meta`` with these weights. Raises BundleError
+        (without the path) for a meta this code cannot use, and KeyError / TypeError /
+        ValueError... for a malformed one."""
         rr_names = tuple(meta.get("rr_inputs", RR_INPUTS_V1))
         unknown = [n for n in rr_names if n not in RR_INPUT_NAMES]
         if unknown:
-            raise BundleError(f"{p}: the bundle uses RR inputs {unknown} that this code does not compute; "
+            raise BundleError(f"the bundle uses RR inputs {unknown} that this code does not compute; "
                               "upgrade ecg-anomaly")
-        ae = GRUAutoencoder(**meta["ae_params"])
+        ae_params, clf_params = _params(meta, "ae_params"), _params(meta, "clf_params")
+        ae = GRUAutoencoder(**ae_params)
         n_clf = int(meta.get("n_classifiers", 1))
         if n_clf < 1:
-            raise BundleError(f"{p}: n_classifiers must be >= 1, got {n_clf}")
-        clf = BeatSequenceClassifier(**meta["clf_params"]) if n_clf == 1 else \
-            ClassifierEnsemble([BeatSequenceClassifier(**meta["clf_params"]) for _ in range(n_clf)])
+            raise BundleError(f"malformed bundle metadata: n_classifiers must be >= 1, got {n_clf}")
+        clf = BeatSequenceClassifier(**clf_params) if n_clf == 1 else \
+            ClassifierEnsemble([BeatSequenceClassifier(**clf_params) for _ in range(n_clf)])
         try:
             ae.load_state_dict(ae_state)
             clf.load_state_dict(clf_state)
         except RuntimeError as exc:
-            raise BundleError(f"{p}: weights do not match the architecture in the bundle: {exc}") from None
+            raise BundleError("malformed bundle metadata: the weights do not match the architecture it describes "
+                              f"({_first_problem(exc)})") from None
         ae.eval()
         clf.eval()
         s = meta["scorer"]
-        return cls(
+        bundle = cls(
             config=BeatConfig.from_dict(meta["config"]),
-            classes=tuple(meta["classes"]),
+            classes=tuple(str(c) for c in _sequence(meta, "classes")),
             autoencoder=ae,
             classifier=clf,
-            scorer=AnomalyScorer(float(s["rr_weight"]), tuple(s["rr_sigma"]), float(s["log_threshold"]),
-                                 float(s["target_normal_flag_rate"]),
+            scorer=AnomalyScorer(float(s["rr_weight"]), (float(s["rr_sigma"][0]), float(s["rr_sigma"][1])),
+                                 float(s["log_threshold"]), float(s["target_normal_flag_rate"]),
                                  tuple(float(v) for v in s.get("normal_quantiles", ()))),
-            ae_params=meta["ae_params"],
-            clf_params=meta["clf_params"],
+            ae_params=ae_params,
+            clf_params=clf_params,
             seq_len=int(meta["seq_len"]),
-            metadata=meta["metadata"],
-            version=meta["version"],
-            clf_channels=tuple(meta.get("clf_channels", (1,))),
+            metadata=_mapping(meta, "metadata"),
+            version=str(meta["version"]),
+            clf_channels=tuple(int(c) for c in meta.get("clf_channels", (1,))),
             rr_inputs=rr_names,
             polarity=bool(meta.get("polarity", False)),
-            digest=payload["sha256"],
+            digest=digest,
         )
+        n_out = int(clf_params.get("n_classes", len(bundle.classes)))
+        if len(bundle.classes) != n_out:
+            raise ValueError(f"'classes' names {len(bundle.classes)} classes {list(bundle.classes)} but the "
+                             f"classifier has {n_out} outputs")
+        return bundle
+
+
+def _parse_meta(meta_json: str) -> dict[str, Any]:
+    try:
+        meta = json.loads(meta_json)
+    except ValueError as exc:
+        raise ValueError(f"'meta' is not valid JSON ({exc})") from None
+    if not isinstance(meta, dict):
+        raise TypeError(f"'meta' is a JSON {type(meta).__name__}, not an object")
+    return meta
+
+
+def _mapping(meta: dict[str, Any], key: str) -> dict[str, Any]:
+    value = meta[key]
+    if not isinstance(value, dict):
+        raise TypeError(f"{key!r} is {type(value).__name__}, not an object")
+    return value
+
+
+def _params(meta: dict[str, Any], key: str) -> dict[str, Any]:
+    value = _mapping(meta, key)
+    if not all(isinstance(k, str) for k in value):
+        raise TypeError(f"{key!r} has non-text keys")
+    return value
+
+
+def _sequence(meta: dict[str, Any], key: str) -> list[Any]:
+    value = meta[key]
+    if not isinstance(value, list):
+        raise TypeError(f"{key!r} is {type(value).__name__}, not a list")
+    return value
+
+
+def _first_problem(exc: RuntimeError) -> str:
+    """The first of the problems torch's ``load_state_dict`` lists, and how many more there are."""
+    lines = [ln.strip() for ln in str(exc).splitlines()[1:] if ln.strip()] or [str(exc).strip()]
+    return lines[0].rstrip(".") + (f"; and {len(lines) - 1} more" if len(lines) > 1 else "")
+
+
+def _what(exc: Exception) -> str:
+    """What is wrong with a bundle's metadata, from the error parsing it raised."""
+    if isinstance(exc, KeyError):
+        return f"missing key {exc.args[0]!r}"
+    return f"{exc}" if isinstance(exc, (TypeError, ValueError)) and str(exc) else f"{type(exc).__name__}: {exc}"
 
 
 def merge_class(probs: np.ndarray, classes: tuple[str, ...], mask: np.ndarray, source: str = "S",
