@@ -458,4 +458,4 @@ def reconstruct(bundle: ModelBundle, model_wave: np.ndarray) -> np.ndarray:
 
 
 __all__ = ["ModelOutputs", "ScoredRecord", "anomaly_threshold", "beat_table", "default_bundle", "drop_readable_islands", "find_af", "find_peaks",
-           "match_reference", "reconstruct", "reflag", "run_models", "score_record", "select_lead", "set_flags", "unusable_mask"]
+           "match_reference", "reconstruct", "reflag", "run_models", "score_record", "select_leads", "set_flags", "unusable_mask"]
