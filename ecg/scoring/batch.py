@@ -53,7 +53,6 @@ import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -62,7 +61,9 @@ import pandas as pd
 
 from ecg.errors import ECGError
 from ecg.io.atomic import atomic_write_text, make_staging_dir, recover_swaps, remove_stale_tmp_files, swap_dir
-from ecg.io.records import is_physionet_name, list_records
+from ecg.io.formats import EDF_EXTENSIONS, ISHNE_EXTENSION, sniff_format
+from ecg.io.records import is_physionet_name, list_recordings, recording_name
+from ecg.scoring.outcomes import RecordInput, RecordOutcome, available_cores
 from ecg.scoring.summary_types import HolterSummary
 
 try:
@@ -80,47 +81,37 @@ TRASH_DIR = ".trash"
 THREADS_ENV = "ECG_TORCH_THREADS"
 
 
-@dataclass(frozen=True)
-class RecordInput:
-    """One record to score: a local base path (without extension) or a PhysioNet name."""
-
-    name: str
-    path: str | None = None
-    pn_dir: str | None = None
-
-    @property
-    def label(self) -> str:
-        return f"{self.pn_dir}/{self.name}" if self.pn_dir else str(self.path)
-
-
-@dataclass
-class RecordOutcome:
-    name: str
-    status: str  # "scored", "skipped", "failed"
-    error: str = ""
-    row: dict[str, Any] = field(default_factory=dict)
-    seconds: float = 0.0
+def _is_signal_file(p: Path) -> bool:
+    """An EDF/EDF+/BDF or ISHNE file (by extension and content), scored as a file."""
+    fmt = sniff_format(p) if p.is_file() else None
+    return fmt in ("edf", "bdf") or (fmt == "ishne" and p.suffix.lower() == ISHNE_EXTENSION) or \
+        (p.is_file() and p.suffix.lower() in EDF_EXTENSIONS)
 
 
 def resolve_inputs(inputs: Iterable[str]) -> list[RecordInput]:
-    """Expand directories (RECORDS file, else ``*.hea``), record paths (with or without
-    ``.hea``) and PhysioNet names such as ``mitdb/100`` into records to score. Local paths are
-    made absolute, so that the records' manifests do not depend on the working directory and
-    workers elsewhere (a cluster on a shared filesystem) find the files."""
+    """Expand directories (every WFDB record, EDF/EDF+/BDF file and ISHNE file in them, see
+    :func:`ecg.io.list_recordings`), record paths (WFDB with or without ``.hea``; EDF, BDF or
+    ISHNE files) and PhysioNet names such as ``mitdb/100`` into records to score. A record is
+    named after its file's stem. Local paths are made absolute, so that the records'
+    manifests do not depend on the working directory and workers elsewhere (a cluster on a
+    shared filesystem) find the files."""
     out: list[RecordInput] = []
     for item in inputs:
         p = Path(os.path.abspath(item))
         if p.is_dir():
-            for name in list_records(p):
-                out.append(RecordInput(name=Path(name).name, path=str(p / name)))
-        elif p.suffix in (".hea", ".dat", ".atr") or p.with_suffix(".hea").is_file() or Path(str(p) + ".hea").is_file():
-            base = p.with_suffix("") if p.suffix in (".hea", ".dat", ".atr") else p
+            for path in list_recordings(p):
+                out.append(RecordInput(name=recording_name(path), path=str(path)))
+        elif _is_signal_file(p):
+            out.append(RecordInput(name=recording_name(p), path=str(p)))
+        elif p.suffix in (".hea", ".dat", ".atr", ".ecg") or p.with_suffix(".hea").is_file() \
+                or Path(str(p) + ".hea").is_file():
+            base = p.with_suffix("") if p.suffix in (".hea", ".dat", ".atr", ".ecg") else p
             out.append(RecordInput(name=base.name, path=str(base)))
         elif is_physionet_name(item):
             db, _, rec = item.rpartition("/")
             out.append(RecordInput(name=rec, pn_dir=db))
         else:
-            # Keep it: scoring will fail with a clear "header file not found" for this record.
+            # Keep it: scoring will fail with a clear "not found" for this record.
             out.append(RecordInput(name=p.name, path=str(p)))
     seen: set[str] = set()
     unique = []
@@ -137,8 +128,10 @@ def _input_digest(rec: RecordInput) -> str:
         return f"physionet:{rec.pn_dir}/{rec.name}"
     h = hashlib.sha256()
     base = Path(rec.path)
-    for ext in (".hea", ".dat", ".atr"):
-        f = base.with_suffix(ext) if base.suffix == "" else Path(str(base) + ext)
+    wfdb_files = [(ext, base.with_suffix(ext) if base.suffix == "" else Path(str(base) + ext))
+                  for ext in (".hea", ".dat", ".atr")]
+    files = [("file", base)] if base.is_file() else wfdb_files
+    for ext, f in files:
         if f.is_file():
             st = f.stat()
             h.update(f"{ext}:{st.st_size}:{st.st_mtime_ns}".encode())
@@ -414,13 +407,6 @@ def _tidy_output_dir(out_dir: Path) -> None:
 
 # ------------------------------------------------------------------------------ processes and threads
 
-def available_cores() -> int:
-    """CPU cores this process may run on (its affinity mask, e.g. a container's share)."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return os.cpu_count() or 1
-
-
 def _env_threads() -> int | None:
     n = os.environ.get(THREADS_ENV, "").strip()
     return int(n) if n.isdigit() and int(n) > 0 else None
@@ -572,7 +558,7 @@ def score_batch(
                 bpath = os.path.abspath(bpath)  # the same file for workers elsewhere
             # An absolute OUT: the same folder for workers with another working directory.
             where = Path(os.path.abspath(out))
-            _run_records(todo, (where, bpath, options, tuple(formats)), finish, jobs, scheduler, workers)
+            _run_records(todo, (where, bpath, options, tuple(formats)), finish, jobs, scheduler, workers, progress)
             bar.close()
             ordered = [outcomes[r.name] for r in records]
             try:
@@ -587,16 +573,17 @@ def score_batch(
 
 def _run_records(todo: Sequence[RecordInput], args: tuple[Path, str | None, dict[str, Any], tuple[str, ...]],
                  finish: Callable[[RecordOutcome], None], jobs: int, scheduler: str | None,
-                 workers: int | None) -> None:
+                 workers: int | None, progress: bool = False) -> None:
     """``finish(score_one(rec, *args))`` for every record: on a Dask cluster, in ``jobs``
-    worker processes, or here."""
+    worker processes, or here. With ``progress`` a cluster's dashboard link is printed."""
     if not todo:
         return
     if scheduler is not None:
         # Dask is a heavy optional engine: imported only when a cluster is asked for.
         from ecg.scoring.distributed import run_on_cluster
 
-        run_on_cluster(score_one, todo, args, scheduler, finish, workers)
+        echo = (lambda line: print(f"ecg: {line}", file=sys.stderr)) if progress else None
+        run_on_cluster(score_one, todo, args, scheduler, finish, workers, echo=echo)
     elif jobs == 1 or len(todo) == 1:
         with _torch_threads(torch_threads(1)):
             for rec in todo:

@@ -33,7 +33,7 @@ import torch
 from dask.distributed import Client, Future, KilledWorker, LocalCluster, as_completed
 
 from ecg.errors import ECGError
-from ecg.scoring.batch import RecordInput, RecordOutcome, available_cores
+from ecg.scoring.outcomes import RecordInput, RecordOutcome, available_cores
 
 #: The ``scheduler`` value that starts a cluster of worker processes on this machine.
 LOCAL = "local"
