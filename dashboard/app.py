@@ -85,25 +85,38 @@ DEMO_NOTES = {
 }
 SOURCES = ("Demo records", "Data directory", "Upload WFDB files", "PhysioNet")
 STRIP_S = 10.0
-DECISION_LABELS = {"confirm": "Confirm the model's class", "dismiss": "Dismiss (normal beat, N)",
-                   "relabel": "Relabel as..."}
-PLOT_CONFIG = {"displaylogo": False, "scrollZoom": False,
-               "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"]}
+DECISION_LABELS = {
+    "confirm": "Confirm the model's class",
+    "dismiss": "Dismiss (normal beat, N)",
+    "relabel": "Relabel as...",
+}
+PLOT_CONFIG = {
+    "displaylogo": False,
+    "scrollZoom": False,
+    "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"],
+}
 
 
 # ---------------------------------------------------------------------------------------------
 # cached resources and data
 # ---------------------------------------------------------------------------------------------
 
+
 def chosen_bundle_path() -> Path:
     """``$ECG_BUNDLE`` (a bundle name or file) when set, else the sidebar's choice."""
     env = os.environ.get("ECG_BUNDLE")
     if env:
         return bundle_path(env)
-    name = st.sidebar.selectbox("Model bundle", list(BUNDLE_NAMES), index=list(BUNDLE_NAMES).index(DEFAULT_BUNDLE),
-                                key="bundle_name",
-                                format_func=lambda n: {"production": "production (trained on all 44 records)",
-                                                       "ds1": "ds1 (evaluation: trained on DS1 only)"}.get(n, n))
+    name = st.sidebar.selectbox(
+        "Model bundle",
+        list(BUNDLE_NAMES),
+        index=list(BUNDLE_NAMES).index(DEFAULT_BUNDLE),
+        key="bundle_name",
+        format_func=lambda n: {
+            "production": "production (trained on all 44 records)",
+            "ds1": "ds1 (evaluation: trained on DS1 only)",
+        }.get(n, n),
+    )
     return bundle_path(name)
 
 
@@ -159,8 +172,9 @@ def get_review_key(kind: str, ref: str, token: str) -> str:
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def get_scored(kind: str, ref: str, token: str, lead: str | None, bundle_key: str,
-               _bundle: ModelBundle) -> ScoredRecord:
+def get_scored(
+    kind: str, ref: str, token: str, lead: str | None, bundle_key: str, _bundle: ModelBundle
+) -> ScoredRecord:
     """``score_record`` of the record with the bundle (identified by ``bundle_key``)."""
     return score_record(get_record(kind, ref, token), _bundle, lead=lead)
 
@@ -168,6 +182,7 @@ def get_scored(kind: str, ref: str, token: str, lead: str | None, bundle_key: st
 # ---------------------------------------------------------------------------------------------
 # session state and callbacks
 # ---------------------------------------------------------------------------------------------
+
 
 def flash(kind: str, text: str) -> None:
     st.session_state.setdefault("flash", []).append((kind, text))
@@ -298,6 +313,7 @@ def on_load_physionet() -> None:
 # record sources (sidebar)
 # ---------------------------------------------------------------------------------------------
 
+
 def choose_source() -> tuple[str, str, str] | None:
     """``(kind, ref, label)`` of the chosen record, or None."""
     st.sidebar.header("Record")
@@ -309,14 +325,23 @@ def choose_source() -> tuple[str, str, str] | None:
             st.sidebar.error(str(exc))
             return None
         name = st.sidebar.selectbox(
-            "Demo record (MIT-BIH, 30 min)", names, index=None, key="demo_record", placeholder="Choose a record",
-            format_func=lambda n: f"{n}: {DEMO_NOTES[n]}" if n in DEMO_NOTES else n)
+            "Demo record (MIT-BIH, 30 min)",
+            names,
+            index=None,
+            key="demo_record",
+            placeholder="Choose a record",
+            format_func=lambda n: f"{n}: {DEMO_NOTES[n]}" if n in DEMO_NOTES else n,
+        )
         return ("demo", str(DEMO_DIR / name), name) if name else None
 
     if kind == "Data directory":
         st.session_state.setdefault("data_dir", os.environ.get("ECG_DATA_DIR", ""))
-        d = st.sidebar.text_input("Data directory", key="data_dir", placeholder="/path/to/mitdb",
-                                  help="A folder of WFDB records (.hea/.dat/.atr); default $ECG_DATA_DIR.")
+        d = st.sidebar.text_input(
+            "Data directory",
+            key="data_dir",
+            placeholder="/path/to/mitdb",
+            help="A folder of WFDB records (.hea/.dat/.atr); default $ECG_DATA_DIR.",
+        )
         if not d.strip():
             st.sidebar.caption("Type the path of a folder holding WFDB records.")
             return None
@@ -336,11 +361,18 @@ def choose_source() -> tuple[str, str, str] | None:
     if kind == "Upload WFDB files":
         files = st.sidebar.file_uploader(
             f"WFDB record: .hea + .dat (+ .atr), at most {MAX_TOTAL_BYTES // 2**20} MB",
-            accept_multiple_files=True, type=["hea", "dat", "atr"], key="upload")
+            accept_multiple_files=True,
+            type=["hea", "dat", "atr"],
+            key="upload",
+        )
         return handle_upload(files or [])
 
-    st.sidebar.text_input("PhysioNet record", key="pn_name", placeholder="mitdb/100",
-                          help="database/record, streamed from physionet.org (needs the network)")
+    st.sidebar.text_input(
+        "PhysioNet record",
+        key="pn_name",
+        placeholder="mitdb/100",
+        help="database/record, streamed from physionet.org (needs the network)",
+    )
     st.sidebar.button("Load from PhysioNet", on_click=on_load_physionet)
     name = st.session_state.get("pn_active")
     if not name and st.session_state.get("pn_error"):
@@ -389,14 +421,18 @@ def handle_upload(files: list[Any]) -> tuple[str, str, str] | None:
 # panels
 # ---------------------------------------------------------------------------------------------
 
+
 def metrics_row(record: Record, beats: pd.DataFrame, scored: ScoredRecord | None, n_shown: int) -> None:
     summ = scored.summary if scored is not None else None
     cols = st.columns(7)
     n_flag = int(beats["flagged"].sum()) if len(beats) else 0
     cols[0].metric("Beats", f"{len(beats):,}")
-    cols[1].metric("Flagged beats", f"{n_flag:,}",
-                   help="Flagged at the current threshold: predicted class not N, or anomaly score >= threshold. "
-                        f"{n_shown:,} pass the sidebar filters.")
+    cols[1].metric(
+        "Flagged beats",
+        f"{n_flag:,}",
+        help="Flagged at the current threshold: predicted class not N, or anomaly score >= threshold. "
+        f"{n_shown:,} pass the sidebar filters.",
+    )
     if summ is None:
         for c in cols[2:]:
             c.metric("-", "-")
@@ -407,28 +443,43 @@ def metrics_row(record: Record, beats: pd.DataFrame, scored: ScoredRecord | None
     cols[4].metric("Mean HR", f"{mean:.0f} bpm" if mean else "-")
     cols[5].metric(f"Pauses > {summ.pauses.threshold_s:g} s", f"{summ.pauses.count:,}")
     af = summ.af.burden_pct
-    cols[6].metric("AF / flutter", f"{af:.1f} %" if af is not None else "-",
-                   help=f"{len(summ.af.episodes)} episodes (at least 30 s each); share of the analysed beats.")
+    cols[6].metric(
+        "AF / flutter",
+        f"{af:.1f} %" if af is not None else "-",
+        help=f"{len(summ.af.episodes)} episodes (at least 30 s each); share of the analysed beats.",
+    )
     for w in summ.warnings:
         st.warning(w)
 
 
-def review_panel(store: ReviewStore, record: Record, rkey: str, beat: pd.Series, bundle_version: str,
-                 nav: np.ndarray) -> None:
+def review_panel(
+    store: ReviewStore, record: Record, rkey: str, beat: pd.Series, bundle_version: str, nav: np.ndarray
+) -> None:
     sample = int(beat["sample"])
     model_label = str(beat["pred_class"])
     history = store.history(rkey, sample)
     if history:
         last = history[-1]
-        st.markdown(f"**Latest review:** {decision_text(last.decision, last.model_label, last.new_label)} "
-                    f"by {last.reviewer} ({last.decided_at[:16].replace('T', ' ')} UTC)")
+        st.markdown(
+            f"**Latest review:** {decision_text(last.decision, last.model_label, last.new_label)} "
+            f"by {last.reviewer} ({last.decided_at[:16].replace('T', ' ')} UTC)"
+        )
     else:
         st.markdown("**Not reviewed yet.**")
     with st.form(f"review_{sample}", clear_on_submit=False, border=True):
-        decision = st.radio("Decision", list(DECISION_LABELS), key=f"review_decision_{sample}", index=None,
-                            format_func=lambda d: DECISION_LABELS[d].replace("the model's class", f"{model_label}"))
-        new_label = st.selectbox("New class (for relabel)", AAMI_CLASSES, key=f"review_label_{sample}",
-                                 index=AAMI_CLASSES.index("V") if model_label != "V" else 0)
+        decision = st.radio(
+            "Decision",
+            list(DECISION_LABELS),
+            key=f"review_decision_{sample}",
+            index=None,
+            format_func=lambda d: DECISION_LABELS[d].replace("the model's class", f"{model_label}"),
+        )
+        new_label = st.selectbox(
+            "New class (for relabel)",
+            AAMI_CLASSES,
+            key=f"review_label_{sample}",
+            index=AAMI_CLASSES.index("V") if model_label != "V" else 0,
+        )
         comment = st.text_input("Comment (optional)", key=f"review_comment_{sample}")
         submitted = st.form_submit_button("Save decision", type="primary", key="save_review")
     if submitted:
@@ -440,14 +491,23 @@ def review_panel(store: ReviewStore, record: Record, rkey: str, beat: pd.Series,
             st.error("Choose a decision (confirm, dismiss or relabel) before saving.")
             return
         try:
-            d = store.record_decision(rkey, sample, reviewer, model_label if model_label in AAMI_CLASSES else "Q",
-                                      decision, new_label if decision == "relabel" else None, comment or "",
-                                      bundle_version)
+            d = store.record_decision(
+                rkey,
+                sample,
+                reviewer,
+                model_label if model_label in AAMI_CLASSES else "Q",
+                decision,
+                new_label if decision == "relabel" else None,
+                comment or "",
+                bundle_version,
+            )
         except (ValueError, sqlite3.Error, RuntimeError) as exc:
             st.error(f"The decision was not saved: {exc}")
             return
-        msg = (f"Saved: beat at {format_hms(sample / record.fs, 2)} "
-               f"{decision_text(d.decision, d.model_label, d.new_label)} ({d.reviewer}).")
+        msg = (
+            f"Saved: beat at {format_hms(sample / record.fs, 2)} "
+            f"{decision_text(d.decision, d.model_label, d.new_label)} ({d.reviewer})."
+        )
         flash("success", msg)
         if st.session_state.get("auto_advance", True):
             nxt = neighbour(nav, sample, +1)
@@ -470,18 +530,24 @@ def beat_detail(bundle: ModelBundle | None, scored: ScoredRecord, beats: pd.Data
         w = bundle.config.window
         fig = beat_detail_figure(wave, recon, w.fs, w.pre_s, probs, rr, y_label="normalised amplitude")
         # the RR context is in the caption below; keep the title short enough for a column
-        fig.update_layout(title=dict(font=dict(size=13)), margin=dict(t=80, b=80),
-                          legend=dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0))
+        fig.update_layout(
+            title=dict(font=dict(size=13)),
+            margin=dict(t=80, b=80),
+            legend=dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0),
+        )
         st.plotly_chart(fig, width="stretch", config=PLOT_CONFIG, key="beat_detail")
-    st.caption(f"Beat at {format_hms(float(row['time_s']), 2)} ({float(row['time_s']):.2f} s, sample "
-               f"{int(row['sample'])}): model class **{row['pred_class']}**, anomaly score "
-               f"**{_score(row['anomaly_score'])}** of 100 (threshold {st.session_state.get('threshold', DEFAULT_THRESHOLD):g})"
-               + (f", flag: {row['flag_reason']}" if row["flag_reason"] else ", not flagged")
-               + (f", reference **{row['ref_symbol']}**" if row["ref_symbol"] else "")
-               + f". RR before {_ms(row['rr_prev_s'])}, after {_ms(row['rr_next_s'])}, local mean {_ms(local)}."
-               + f". Signal quality: {row.get('quality', '-')}"
-               + (". Inside an AF/flutter episode: the model does not call S here." if row.get("af", False) else "")
-               + (". Unreadable signal: the beat is not classified." if row.get("quality") == "unreadable" else ""))
+    st.caption(
+        f"Beat at {format_hms(float(row['time_s']), 2)} ({float(row['time_s']):.2f} s, sample "
+        f"{int(row['sample'])}): model class **{row['pred_class']}**, anomaly score "
+        f"**{_score(row['anomaly_score'])}** of 100 "
+        f"(threshold {st.session_state.get('threshold', DEFAULT_THRESHOLD):g})"
+        + (f", flag: {row['flag_reason']}" if row["flag_reason"] else ", not flagged")
+        + (f", reference **{row['ref_symbol']}**" if row["ref_symbol"] else "")
+        + f". RR before {_ms(row['rr_prev_s'])}, after {_ms(row['rr_next_s'])}, local mean {_ms(local)}."
+        + f". Signal quality: {row.get('quality', '-')}"
+        + (". Inside an AF/flutter episode: the model does not call S here." if row.get("af", False) else "")
+        + (". Unreadable signal: the beat is not classified." if row.get("quality") == "unreadable" else "")
+    )
 
 
 def _finite(v: Any) -> float | None:
@@ -508,10 +574,12 @@ def summary_tab(scored: ScoredRecord | None, beats: pd.DataFrame, record: Record
         return
     s = scored.summary
     sq = s.signal_quality
-    st.markdown(f"Recorded **{s.recording.duration_hms or '-'}**, analysable **{sq.analysable_hms or '-'}** "
-                f"({sq.analysable_pct if sq.analysable_pct is not None else '-'} %), lead "
-                f"**{', '.join(s.recording.analysed_leads) or '-'}**, model {s.recording.bundle_version}. "
-                "Flag counts are at the current threshold; the rest does not depend on it.")
+    st.markdown(
+        f"Recorded **{s.recording.duration_hms or '-'}**, analysable **{sq.analysable_hms or '-'}** "
+        f"({sq.analysable_pct if sq.analysable_pct is not None else '-'} %), lead "
+        f"**{', '.join(s.recording.analysed_leads) or '-'}**, model {s.recording.bundle_version}. "
+        "Flag counts are at the current threshold; the rest does not depend on it."
+    )
     tabs = summary_tables(s, beats)
     c1, c2 = st.columns(2)
     with c1:
@@ -519,8 +587,10 @@ def summary_tab(scored: ScoredRecord | None, beats: pd.DataFrame, record: Record
         st.dataframe(tabs["beats"], width="stretch")
         st.markdown(f"**Heart rate** ({s.heart_rate.window_intervals}-beat windows)")
         st.dataframe(tabs["heart_rate"], width="stretch")
-        st.markdown(f"**Atrial fibrillation / flutter**: {s.af.burden_pct if s.af.burden_pct is not None else '-'} % "
-                    f"of analysed beats, {len(s.af.episodes)} episodes")
+        st.markdown(
+            f"**Atrial fibrillation / flutter**: {s.af.burden_pct if s.af.burden_pct is not None else '-'} % "
+            f"of analysed beats, {len(s.af.episodes)} episodes"
+        )
         if len(tabs["af"]):
             st.dataframe(tabs["af"], hide_index=True, width="stretch", height=min(250, 38 + 35 * len(tabs["af"])))
     with c2:
@@ -528,11 +598,14 @@ def summary_tab(scored: ScoredRecord | None, beats: pd.DataFrame, record: Record
         st.dataframe(tabs["ectopy"].astype(str).T, width="stretch")
         st.markdown(f"**Pauses** (RR > {s.pauses.threshold_s:g} s, readable signal): {s.pauses.count}")
         if len(tabs["pauses"]):
-            st.dataframe(tabs["pauses"], hide_index=True, width="stretch", height=min(250, 38 + 35 * len(tabs["pauses"])))
+            st.dataframe(
+                tabs["pauses"], hide_index=True, width="stretch", height=min(250, 38 + 35 * len(tabs["pauses"]))
+            )
         st.markdown(f"**Unreadable signal**: {format_hms(sq.unreadable_s or 0.0, 0)} in {sq.segments_total} spans")
         if len(tabs["quality"]):
-            st.dataframe(tabs["quality"], hide_index=True, width="stretch",
-                         height=min(250, 38 + 35 * len(tabs["quality"])))
+            st.dataframe(
+                tabs["quality"], hide_index=True, width="stretch", height=min(250, 38 + 35 * len(tabs["quality"]))
+            )
     bin_s = 60.0 if record.duration_s <= 4 * 3600 else 300.0
     st.plotly_chart(hr_trend_figure(beats, bin_s=bin_s), width="stretch", config=PLOT_CONFIG, key="hr_trend")
     if "daily" in tabs and len(tabs["daily"]) > 1:
@@ -550,20 +623,28 @@ def comparison_tab(scored: ScoredRecord | None, reviewed: pd.DataFrame, record: 
     if scored is None:
         st.info("The record could not be scored.")
         return
-    which = st.radio("Labels compared with the reference", ["model", "reviewed"], horizontal=True, key="cmp_labels",
-                     format_func=lambda x: {"model": "model (pred_class)",
-                                            "reviewed": "after review (effective label)"}[x])
+    which = st.radio(
+        "Labels compared with the reference",
+        ["model", "reviewed"],
+        horizontal=True,
+        key="cmp_labels",
+        format_func=lambda x: {"model": "model (pred_class)", "reviewed": "after review (effective label)"}[x],
+    )
     col = "pred_class" if which == "model" else "effective_label"
     cmp = compare_reference(reviewed, scored.missed_reference, col)
     det = cmp.detection()
-    st.markdown(f"Beats matched to the reference within 150 ms: **{cmp.matched:,}**; missed reference beats "
-                f"**{det['fn']:,}**; detections with no reference beat **{det['fp']:,}**. "
-                f"Beat detection Se **{det['se'] * 100:.2f} %**, +P **{det['ppv'] * 100:.2f} %**.")
+    st.markdown(
+        f"Beats matched to the reference within 150 ms: **{cmp.matched:,}**; missed reference beats "
+        f"**{det['fn']:,}**; detections with no reference beat **{det['fp']:,}**. "
+        f"Beat detection Se **{det['se'] * 100:.2f} %**, +P **{det['ppv'] * 100:.2f} %**."
+    )
     c1, c2 = st.columns([3, 2])
     m, rows, cols = cmp.full_matrix()
     fig = confusion_matrix_figure(m, rows, cols)
-    c1.markdown("**Reference (rows) vs " + ("model" if which == "model" else "reviewed") + " labels (columns)**; "
-                "missed: reference beats not detected, extra: detections without a reference beat")
+    c1.markdown(
+        "**Reference (rows) vs " + ("model" if which == "model" else "reviewed") + " labels (columns)**; "
+        "missed: reference beats not detected, extra: detections without a reference beat"
+    )
     c1.plotly_chart(fig, width="stretch", config=PLOT_CONFIG, key="confusion")
     c2.markdown("**Agreement** (EC57 conventions)")
     c2.dataframe(cmp.table(), width="stretch")
@@ -571,13 +652,31 @@ def comparison_tab(scored: ScoredRecord | None, reviewed: pd.DataFrame, record: 
 
 def reviews_tab(store: ReviewStore, record: Record, rkey: str) -> None:
     allr = store.all_decisions(rkey)
-    st.markdown(f"**{len(allr):,}** decisions stored for record {record.name} (review key `{rkey}`) "
-                f"in `{store.path}`, "
-                f"on {allr['beat_sample'].nunique() if len(allr) else 0:,} beats.")
+    st.markdown(
+        f"**{len(allr):,}** decisions stored for record {record.name} (review key `{rkey}`) "
+        f"in `{store.path}`, "
+        f"on {allr['beat_sample'].nunique() if len(allr) else 0:,} beats."
+    )
     if len(allr):
         df = allr.iloc[::-1].assign(time=[format_hms(s / record.fs, 2) for s in allr["beat_sample"].iloc[::-1]])
-        st.dataframe(df[["time", "beat_sample", "reviewer", "decided_at", "model_label", "decision", "new_label",
-                         "effective_label", "comment", "bundle_version"]], hide_index=True, width="stretch")
+        st.dataframe(
+            df[
+                [
+                    "time",
+                    "beat_sample",
+                    "reviewer",
+                    "decided_at",
+                    "model_label",
+                    "decision",
+                    "new_label",
+                    "effective_label",
+                    "comment",
+                    "bundle_version",
+                ]
+            ],
+            hide_index=True,
+            width="stretch",
+        )
 
 
 def downloads_tab(record: Record, scored: ScoredRecord | None, reviewed: pd.DataFrame) -> None:
@@ -586,27 +685,47 @@ def downloads_tab(record: Record, scored: ScoredRecord | None, reviewed: pd.Data
         return
     stem = safe_file_stem(record.name)
     n_rev = int((reviewed["review_decision"] != "").sum()) if len(reviewed) else 0
-    st.markdown(f"{len(reviewed):,} beats, {n_rev:,} reviewed. The files use the current threshold "
-                f"({st.session_state.get('threshold', DEFAULT_THRESHOLD):g}) for the flags and the reviewers' labels "
-                "where a beat was reviewed.")
+    st.markdown(
+        f"{len(reviewed):,} beats, {n_rev:,} reviewed. The files use the current threshold "
+        f"({st.session_state.get('threshold', DEFAULT_THRESHOLD):g}) for the flags and the reviewers' labels "
+        "where a beat was reviewed."
+    )
     c1, c2, c3 = st.columns(3)
-    c1.download_button("Beat table (CSV, reviewed)", data=lambda: csv_bytes(reviewed, stem),
-                       file_name=f"{stem}_beats_reviewed.csv", mime="text/csv", on_click="ignore", key="dl_csv")
+    c1.download_button(
+        "Beat table (CSV, reviewed)",
+        data=lambda: csv_bytes(reviewed, stem),
+        file_name=f"{stem}_beats_reviewed.csv",
+        mime="text/csv",
+        on_click="ignore",
+        key="dl_csv",
+    )
     c1.caption("Schema columns plus effective_label, review_decision, reviewer, reviewed_at, review_comment.")
-    c2.download_button("WFDB annotations (.ecg, reviewed labels)",
-                       data=lambda: annotation_bytes(reviewed, stem, record.fs),
-                       file_name=f"{stem}.ecg", mime="application/octet-stream", on_click="ignore", key="dl_ann")
+    c2.download_button(
+        "WFDB annotations (.ecg, reviewed labels)",
+        data=lambda: annotation_bytes(reviewed, stem, record.fs),
+        file_name=f"{stem}.ecg",
+        mime="application/octet-stream",
+        on_click="ignore",
+        key="dl_ann",
+    )
     c2.caption(f"Put it beside {stem}.hea and read it with annotator 'ecg' (e.g. wfdb.rdann(..., 'ecg')).")
-    c3.download_button("PDF report", data=lambda: pdf_bytes(record, reviewed, scored.summary,
-                                                               scored.bundle_version, scored.leads[0],
-                                                               st.session_state.get("threshold")),
-                       file_name=f"{stem}_report.pdf", mime="application/pdf", on_click="ignore", key="dl_pdf")
+    c3.download_button(
+        "PDF report",
+        data=lambda: pdf_bytes(
+            record, reviewed, scored.summary, scored.bundle_version, scored.leads[0], st.session_state.get("threshold")
+        ),
+        file_name=f"{stem}_report.pdf",
+        mime="application/pdf",
+        on_click="ignore",
+        key="dl_pdf",
+    )
     c3.caption("Summary and strips of the flagged beats with the model's labels (takes a few seconds).")
 
 
 # ---------------------------------------------------------------------------------------------
 # page
 # ---------------------------------------------------------------------------------------------
+
 
 def main() -> None:
     st.set_page_config(page_title="ECG review", page_icon=":anatomical_heart:", layout="wide")
@@ -616,16 +735,28 @@ def main() -> None:
 
     source = choose_source()
     st.sidebar.header("Flags")
-    thr = st.sidebar.slider("Anomaly threshold", 90.0, 100.0, DEFAULT_THRESHOLD, 0.1, key="threshold",
-                            help="Anomaly score (0-100: the share of held-out normal beats that scored lower) at or "
-                                 f"above which a beat is flagged; {DEFAULT_THRESHOLD:g} is the model's calibrated "
-                                 "threshold (1 % of normal beats). Beats whose predicted class is not N are always "
-                                 "flagged; beats in unreadable signal never are.")
-    classes = st.sidebar.multiselect("Classes shown", list(AAMI_CLASSES), default=list(AAMI_CLASSES),
-                                     key="class_filter", help="Predicted classes of the flagged beats shown and "
-                                                              "stepped through.")
-    reasons = st.sidebar.multiselect("Flag reasons shown", list(FILTERABLE_FLAG_REASONS),
-                                     default=list(FILTERABLE_FLAG_REASONS), key="reason_filter")
+    thr = st.sidebar.slider(
+        "Anomaly threshold",
+        90.0,
+        100.0,
+        DEFAULT_THRESHOLD,
+        0.1,
+        key="threshold",
+        help="Anomaly score (0-100: the share of held-out normal beats that scored lower) at or "
+        f"above which a beat is flagged; {DEFAULT_THRESHOLD:g} is the model's calibrated "
+        "threshold (1 % of normal beats). Beats whose predicted class is not N are always "
+        "flagged; beats in unreadable signal never are.",
+    )
+    classes = st.sidebar.multiselect(
+        "Classes shown",
+        list(AAMI_CLASSES),
+        default=list(AAMI_CLASSES),
+        key="class_filter",
+        help="Predicted classes of the flagged beats shown and stepped through.",
+    )
+    reasons = st.sidebar.multiselect(
+        "Flag reasons shown", list(FILTERABLE_FLAG_REASONS), default=list(FILTERABLE_FLAG_REASONS), key="reason_filter"
+    )
     st.sidebar.header("Review")
     st.sidebar.text_input("Reviewer name (required)", key="reviewer", placeholder="e.g. Dr A. Smith")
     st.sidebar.toggle("After saving, go to the next flagged beat", value=True, key="auto_advance")
@@ -633,8 +764,10 @@ def main() -> None:
     show_flash()
     if source is None:
         st.title("ECG review")
-        st.info("Choose a record in the sidebar: a demo record, a record from a data directory, an upload of WFDB "
-                "files (.hea + .dat, optionally .atr) or a PhysioNet record such as mitdb/100.")
+        st.info(
+            "Choose a record in the sidebar: a demo record, a record from a data directory, an upload of WFDB "
+            "files (.hea + .dat, optionally .atr) or a PhysioNet record such as mitdb/100."
+        )
         return
 
     kind, ref, label = source
@@ -644,16 +777,20 @@ def main() -> None:
     bundle: ModelBundle | None = None
     bpath = chosen_bundle_path()
     if not bpath.is_file():
-        st.error(f"No model bundle at {bpath}: the record is shown without scoring. Train one with "
-                 "`ecg train` or set ECG_BUNDLE to a bundle file.")
+        st.error(
+            f"No model bundle at {bpath}: the record is shown without scoring. Train one with "
+            "`ecg train` or set ECG_BUNDLE to a bundle file."
+        )
     else:
         try:
             bundle = get_bundle(str(bpath), bpath.stat().st_mtime)
         except (ECGError, OSError) as exc:
             st.error(f"The model bundle cannot be used: {exc}. The record is shown without scoring.")
     if bundle is not None and kind == "demo" and label in bundle.training_records:
-        st.sidebar.caption(f"Record {label} is a training patient of this bundle ({bundle.version}): its results "
-                           "flatter the model. DS2 records (100, 232) are unseen by the ds1 bundle.")
+        st.sidebar.caption(
+            f"Record {label} is a training patient of this bundle ({bundle.version}): its results "
+            "flatter the model. DS2 records (100, 232) are unseen by the ds1 bundle."
+        )
 
     # analysis lead (known once the record is read)
     lead_choice = st.session_state.get(f"lead::{label}")
@@ -663,7 +800,9 @@ def main() -> None:
     with st.spinner(f"Loading and scoring {label}..."):
         if bundle is not None:
             try:
-                scored = get_scored(kind, ref, token, lead_choice, f"{bpath}:{bpath.stat().st_mtime_ns}:{bundle.version}", bundle)
+                scored = get_scored(
+                    kind, ref, token, lead_choice, f"{bpath}:{bpath.stat().st_mtime_ns}:{bundle.version}", bundle
+                )
                 record = scored.record
             except DownloadError as exc:
                 _download_failed(kind, exc)
@@ -693,14 +832,19 @@ def main() -> None:
         st.header("Leads")
         lead_opts = ["all"] + list(record.lead_names)
         cur = lead_choice if lead_choice in lead_opts else "all"
-        chosen = st.selectbox("Leads analysed", lead_opts, index=lead_opts.index(cur),
-                              help="all: beats detected once on the best lead at each moment, classes fused "
-                                   "over the readable leads; or one lead only")
+        chosen = st.selectbox(
+            "Leads analysed",
+            lead_opts,
+            index=lead_opts.index(cur),
+            help="all: beats detected once on the best lead at each moment, classes fused "
+            "over the readable leads; or one lead only",
+        )
         if (None if chosen == "all" else chosen) != lead_choice:
             st.session_state[f"lead::{label}"] = None if chosen == "all" else chosen
             st.rerun()
-        strip_leads = st.multiselect("Leads on the strip", list(record.lead_names), default=list(record.lead_names),
-                                     key=f"strip_leads::{label}") or list(record.lead_names)
+        strip_leads = st.multiselect(
+            "Leads on the strip", list(record.lead_names), default=list(record.lead_names), key=f"strip_leads::{label}"
+        ) or list(record.lead_names)
 
     base_beats = scored.beats if scored is not None else empty_beat_table()
     beats = reflag(base_beats, thr) if len(base_beats) else base_beats
@@ -725,9 +869,13 @@ def main() -> None:
     max_t0 = max(0.0, round(duration - STRIP_S, 1))
     if not 0.0 <= float(st.session_state.get("strip_t0", 0.0)) <= max_t0:
         st.session_state["strip_t0"] = min(max(0.0, float(st.session_state["strip_t0"])), max_t0)
-    st.session_state["ctx"] = {"fs": fs, "duration": duration, "nav": nav,
-                               "samples": beats["sample"].to_numpy(np.int64) if len(beats) else np.zeros(0, np.int64),
-                               "t0": float(st.session_state["strip_t0"])}
+    st.session_state["ctx"] = {
+        "fs": fs,
+        "duration": duration,
+        "nav": nav,
+        "samples": beats["sample"].to_numpy(np.int64) if len(beats) else np.zeros(0, np.int64),
+        "t0": float(st.session_state["strip_t0"]),
+    }
 
     store: ReviewStore | None = None
     rkey = get_review_key(kind, ref, token)
@@ -741,8 +889,12 @@ def main() -> None:
 
     # header
     st.title(f"Record {record.name}")
-    info = [format_hms(duration, 0) + " recorded", f"{fs:g} Hz", "leads " + ", ".join(record.lead_names),
-            f"analysed lead {lead_name}"]
+    info = [
+        format_hms(duration, 0) + " recorded",
+        f"{fs:g} Hz",
+        "leads " + ", ".join(record.lead_names),
+        f"analysed lead {lead_name}",
+    ]
     if scored is not None:
         info += [f"model {scored.bundle_version}", f"scored in {scored.seconds:.1f} s"]
     if record.annotations is not None:
@@ -754,8 +906,10 @@ def main() -> None:
         pct = 100.0 * np.isnan(record.signal).mean()
         st.info(f"{pct:.1f} % of the samples are missing (NaN); those stretches are not analysed.")
     if scored is not None and scored.analysable_s < duration - 1:
-        st.info(f"Analysable: {format_hms(scored.analysable_s, 0)} of {format_hms(duration, 0)} "
-                "(flat, missing or saturated stretches are left out).")
+        st.info(
+            f"Analysable: {format_hms(scored.analysable_s, 0)} of {format_hms(duration, 0)} "
+            "(flat, missing or saturated stretches are left out)."
+        )
 
     metrics_row(record, beats, scored, int(shown.sum()))
 
@@ -763,24 +917,60 @@ def main() -> None:
     t0 = float(st.session_state["strip_t0"])
     try:
         ov = review_overview_figure(record, view, lead_name, thr, t0, STRIP_S)
-        st.plotly_chart(ov, width="stretch", key="overview", on_select=on_overview_select, selection_mode="points",
-                        config=PLOT_CONFIG)
-        st.caption("Click the overview (a flagged-beat marker or the trace) to move the strip there. "
-                   "The shaded band is the strip below.")
+        st.plotly_chart(
+            ov,
+            width="stretch",
+            key="overview",
+            on_select=on_overview_select,
+            selection_mode="points",
+            config=PLOT_CONFIG,
+        )
+        st.caption(
+            "Click the overview (a flagged-beat marker or the trace) to move the strip there. "
+            "The shaded band is the strip below."
+        )
     except Exception as exc:
         log.exception("overview failed")
         st.error(f"The overview could not be drawn: {type(exc).__name__}: {exc}")
 
     # strip controls
     c = st.columns([1.3, 1.3, 1.8, 4.6], vertical_alignment="center")
-    c[0].button("◀ Previous", on_click=on_step, args=(-1,), key="prev_flag", width="stretch",
-                disabled=nav.size == 0, help="Previous flagged beat (with the current filters)")
-    c[1].button("Next ▶", on_click=on_step, args=(+1,), key="next_flag", width="stretch",
-                disabled=nav.size == 0, help="Next flagged beat (with the current filters)")
-    c[2].text_input("Jump to time", key="jump", on_change=on_jump, placeholder="Jump to h:mm:ss or s",
-                    label_visibility="collapsed", help="Time from the record start: seconds, m:ss or h:mm:ss")
-    c[3].slider("Strip start (s)", 0.0, max(max_t0, 0.1), key="strip_t0", step=0.5, format="%.1f s",
-                label_visibility="collapsed", disabled=max_t0 <= 0)
+    c[0].button(
+        "◀ Previous",
+        on_click=on_step,
+        args=(-1,),
+        key="prev_flag",
+        width="stretch",
+        disabled=nav.size == 0,
+        help="Previous flagged beat (with the current filters)",
+    )
+    c[1].button(
+        "Next ▶",
+        on_click=on_step,
+        args=(+1,),
+        key="next_flag",
+        width="stretch",
+        disabled=nav.size == 0,
+        help="Next flagged beat (with the current filters)",
+    )
+    c[2].text_input(
+        "Jump to time",
+        key="jump",
+        on_change=on_jump,
+        placeholder="Jump to h:mm:ss or s",
+        label_visibility="collapsed",
+        help="Time from the record start: seconds, m:ss or h:mm:ss",
+    )
+    c[3].slider(
+        "Strip start (s)",
+        0.0,
+        max(max_t0, 0.1),
+        key="strip_t0",
+        step=0.5,
+        format="%.1f s",
+        label_visibility="collapsed",
+        disabled=max_t0 <= 0,
+    )
     show_ref = st.session_state.get("show_ref", True)
 
     sel = st.session_state.get("sel")
@@ -789,18 +979,33 @@ def main() -> None:
         hits = np.flatnonzero(beats["sample"].to_numpy(np.int64) == int(sel))
         sel_i = int(hits[0]) if hits.size else None
     try:
-        sf = review_strip_figure(record, view, float(st.session_state["strip_t0"]), STRIP_S, strip_leads, show_ref,
-                                 sel if sel_i is not None else None)
-        st.plotly_chart(sf, width="stretch", key="strip", on_select=on_strip_select, selection_mode="points",
-                        config=PLOT_CONFIG, theme=None)
+        sf = review_strip_figure(
+            record,
+            view,
+            float(st.session_state["strip_t0"]),
+            STRIP_S,
+            strip_leads,
+            show_ref,
+            sel if sel_i is not None else None,
+        )
+        st.plotly_chart(
+            sf,
+            width="stretch",
+            key="strip",
+            on_select=on_strip_select,
+            selection_mode="points",
+            config=PLOT_CONFIG,
+            theme=None,
+        )
     except Exception as exc:
         log.exception("strip failed")
         st.error(f"The strip could not be drawn: {type(exc).__name__}: {exc}")
     cc = st.columns([3, 2])
-    cc[0].caption(f"{int(shown.sum()):,} flagged beats shown (markers: predicted class; hover for probability and "
-                  "score). Reference symbols above the trace. Click a marker or the trace to select a beat.")
-    cc[1].toggle("Reference annotations", value=True, key="show_ref",
-                 disabled=record.annotations is None)
+    cc[0].caption(
+        f"{int(shown.sum()):,} flagged beats shown (markers: predicted class; hover for probability and "
+        "score). Reference symbols above the trace. Click a marker or the trace to select a beat."
+    )
+    cc[1].toggle("Reference annotations", value=True, key="show_ref", disabled=record.annotations is None)
 
     # beat detail and review
     if sel_i is not None and scored is not None:
@@ -819,16 +1024,22 @@ def main() -> None:
         st.info("Select a beat: click a marker, step with Previous/Next flagged, or pick one in the table below.")
 
     # tabs
-    t_flag, t_sum, t_cmp, t_rev, t_dl = st.tabs(["Flagged beats", "Summary", "Reference comparison", "Reviews",
-                                                  "Downloads"])
+    t_flag, t_sum, t_cmp, t_rev, t_dl = st.tabs(
+        ["Flagged beats", "Summary", "Reference comparison", "Reviews", "Downloads"]
+    )
     with t_flag:
         if len(beats):
             table = flagged_list(beats, shown, reviewed)
             st.session_state["ctx"]["table_samples"] = table.index.to_list()
-            st.caption(f"{len(table):,} flagged beats with the current threshold and filters. Select a row to "
-                       "show it.")
-            st.dataframe(table, width="stretch", height=320, on_select=on_table_select,
-                         selection_mode="single-row", key="flag_table")
+            st.caption(f"{len(table):,} flagged beats with the current threshold and filters. Select a row to show it.")
+            st.dataframe(
+                table,
+                width="stretch",
+                height=320,
+                on_select=on_table_select,
+                selection_mode="single-row",
+                key="flag_table",
+            )
         else:
             st.info("No beats.")
     with t_sum:

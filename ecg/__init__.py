@@ -73,7 +73,22 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
-    "AAMI_CLASSES", "Annotations", "DownloadError", "ECGError", "Record", "RecordError", "SYMBOL_TO_AAMI",
-    "SignalError", "__version__", "detect_r_peaks", "download_database", "list_recordings", "list_records",
-    "load_bundle", "load_record", "recording_name", "score_record", "symbol_to_aami",
+    "AAMI_CLASSES",
+    "Annotations",
+    "DownloadError",
+    "ECGError",
+    "Record",
+    "RecordError",
+    "SYMBOL_TO_AAMI",
+    "SignalError",
+    "__version__",
+    "detect_r_peaks",
+    "download_database",
+    "list_recordings",
+    "list_records",
+    "load_bundle",
+    "load_record",
+    "recording_name",
+    "score_record",
+    "symbol_to_aami",
 ]

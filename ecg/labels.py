@@ -31,11 +31,21 @@ import numpy as np
 AAMI_CLASSES: Final[tuple[str, ...]] = ("N", "S", "V", "F", "Q")
 
 SYMBOL_TO_AAMI: Final[dict[str, str]] = {
-    "N": "N", "L": "N", "R": "N", "e": "N", "j": "N",
-    "A": "S", "a": "S", "J": "S", "S": "S",
-    "V": "V", "E": "V",
+    "N": "N",
+    "L": "N",
+    "R": "N",
+    "e": "N",
+    "j": "N",
+    "A": "S",
+    "a": "S",
+    "J": "S",
+    "S": "S",
+    "V": "V",
+    "E": "V",
     "F": "F",
-    "/": "Q", "f": "Q", "Q": "Q",
+    "/": "Q",
+    "f": "Q",
+    "Q": "Q",
 }
 
 BEAT_SYMBOLS: Final[frozenset[str]] = frozenset(SYMBOL_TO_AAMI)
@@ -52,12 +62,12 @@ def is_beat_symbol(symbol: str) -> bool:
     return symbol in SYMBOL_TO_AAMI
 
 
-def symbols_to_aami(symbols: "np.ndarray | list[str]") -> np.ndarray:
+def symbols_to_aami(symbols: np.ndarray | list[str]) -> np.ndarray:
     """Vectorised :func:`symbol_to_aami`: an object array holding a class or ``None``."""
     return np.array([SYMBOL_TO_AAMI.get(s) for s in symbols], dtype=object)
 
 
-def class_index(classes: "np.ndarray | list[str]", class_names: tuple[str, ...] = AAMI_CLASSES) -> np.ndarray:
+def class_index(classes: np.ndarray | list[str], class_names: tuple[str, ...] = AAMI_CLASSES) -> np.ndarray:
     """Map class letters to integer indices into ``class_names`` (int64)."""
     lookup = {c: i for i, c in enumerate(class_names)}
     try:
@@ -72,8 +82,7 @@ def class_index(classes: "np.ndarray | list[str]", class_names: tuple[str, ...] 
 AF_RHYTHMS: Final[frozenset[str]] = frozenset({"(AFIB", "(AFL"})
 
 
-def rhythm_at(ann_sample: np.ndarray, ann_symbol: np.ndarray, ann_aux: np.ndarray,
-              samples: np.ndarray) -> np.ndarray:
+def rhythm_at(ann_sample: np.ndarray, ann_symbol: np.ndarray, ann_aux: np.ndarray, samples: np.ndarray) -> np.ndarray:
     """The rhythm label (e.g. ``"(N"``, ``"(AFIB"``) in force at each of ``samples``: that of
     the last rhythm-change annotation (symbol ``+``) at or before it; ``""`` before the first.
     ``ann_*`` are a record's annotation arrays, samples in the same units as ``samples``."""
@@ -86,4 +95,3 @@ def rhythm_at(ann_sample: np.ndarray, ann_symbol: np.ndarray, ann_aux: np.ndarra
     pos = np.searchsorted(starts, np.asarray(samples), side="right") - 1
     out = np.where(pos >= 0, names[np.maximum(pos, 0)] if names.size else "", "")
     return out.astype(str)
-

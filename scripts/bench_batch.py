@@ -38,8 +38,13 @@ def warm_up(record_path: str, scratch: str, bundle: str | None, formats: tuple[s
     from ecg.scoring.batch import RecordInput, score_one
 
     out = Path(scratch) / str(os.getpid())
-    res = score_one(RecordInput(name=Path(record_path).name, path=record_path), out, bundle,
-                    {"threshold": None, "lead": None}, formats)
+    res = score_one(
+        RecordInput(name=Path(record_path).name, path=record_path),
+        out,
+        bundle,
+        {"threshold": None, "lead": None},
+        formats,
+    )
     if res.status != "scored":
         raise RuntimeError(f"warm-up failed: {res.error}")
     return os.getpid()
@@ -51,13 +56,15 @@ def run_mode(inputs: list[str], formats: tuple[str, ...], bundle: str | None, **
 
     with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp:
         t0 = time.perf_counter()
-        outcomes = score_batch(inputs, Path(tmp) / "out", bundle_path=bundle, formats=formats, force=True,
-                               progress=False, **kw)
+        outcomes = score_batch(
+            inputs, Path(tmp) / "out", bundle_path=bundle, formats=formats, force=True, progress=False, **kw
+        )
         return time.perf_counter() - t0, outcomes
 
 
-def run_cluster_mode(inputs: list[str], formats: tuple[str, ...], bundle: str | None,
-                     address: str) -> tuple[float, list]:
+def run_cluster_mode(
+    inputs: list[str], formats: tuple[str, ...], bundle: str | None, address: str
+) -> tuple[float, list]:
     """As :func:`run_mode` on the cluster at ``address``: through ``score_batch(scheduler=...)``
     when it has that keyword, else :func:`~ecg.scoring.distributed.run_on_cluster` directly."""
     from ecg.scoring.batch import resolve_inputs, score_batch, score_one
@@ -68,8 +75,13 @@ def run_cluster_mode(inputs: list[str], formats: tuple[str, ...], bundle: str | 
     outcomes: list = []
     with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp:
         t0 = time.perf_counter()
-        run_on_cluster(score_one, resolve_inputs(inputs), (Path(tmp) / "out", bundle, {"threshold": None, "lead": None},
-                                                           formats), address, outcomes.append)
+        run_on_cluster(
+            score_one,
+            resolve_inputs(inputs),
+            (Path(tmp) / "out", bundle, {"threshold": None, "lead": None}, formats),
+            address,
+            outcomes.append,
+        )
         return time.perf_counter() - t0, outcomes
 
 
@@ -89,8 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-dir", type=Path, default=None)
     ap.add_argument("--records", nargs="*", default=list(DEFAULT_RECORDS))
-    ap.add_argument("--formats", default=None,
-                    help="comma-separated output formats (default: those of ecg score, all)")
+    ap.add_argument("--formats", default=None, help="comma-separated output formats (default: those of ecg score, all)")
     ap.add_argument("--bundle", default=None, help="model bundle (default: the production bundle)")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
@@ -100,8 +111,11 @@ def main(argv: list[str] | None = None) -> int:
     data_dir = (args.data_dir or default_mitdb_dir()).absolute()
     formats = tuple(f.strip() for f in args.formats.split(",") if f.strip()) if args.formats else DEFAULT_FORMATS
     inputs = [str(data_dir / r) for r in args.records]
-    print(f"# {command_line()}\n# data: {data_dir}; records: {' '.join(args.records)}; formats: {','.join(formats)}; "
-          f"cores: {available_cores()}", flush=True)
+    print(
+        f"# {command_line()}\n# data: {data_dir}; records: {' '.join(args.records)}; formats: {','.join(formats)}; "
+        f"cores: {available_cores()}",
+        flush=True,
+    )
 
     with tempfile.TemporaryDirectory(prefix="bench-warm-") as scratch:
         t0 = time.perf_counter()
@@ -116,8 +130,17 @@ def main(argv: list[str] | None = None) -> int:
         for o in failed:
             print(f"  {mode}: {o.name} {o.status}: {o.error}", flush=True)
         beats[mode] = {o.name: o.row.get("beats") for o in outcomes}
-        rows.append({"mode": mode, "workers": workers, "startup_s": startup, "scoring_s": seconds,
-                     "records": len(outcomes), "failed": len(failed), "records_per_s": len(outcomes) / seconds})
+        rows.append(
+            {
+                "mode": mode,
+                "workers": workers,
+                "startup_s": startup,
+                "scoring_s": seconds,
+                "records": len(outcomes),
+                "failed": len(failed),
+                "records_per_s": len(outcomes) / seconds,
+            }
+        )
         extra = f" (+ {startup:.1f} s cluster start-up and warm-up)" if startup is not None else ""
         print(f"{mode}: {seconds:.1f} s{extra}", flush=True)
 
@@ -147,26 +170,44 @@ def main(argv: list[str] | None = None) -> int:
     def ratio(r: dict, key: str) -> str:
         return f"{r[key]:.2f}x" if key in r else "-"
 
-    print(f"\n{'mode':<16} {'start-up s':>10} {'scoring s':>9} {'records/s':>9} {'vs jobs 1':>9} "
-          f"{'(+start-up)':>11} {'vs 1 worker':>11} {'(+start-up)':>11}")
+    print(
+        f"\n{'mode':<16} {'start-up s':>10} {'scoring s':>9} {'records/s':>9} {'vs jobs 1':>9} "
+        f"{'(+start-up)':>11} {'vs 1 worker':>11} {'(+start-up)':>11}"
+    )
     for r in rows:
         startup = "-" if r["startup_s"] is None else f"{r['startup_s']:.1f}"
-        print(f"{r['mode']:<16} {startup:>10} {r['scoring_s']:>9.1f} {r['records_per_s']:>9.2f} "
-              f"{ratio(r, 'vs_jobs_1'):>9} {ratio(r, 'vs_jobs_1_with_startup'):>11} {ratio(r, 'vs_1_worker'):>11} "
-              f"{ratio(r, 'vs_1_worker_with_startup'):>11}")
-    print("(jobs 2 starts its worker processes inside its scoring time; the Dask start-up includes each worker "
-          "scoring one record)")
+        print(
+            f"{r['mode']:<16} {startup:>10} {r['scoring_s']:>9.1f} {r['records_per_s']:>9.2f} "
+            f"{ratio(r, 'vs_jobs_1'):>9} {ratio(r, 'vs_jobs_1_with_startup'):>11} {ratio(r, 'vs_1_worker'):>11} "
+            f"{ratio(r, 'vs_1_worker_with_startup'):>11}"
+        )
+    print(
+        "(jobs 2 starts its worker processes inside its scoring time; the Dask start-up includes each worker "
+        "scoring one record)"
+    )
     speedup = rows[-1]["vs_1_worker"]
     met = speedup >= TARGET_2_WORKERS
-    print(f"target: 2 Dask workers >= {TARGET_2_WORKERS}x one worker (warm): {'met' if met else 'NOT met'} "
-          f"({speedup:.2f}x)")
+    print(
+        f"target: 2 Dask workers >= {TARGET_2_WORKERS}x one worker (warm): {'met' if met else 'NOT met'} "
+        f"({speedup:.2f}x)"
+    )
     same = all(b == beats["jobs 1"] for b in beats.values())
     print(f"beat counts per record identical across modes: {'yes' if same else 'NO'}")
     if args.json:
-        write_json(args.json, {"command": command_line(), "data_dir": str(data_dir), "records": args.records,
-                               "formats": list(formats), "cores": available_cores(), "results": rows,
-                               "target_2_workers_vs_1": TARGET_2_WORKERS, "target_met": met,
-                               "beats_identical_across_modes": same})
+        write_json(
+            args.json,
+            {
+                "command": command_line(),
+                "data_dir": str(data_dir),
+                "records": args.records,
+                "formats": list(formats),
+                "cores": available_cores(),
+                "results": rows,
+                "target_2_workers_vs_1": TARGET_2_WORKERS,
+                "target_met": met,
+                "beats_identical_across_modes": same,
+            },
+        )
     return 0 if same and not any(r["failed"] for r in rows) else 1
 
 

@@ -49,8 +49,8 @@ def build_figures(record_ref: str, data_dir: str | None, bundle, threshold: floa
     import numpy as np
 
     from ecg.io.records import load_record
-    from ecg.scoring.score import reconstruct, reflag, score_record
     from ecg.review.views import summary_tables
+    from ecg.scoring.score import reconstruct, reflag, score_record
     from ecg.viz import beat_detail_figure, hr_trend_figure
     from ecg.viz.interactive import review_overview_figure, review_strip_figure
     from ecg.viz.navigation import FILTERABLE_FLAG_REASONS, filter_mask, local_mean_rr, strip_start_for, view_table
@@ -88,9 +88,13 @@ def build_figures(record_ref: str, data_dir: str | None, bundle, threshold: floa
         w = bundle.config.window
         row = beats.iloc[i]
         figs["beat_detail"] = beat_detail_figure(
-            scored.model_waves[i], reconstruct(bundle, scored.model_waves[i]), w.fs, w.pre_s,
+            scored.model_waves[i],
+            reconstruct(bundle, scored.model_waves[i]),
+            w.fs,
+            w.pre_s,
             {c: float(row[f"prob_{c}"]) for c in bundle.classes},
-            {"rr_prev_s": row["rr_prev_s"], "rr_next_s": row["rr_next_s"], "rr_local_s": local_mean_rr(beats, i)})
+            {"rr_prev_s": row["rr_prev_s"], "rr_next_s": row["rr_next_s"], "rr_local_s": local_mean_rr(beats, i)},
+        )
     t["beat_detail"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -101,9 +105,16 @@ def build_figures(record_ref: str, data_dir: str | None, bundle, threshold: floa
     t0 = time.perf_counter()
     payload = {k: len(f.to_json()) for k, f in figs.items()}
     t["to_json"] = time.perf_counter() - t0
-    extra = {"payload": payload, "points": {k: _points(f) for k, f in figs.items()},
-             "beats": int(len(beats)), "flagged": int(beats["flagged"].sum()), "duration_s": record.duration_s,
-             "n_leads": record.n_leads, "n_samples": record.n_samples, "fs": record.fs}
+    extra = {
+        "payload": payload,
+        "points": {k: _points(f) for k, f in figs.items()},
+        "beats": int(len(beats)),
+        "flagged": int(beats["flagged"].sum()),
+        "duration_s": record.duration_s,
+        "n_leads": record.n_leads,
+        "n_samples": record.n_samples,
+        "fs": record.fs,
+    }
     return t, figs, extra
 
 
@@ -127,8 +138,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data-dir", default=str(REPO / "data"), help="where bare record names are looked up")
     ap.add_argument("--bundle", default=None, help="model bundle (default: $ECG_BUNDLE, else the shipped one)")
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--threads", type=int, default=int(os.environ.get("ECG_TORCH_THREADS", "1") or 1),
-                    help="PyTorch threads (the dashboard's default is 1)")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=int(os.environ.get("ECG_TORCH_THREADS", "1") or 1),
+        help="PyTorch threads (the dashboard's default is 1)",
+    )
     ap.add_argument("--threshold", type=float, default=99.0, help="anomaly threshold, 0-100 (99 = calibrated)")
     ap.add_argument("--json", default=None, help="also write the results to this JSON file")
     args = ap.parse_args(argv)
@@ -158,31 +173,50 @@ def main(argv: list[str] | None = None) -> int:
 
     res = {
         "command": command_line(),
-        "record": args.record, "duration_s": round(extra["duration_s"], 1), "fs": extra["fs"],
-        "n_leads": extra["n_leads"], "beats": extra["beats"], "flagged": extra["flagged"],
-        "bundle": str(bundle_path or "shipped"), "bundle_version": bundle.version, "bundle_load_s": t_bundle,
-        "torch_threads": torch.get_num_threads(), "repeats": len(runs),
+        "record": args.record,
+        "duration_s": round(extra["duration_s"], 1),
+        "fs": extra["fs"],
+        "n_leads": extra["n_leads"],
+        "beats": extra["beats"],
+        "flagged": extra["flagged"],
+        "bundle": str(bundle_path or "shipped"),
+        "bundle_version": bundle.version,
+        "bundle_load_s": t_bundle,
+        "torch_threads": torch.get_num_threads(),
+        "repeats": len(runs),
         "choose_to_figures_s": {"median": statistics.median(totals), "min": min(totals), "max": max(totals)},
         "stages_median_s": stage_median,
-        "target_s": TARGET_S, "meets_target": statistics.median(totals) < TARGET_S,
-        "payload_bytes": extra["payload"], "points": extra["points"],
-        "peer_naive_overview": {"points": naive_points, "bytes": naive_bytes, "build_and_json_s": naive_s,
-                                "ratio_naive_over_ours": naive_bytes / max(1, ours)},
+        "target_s": TARGET_S,
+        "meets_target": statistics.median(totals) < TARGET_S,
+        "payload_bytes": extra["payload"],
+        "points": extra["points"],
+        "peer_naive_overview": {
+            "points": naive_points,
+            "bytes": naive_bytes,
+            "build_and_json_s": naive_s,
+            "ratio_naive_over_ours": naive_bytes / max(1, ours),
+        },
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
     }
 
-    print(f"Dashboard benchmark: record {args.record} ({res['duration_s'] / 60:.1f} min, {extra['n_leads']} leads, "
-          f"{extra['fs']:g} Hz), bundle {bundle.version}, torch threads {res['torch_threads']}, "
-          f"{len(runs)} repeats after a warm-up")
-    print(f"  choose record -> figures built: median {res['choose_to_figures_s']['median']:.2f} s "
-          f"(min {min(totals):.2f}, max {max(totals):.2f}); target < {TARGET_S:g} s: "
-          f"{'met' if res['meets_target'] else 'NOT met'}")
+    print(
+        f"Dashboard benchmark: record {args.record} ({res['duration_s'] / 60:.1f} min, {extra['n_leads']} leads, "
+        f"{extra['fs']:g} Hz), bundle {bundle.version}, torch threads {res['torch_threads']}, "
+        f"{len(runs)} repeats after a warm-up"
+    )
+    print(
+        f"  choose record -> figures built: median {res['choose_to_figures_s']['median']:.2f} s "
+        f"(min {min(totals):.2f}, max {max(totals):.2f}); target < {TARGET_S:g} s: "
+        f"{'met' if res['meets_target'] else 'NOT met'}"
+    )
     print("  stages (median s): " + ", ".join(f"{k} {v:.3f}" for k, v in stage_median.items()))
     print("  payload per figure (bytes of fig.to_json()):")
     for k, v in extra["payload"].items():
         print(f"    {k:12s} {v:>10,d} bytes  {extra['points'][k]:>8,d} points")
-    print(f"  peer: naive full-resolution overview, {naive_points:,} points: {naive_bytes:,} bytes "
-          f"= {res['peer_naive_overview']['ratio_naive_over_ours']:.1f} x our overview ({ours:,} bytes)")
+    print(
+        f"  peer: naive full-resolution overview, {naive_points:,} points: {naive_bytes:,} bytes "
+        f"= {res['peer_naive_overview']['ratio_naive_over_ours']:.1f} x our overview ({ours:,} bytes)"
+    )
     print(f"  reproduce: {res['command']}")
     if args.json:
         write_json(args.json, res)

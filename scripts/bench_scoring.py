@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import command_line, default_mitdb_dir, write_json  # noqa: E402
 
 
-def _task(kind: str, records: list[str], data_dir: str, repeats: int, q: "mp.Queue") -> None:
+def _task(kind: str, records: list[str], data_dir: str, repeats: int, q: mp.Queue) -> None:
     import torch
 
     torch.set_num_threads(2)
@@ -130,8 +130,17 @@ def build_24h(data_dir: Path, dest: Path, hours: float = 24.0) -> Path:
         i += 1
     d = np.concatenate(parts)[:need]
     base = dest / "holter24"
-    wfdb.wrsamp("holter24", fs=360, units=["mV", "mV"], sig_name=["MLII", "V1"], d_signal=d.astype(np.int64),
-                fmt=["212", "212"], adc_gain=[200.0, 200.0], baseline=[1024, 1024], write_dir=str(dest))
+    wfdb.wrsamp(
+        "holter24",
+        fs=360,
+        units=["mV", "mV"],
+        sig_name=["MLII", "V1"],
+        d_signal=d.astype(np.int64),
+        fmt=["212", "212"],
+        adc_gain=[200.0, 200.0],
+        baseline=[1024, 1024],
+        write_dir=str(dest),
+    )
     return base
 
 
@@ -150,10 +159,17 @@ def main(argv: list[str] | None = None) -> int:
     for kind in ("ours", "neurokit2", "xqrs"):
         r = measure(kind, args.records, str(data_dir), args.repeats if kind == "ours" else 1)
         med = statistics.median(r["times"])
-        results[kind] = {"median_s_per_record": med, "beats_per_s": sum(r["beats"]) / sum(r["times"]),
-                         "peak_rss_mb": r["maxrss_mb"], "per_record_s": r["times"]}
-        print(f"{kind:>10}: median {med:.3f} s per 30-min record, {results[kind]['beats_per_s']:,.0f} beats/s, "
-              f"peak RSS {r['maxrss_mb']:.0f} MB", flush=True)
+        results[kind] = {
+            "median_s_per_record": med,
+            "beats_per_s": sum(r["beats"]) / sum(r["times"]),
+            "peak_rss_mb": r["maxrss_mb"],
+            "per_record_s": r["times"],
+        }
+        print(
+            f"{kind:>10}: median {med:.3f} s per 30-min record, {results[kind]['beats_per_s']:,.0f} beats/s, "
+            f"peak RSS {r['maxrss_mb']:.0f} MB",
+            flush=True,
+        )
     ours = results["ours"]["median_s_per_record"]
     for peer in ("neurokit2", "xqrs"):
         ratio = results[peer]["median_s_per_record"] / ours
@@ -167,11 +183,17 @@ def main(argv: list[str] | None = None) -> int:
             base = build_24h(Path(data_dir), Path(tmp))
             print(f"built a 24-hour record in {time.perf_counter() - t0:.1f} s (not timed below)", flush=True)
             r = measure("ours_24h", [str(base)], str(data_dir))
-        results["ours_24h"] = {"seconds": r["times"][0], "beats": r["beats"][0], "peak_rss_mb": r["maxrss_mb"],
-                               "duration_h": r.get("duration_h")}
+        results["ours_24h"] = {
+            "seconds": r["times"][0],
+            "beats": r["beats"][0],
+            "peak_rss_mb": r["maxrss_mb"],
+            "duration_h": r.get("duration_h"),
+        }
         ok = r["times"][0] <= 30 and r["maxrss_mb"] < 2048
-        print(f"24-hour record: {r['times'][0]:.1f} s end to end (load + score + summary), {r['beats'][0]:,} beats, "
-              f"peak RSS {r['maxrss_mb']:.0f} MB; target <= 30 s and < 2 GB: {'met' if ok else 'NOT met'}")
+        print(
+            f"24-hour record: {r['times'][0]:.1f} s end to end (load + score + summary), {r['beats'][0]:,} beats, "
+            f"peak RSS {r['maxrss_mb']:.0f} MB; target <= 30 s and < 2 GB: {'met' if ok else 'NOT met'}"
+        )
     if args.json:
         write_json(args.json, {"command": command_line(), "records": args.records, "results": results})
     return 0

@@ -25,15 +25,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import command_line, default_mitdb_dir, write_json  # noqa: E402
 
 from ecg.datasets import DS2  # noqa: E402
-from ecg.reports.evaluation import evaluate_records  # noqa: E402
 from ecg.models.networks import n_parameters  # noqa: E402
 from ecg.models.train_bundle import train_bundle  # noqa: E402
 from ecg.models.training import TrainConfig  # noqa: E402
-
+from ecg.reports.evaluation import evaluate_records  # noqa: E402
 
 #: The architectures compared: name -> (recurrent cell, self-attention over the beat sequence).
-ARCHITECTURES: dict[str, tuple[str, bool]] = {"gru": ("gru", False), "lstm": ("lstm", False),
-                                              "gru_attention": ("gru", True)}
+ARCHITECTURES: dict[str, tuple[str, bool]] = {
+    "gru": ("gru", False),
+    "lstm": ("lstm", False),
+    "gru_attention": ("gru", True),
+}
 
 
 def inference_rate(bundle, data_dir: Path, record: str = "208", repeats: int = 3) -> float:

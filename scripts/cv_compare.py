@@ -29,8 +29,10 @@ def compare(base: dict, variant: dict) -> dict:
             raise SystemExit(f"fold {b['fold']} tests different records: {b['test']} vs {v['test']}")
         folds.append({"fold": b["fold"], **{f"{k}_base": b[k] for k in KEYS}, **{f"{k}_variant": v[k] for k in KEYS}})
     better = sum(f["j_kappa_variant"] > f["j_kappa_base"] for f in folds)
-    mean = {k: (sum(f[f"{k}_base"] for f in folds) / len(folds), sum(f[f"{k}_variant"] for f in folds) / len(folds))
-            for k in KEYS}
+    mean = {
+        k: (sum(f[f"{k}_base"] for f in folds) / len(folds), sum(f[f"{k}_variant"] for f in folds) / len(folds))
+        for k in KEYS
+    }
     pooled = {k: (base.get("pooled", {}).get(k), variant.get("pooled", {}).get(k)) for k in KEYS}
     rule = mean["j_kappa"][1] > mean["j_kappa"][0] and mean["macro_f1"][1] > mean["macro_f1"][0] and better >= 4
     return {"folds": folds, "folds_jk_better": better, "mean": mean, "pooled": pooled, "rule_met": rule}
@@ -49,15 +51,25 @@ def main(argv: list[str] | None = None) -> int:
     print(f"variant  {args.variant} ({variant.get('overrides') or 'no overrides'})\n")
     print("fold  " + "  ".join(f"{k:>17}" for k in KEYS))
     for f in res["folds"]:
-        print(f"{f['fold']:>4}  " + "  ".join(f"{f[k + '_base']:.3f} -> {f[k + '_variant']:.3f}" .rjust(17) for k in KEYS))
+        print(
+            f"{f['fold']:>4}  " + "  ".join(f"{f[k + '_base']:.3f} -> {f[k + '_variant']:.3f}".rjust(17) for k in KEYS)
+        )
     print("mean  " + "  ".join(f"{a:.3f} -> {b:.3f}".rjust(17) for a, b in res["mean"].values()))
-    print("pool  " + "  ".join((f"{a:.3f} -> {b:.3f}" if a is not None and b is not None else "-").rjust(17)
-                                for a, b in res["pooled"].values()))
-    print(f"\njκ better in {res['folds_jk_better']} of {len(res['folds'])} folds; "
-          f"rule (mean jκ and macro-F1 up, jκ up in >= 4 folds) {'MET' if res['rule_met'] else 'NOT met'}")
+    print(
+        "pool  "
+        + "  ".join(
+            (f"{a:.3f} -> {b:.3f}" if a is not None and b is not None else "-").rjust(17)
+            for a, b in res["pooled"].values()
+        )
+    )
+    print(
+        f"\njκ better in {res['folds_jk_better']} of {len(res['folds'])} folds; "
+        f"rule (mean jκ and macro-F1 up, jκ up in >= 4 folds) {'MET' if res['rule_met'] else 'NOT met'}"
+    )
     if args.json:
-        write_json(args.json, {"command": command_line(), "baseline": str(args.baseline), "variant": str(args.variant),
-                               **res})
+        write_json(
+            args.json, {"command": command_line(), "baseline": str(args.baseline), "variant": str(args.variant), **res}
+        )
     return 0
 
 

@@ -32,10 +32,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import command_line, default_mitdb_dir, write_json  # noqa: E402
 
 from ecg.datasets import DS1  # noqa: E402
-from ecg.reports.evaluation import MODES, evaluate_records  # noqa: E402
 from ecg.models.bundle import load_bundle  # noqa: E402
 from ecg.models.train_bundle import train_bundle  # noqa: E402
 from ecg.models.training import TrainConfig  # noqa: E402
+from ecg.reports.evaluation import MODES, evaluate_records  # noqa: E402
 
 #: Five DS1 folds; each holds supraventricular and ventricular ectopic beats.
 FOLDS: tuple[tuple[str, ...], ...] = (
@@ -78,8 +78,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="TrainConfig override")
     ap.add_argument("--modes", nargs="+", default=["reference"], choices=list(MODES))
     ap.add_argument("--keep", type=Path, default=None, help="keep the fold bundles in this folder")
-    ap.add_argument("--reuse", type=Path, default=None,
-                    help="evaluate the fold bundles kept by an earlier --keep run instead of training")
+    ap.add_argument(
+        "--reuse",
+        type=Path,
+        default=None,
+        help="evaluate the fold bundles kept by an earlier --keep run instead of training",
+    )
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
     assert sorted(r for f in FOLDS for r in f) == sorted(DS1), "folds must partition DS1"
@@ -98,35 +102,72 @@ def main(argv: list[str] | None = None) -> int:
             if args.reuse:
                 bundle = load_bundle(args.reuse / f"fold{k}.pt")
             else:
-                bundle = train_bundle(data_dir, Path(tmp) / f"fold{k}.pt", cfg, records=tuple(train) + tuple(val),
-                                      progress=False, echo=None)
+                bundle = train_bundle(
+                    data_dir,
+                    Path(tmp) / f"fold{k}.pt",
+                    cfg,
+                    records=tuple(train) + tuple(val),
+                    progress=False,
+                    echo=None,
+                )
             allres = evaluate_records(bundle, test, data_dir, modes=tuple(args.modes), progress=False)
             res = allres[args.modes[0]]
-            row = {"fold": k, "test": list(test), "val": list(val), "seconds": time.perf_counter() - t0,
-                   **{m: res["headline"][m] for m in METRICS},
-                   "confusion_matrix": res["confusion_matrix"]["matrix"],
-                   "per_record": [{k: v for k, v in r.items() if k != "seconds"} for r in res["per_record"]],
-                   "modes": {mode: {"headline": allres[mode]["headline"],
-                                    "confusion_matrix": allres[mode]["confusion_matrix"]["matrix"]}
-                             for mode in args.modes}}
+            row = {
+                "fold": k,
+                "test": list(test),
+                "val": list(val),
+                "seconds": time.perf_counter() - t0,
+                **{m: res["headline"][m] for m in METRICS},
+                "confusion_matrix": res["confusion_matrix"]["matrix"],
+                "per_record": [{k: v for k, v in r.items() if k != "seconds"} for r in res["per_record"]],
+                "modes": {
+                    mode: {
+                        "headline": allres[mode]["headline"],
+                        "confusion_matrix": allres[mode]["confusion_matrix"]["matrix"],
+                    }
+                    for mode in args.modes
+                },
+            }
             rows.append(row)
-            print(f"fold {k} test {' '.join(test):24} " + " ".join(f"{m}={row[m]:.3f}" for m in METRICS)
-                  + f"  ({row['seconds']:.0f} s)", flush=True)
+            print(
+                f"fold {k} test {' '.join(test):24} "
+                + " ".join(f"{m}={row[m]:.3f}" for m in METRICS)
+                + f"  ({row['seconds']:.0f} s)",
+                flush=True,
+            )
     summary = {}
     for m in METRICS:
         v = np.array([r[m] for r in rows], dtype=float)
-        summary[m] = {"mean": float(np.nanmean(v)), "std": float(np.nanstd(v)), "min": float(np.nanmin(v)),
-                      "max": float(np.nanmax(v))}
+        summary[m] = {
+            "mean": float(np.nanmean(v)),
+            "std": float(np.nanstd(v)),
+            "min": float(np.nanmin(v)),
+            "max": float(np.nanmax(v)),
+        }
     pooled = pooled_statistics([r["confusion_matrix"] for r in rows])
-    pooled_modes = {mode: pooled_statistics([r["modes"][mode]["confusion_matrix"] for r in rows]) for mode in args.modes}
+    pooled_modes = {
+        mode: pooled_statistics([r["modes"][mode]["confusion_matrix"] for r in rows]) for mode in args.modes
+    }
     for mode, p in pooled_modes.items():
         print(f"pooled {mode:12} " + " ".join(f"{m}={v:.3f}" for m, v in p.items()))
     print("\nmean +- sd over folds (patient-wise, DS1 only):")
     for m, s in summary.items():
-        print(f"  {m:11} {s['mean']:.3f} +- {s['std']:.3f}   [{s['min']:.3f}, {s['max']:.3f}]   pooled {pooled.get(m, float('nan')):.3f}")
+        print(
+            f"  {m:11} {s['mean']:.3f} +- {s['std']:.3f}   [{s['min']:.3f}, {s['max']:.3f}]   pooled {pooled.get(m, float('nan')):.3f}"
+        )
     if args.json:
-        write_json(args.json, {"command": command_line(), "overrides": overrides, "folds": rows, "summary": summary,
-                               "pooled": pooled, "modes": list(args.modes), "pooled_modes": pooled_modes})
+        write_json(
+            args.json,
+            {
+                "command": command_line(),
+                "overrides": overrides,
+                "folds": rows,
+                "summary": summary,
+                "pooled": pooled,
+                "modes": list(args.modes),
+                "pooled_modes": pooled_modes,
+            },
+        )
     return 0
 
 

@@ -1,6 +1,6 @@
 """Beat counts per AAMI class for DS1 and DS2, against de Chazal et al. 2004, Table I.
 
-    python scripts/dataset_stats.py [--data-dir DIR] [--json PATH] [--no-cache]
+python scripts/dataset_stats.py [--data-dir DIR] [--json PATH] [--no-cache]
 """
 
 from __future__ import annotations
@@ -31,8 +31,10 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     ds = build_beat_dataset(DS1 + DS2, data_dir, cache_dir=None if args.no_cache else "data/cache")
     seconds = time.perf_counter() - t0
-    print(f"# built {len(ds)} beats from {len(DS1) + len(DS2)} records in {seconds:.1f} s"
-          f" ({'no cache' if args.no_cache else 'cache allowed'})\n")
+    print(
+        f"# built {len(ds)} beats from {len(DS1) + len(DS2)} records in {seconds:.1f} s"
+        f" ({'no cache' if args.no_cache else 'cache allowed'})\n"
+    )
 
     out: dict = {"command": command_line(), "seconds": seconds, "splits": {}}
     header = f"{'split':5} {'class':5} {'ours':>8} {'deChazal':>9} {'diff':>6} {'diff %':>7}"
@@ -51,8 +53,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{split:5} {c:5} {counts[c]:8d} {ref:9d} {diff:+6d} {pct:+6.2f}%{flag}")
         print(f"{split:5} dropped beats: {dropped}")
         out["splits"][split] = {"classes": rows, "dropped": dropped, "total": int(sum(counts.values()))}
-    print("\nBeats are dropped when their 700 ms window runs past the record's start or end ('edge'),\n"
-          "or touches a NaN/flat gap ('gap'); this explains the small N deficits.")
+    print(
+        "\nBeats are dropped when their 700 ms window runs past the record's start or end ('edge'),\n"
+        "or touches a NaN/flat gap ('gap'); this explains the small N deficits."
+    )
     if args.json:
         write_json(args.json, out)
     return 0

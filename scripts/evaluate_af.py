@@ -77,8 +77,15 @@ from _common import REPO, command_line, write_json  # noqa: E402
 
 from ecg.datasets import DS1, DS2  # noqa: E402
 from ecg.labels import AF_RHYTHMS, BEAT_SYMBOLS, SYMBOL_TO_AAMI, rhythm_at  # noqa: E402
-from ecg.processing.af import (COMBINED_PARAMS, DEFAULT_METHOD, ECTOPIC_HANDLING, IRREGULARITY_PARAMS,  # noqa: E402
-                               PETRENAS_PARAMS, _PARAMS, detect_af)
+from ecg.processing.af import (  # noqa: E402
+    _PARAMS,
+    COMBINED_PARAMS,
+    DEFAULT_METHOD,
+    ECTOPIC_HANDLING,
+    IRREGULARITY_PARAMS,
+    PETRENAS_PARAMS,
+    detect_af,
+)
 
 MIN_EPISODE_S = 30.0
 #: Order of the ectopic handlings in the look-2 calibration (ties go to the first).
@@ -134,8 +141,18 @@ def load_case(name: str, data_dir: Path, peaks_mode: str) -> dict:
         v_mask = cls == "V"
     bad = gap_mask(sig, fs)
     valid = ~bad[np.clip(peaks, 0, sig.size - 1)]
-    return dict(name=name, fs=fs, peaks=peaks, valid=valid, v_mask=v_mask, ref=ref, rhythm=rhythm, cls=cls,
-                ref_episodes=np.array(eps, dtype=float).reshape(-1, 2), duration_s=rec.n_samples / fs)
+    return dict(
+        name=name,
+        fs=fs,
+        peaks=peaks,
+        valid=valid,
+        v_mask=v_mask,
+        ref=ref,
+        rhythm=rhythm,
+        cls=cls,
+        ref_episodes=np.array(eps, dtype=float).reshape(-1, 2),
+        duration_s=rec.n_samples / fs,
+    )
 
 
 def default_cache_dir() -> Path:
@@ -181,8 +198,15 @@ def with_mask(case: dict, source: str) -> dict:
 
 # ---------------------------------------------------------------- scoring
 def score_case(case: dict, method: str, params: dict | None = None, ectopic: bool = False) -> dict:
-    res = detect_af(case["peaks"], case["fs"], method=method, valid=case["valid"],
-                    ectopic=case["v_mask"] if ectopic else None, min_duration_s=MIN_EPISODE_S, params=params)
+    res = detect_af(
+        case["peaks"],
+        case["fs"],
+        method=method,
+        valid=case["valid"],
+        ectopic=case["v_mask"] if ectopic else None,
+        min_duration_s=MIN_EPISODE_S,
+        params=params,
+    )
     det = np.array([[e.start_s, e.end_s] for e in res.episodes], dtype=float).reshape(-1, 2)
     t = case["ref"] / case["fs"]
     if det.size:
@@ -207,13 +231,23 @@ def score_case(case: dict, method: str, params: dict | None = None, ectopic: boo
             return np.zeros(a.shape[0], bool)
         return np.any((a[:, None, 0] < b[None, :, 1]) & (a[:, None, 1] > b[None, :, 0]), axis=1)
 
-    return dict(record=case["name"], beats=int(known.sum()), af_beats=int((ref_af & known).sum()),
-                tp=tp, fn=fn, fp=fp, tn=tn, s_beats_outside_af=int(s_beats.sum()),
-                s_beats_in_detected=int(np.sum(s_beats & pred)),
-                ref_episodes=int(long_ref.shape[0]), ref_episodes_detected=int(overlaps(long_ref, det).sum()),
-                det_episodes=int(det.shape[0]), det_episodes_true=int(overlaps(det, ref_eps).sum()),
-                marked_pct=float(100.0 * pred.mean()) if pred.size else 0.0,
-                episodes=[[round(a, 1), round(b, 1)] for a, b in det.tolist()])
+    return dict(
+        record=case["name"],
+        beats=int(known.sum()),
+        af_beats=int((ref_af & known).sum()),
+        tp=tp,
+        fn=fn,
+        fp=fp,
+        tn=tn,
+        s_beats_outside_af=int(s_beats.sum()),
+        s_beats_in_detected=int(np.sum(s_beats & pred)),
+        ref_episodes=int(long_ref.shape[0]),
+        ref_episodes_detected=int(overlaps(long_ref, det).sum()),
+        det_episodes=int(det.shape[0]),
+        det_episodes_true=int(overlaps(det, ref_eps).sum()),
+        marked_pct=float(100.0 * pred.mean()) if pred.size else 0.0,
+        episodes=[[round(a, 1), round(b, 1)] for a, b in det.tolist()],
+    )
 
 
 def _pct(a: int, b: int) -> float | None:
@@ -221,28 +255,49 @@ def _pct(a: int, b: int) -> float | None:
 
 
 def summarise(rows: list[dict]) -> dict:
-    tot = {k: sum(r[k] for r in rows) for k in ("beats", "af_beats", "tp", "fn", "fp", "tn", "s_beats_outside_af",
-                                                 "s_beats_in_detected", "ref_episodes", "ref_episodes_detected",
-                                                 "det_episodes", "det_episodes_true")}
+    tot = {
+        k: sum(r[k] for r in rows)
+        for k in (
+            "beats",
+            "af_beats",
+            "tp",
+            "fn",
+            "fp",
+            "tn",
+            "s_beats_outside_af",
+            "s_beats_in_detected",
+            "ref_episodes",
+            "ref_episodes_detected",
+            "det_episodes",
+            "det_episodes_true",
+        )
+    }
     no_af = [r for r in rows if r["af_beats"] == 0]
     fa_beats = sum(r["fp"] for r in no_af)
     n_no_af = sum(r["beats"] for r in no_af)
     se = tot["tp"] / max(tot["tp"] + tot["fn"], 1)
     sp = tot["tn"] / max(tot["tn"] + tot["fp"], 1)
-    return dict(records=len(rows), **tot,
-                se=_pct(tot["tp"], tot["tp"] + tot["fn"]), ppv=_pct(tot["tp"], tot["tp"] + tot["fp"]),
-                sp=_pct(tot["tn"], tot["tn"] + tot["fp"]), youden_j=round(se + sp - 1, 4),
-                false_af_pct_no_af_records=_pct(fa_beats, n_no_af), no_af_records=len(no_af),
-                no_af_records_with_false_af=[r["record"] for r in no_af if r["fp"] > 0],
-                episode_se=_pct(tot["ref_episodes_detected"], tot["ref_episodes"]),
-                episode_ppv=_pct(tot["det_episodes_true"], tot["det_episodes"]),
-                s_lost_pct=_pct(tot["s_beats_in_detected"], tot["s_beats_outside_af"]))
+    return dict(
+        records=len(rows),
+        **tot,
+        se=_pct(tot["tp"], tot["tp"] + tot["fn"]),
+        ppv=_pct(tot["tp"], tot["tp"] + tot["fp"]),
+        sp=_pct(tot["tn"], tot["tn"] + tot["fp"]),
+        youden_j=round(se + sp - 1, 4),
+        false_af_pct_no_af_records=_pct(fa_beats, n_no_af),
+        no_af_records=len(no_af),
+        no_af_records_with_false_af=[r["record"] for r in no_af if r["fp"] > 0],
+        episode_se=_pct(tot["ref_episodes_detected"], tot["ref_episodes"]),
+        episode_ppv=_pct(tot["det_episodes_true"], tot["det_episodes"]),
+        s_lost_pct=_pct(tot["s_beats_in_detected"], tot["s_beats_outside_af"]),
+    )
 
 
 def per_record_stats(r: dict) -> dict:
     out = {k: v for k, v in r.items()}
-    out.update(se=_pct(r["tp"], r["tp"] + r["fn"]), ppv=_pct(r["tp"], r["tp"] + r["fp"]),
-               sp=_pct(r["tn"], r["tn"] + r["fp"]))
+    out.update(
+        se=_pct(r["tp"], r["tp"] + r["fn"]), ppv=_pct(r["tp"], r["tp"] + r["fp"]), sp=_pct(r["tn"], r["tn"] + r["fp"])
+    )
     return out
 
 
@@ -251,16 +306,25 @@ def candidates(handlings: tuple[str, ...] | None = None) -> list[tuple[str, dict
     if handlings is not None:
         return [(m, dict(p, ectopic_handling=h)) for h in handlings for m, p in candidates()]
     out: list[tuple[str, dict]] = []
-    for alpha, delta, eta in itertools.product((0.02, 0.05, 0.1), (1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3),
-                                               np.round(np.arange(0.30, 1.2001, 0.05), 2)):
+    for alpha, delta, eta in itertools.product(
+        (0.02, 0.05, 0.1), (1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3), np.round(np.arange(0.30, 1.2001, 0.05), 2)
+    ):
         out.append(("petrenas2015", dict(PETRENAS_PARAMS, alpha=alpha, delta=delta, eta=float(eta))))
     for thr in np.round(np.arange(0.03, 0.3001, 0.01), 2):
         out.append(("irregularity", dict(IRREGULARITY_PARAMS, threshold=float(thr))))
     for alpha, delta, eta, window, thr in itertools.product(
-            (0.05, 0.1), (2e-4, 5e-4, 1e-3), np.round(np.arange(0.60, 1.0001, 0.05), 2), (33, 65),
-            np.round(np.arange(0.04, 0.1601, 0.02), 2)):
-        out.append(("petrenas2015_lags", dict(COMBINED_PARAMS, alpha=alpha, delta=delta, eta=float(eta), window=window,
-                                              threshold=float(thr))))
+        (0.05, 0.1),
+        (2e-4, 5e-4, 1e-3),
+        np.round(np.arange(0.60, 1.0001, 0.05), 2),
+        (33, 65),
+        np.round(np.arange(0.04, 0.1601, 0.02), 2),
+    ):
+        out.append(
+            (
+                "petrenas2015_lags",
+                dict(COMBINED_PARAMS, alpha=alpha, delta=delta, eta=float(eta), window=window, threshold=float(thr)),
+            )
+        )
     return out
 
 
@@ -280,8 +344,25 @@ def calibrate(cases: dict[str, dict], ectopic: bool = False) -> dict:
     table = []
     for (method, params), rows in zip(cands, per_rec):
         s = summarise(list(rows.values()))
-        table.append(dict(method=method, params=params, **{k: s[k] for k in (
-            "se", "ppv", "sp", "youden_j", "false_af_pct_no_af_records", "episode_se", "episode_ppv", "s_lost_pct")}))
+        table.append(
+            dict(
+                method=method,
+                params=params,
+                **{
+                    k: s[k]
+                    for k in (
+                        "se",
+                        "ppv",
+                        "sp",
+                        "youden_j",
+                        "false_af_pct_no_af_records",
+                        "episode_se",
+                        "episode_ppv",
+                        "s_lost_pct",
+                    )
+                },
+            )
+        )
     k = choose(table)
     # stability: choose on 4 folds, score the 5th
     cv = []
@@ -289,21 +370,38 @@ def calibrate(cases: dict[str, dict], ectopic: bool = False) -> dict:
     for fold in CV_FOLDS:
         train = [n for n in cases if n not in fold]
         sub = [summarise([rows[n] for n in train]) for rows in per_rec]
-        kk = choose([dict(youden_j=s["youden_j"], false_af_pct_no_af_records=s["false_af_pct_no_af_records"])
-                     for s in sub])
+        kk = choose(
+            [dict(youden_j=s["youden_j"], false_af_pct_no_af_records=s["false_af_pct_no_af_records"]) for s in sub]
+        )
         test_rows = [per_rec[kk][n] for n in fold if n in cases]
         pooled_rows += test_rows
         st = summarise(test_rows)
-        cv.append(dict(fold=list(fold), chosen=table[kk]["method"], params=table[kk]["params"],
-                       se=st["se"], sp=st["sp"], false_af_pct_no_af_records=st["false_af_pct_no_af_records"]))
+        cv.append(
+            dict(
+                fold=list(fold),
+                chosen=table[kk]["method"],
+                params=table[kk]["params"],
+                se=st["se"],
+                sp=st["sp"],
+                false_af_pct_no_af_records=st["false_af_pct_no_af_records"],
+            )
+        )
+
     def key(t: dict) -> str:
         h = t["params"].get("ectopic_handling")
         return t["method"] if h is None else f"{t['method']}_{h}"
 
-    return dict(chosen=table[k], chosen_name=key(table[k]), cv_folds=cv, cv_pooled=summarise(pooled_rows),
-                best_per_method={m: max((t for t in table if key(t) == m), key=lambda t: t["youden_j"])
-                                 for m in dict.fromkeys(key(t) for t in table)},
-                table=table)
+    return dict(
+        chosen=table[k],
+        chosen_name=key(table[k]),
+        cv_folds=cv,
+        cv_pooled=summarise(pooled_rows),
+        best_per_method={
+            m: max((t for t in table if key(t) == m), key=lambda t: t["youden_j"])
+            for m in dict.fromkeys(key(t) for t in table)
+        },
+        table=table,
+    )
 
 
 def slim_calibration(payload: dict, keep: int = 40) -> dict:
@@ -339,11 +437,13 @@ limit. Without a mask the default runs as `petrenas2015_lags`; the product must 
 """
 
 #: Free text for the report (set with the adopted design).
-NOTES = ("**Look 2** of DS2 for the AF detector (look 1 is kept below). The design was fixed on DS1 before this run: "
-         "`petrenas2015_lags_mean`, chosen by the rule in the script docstring with the classifier's V calls as the mask "
-         "(ectopic beats removed, merged intervals averaged). Peaks, validity and V calls come from "
-         "`score_record(peaks=detect|reference)`; `model V` is the primary figure (the product's call), `reference V` a "
-         "ceiling, `none` the no-mask fallback (runs as `petrenas2015_lags`, the look-1 parameters).")
+NOTES = (
+    "**Look 2** of DS2 for the AF detector (look 1 is kept below). The design was fixed on DS1 before this run: "
+    "`petrenas2015_lags_mean`, chosen by the rule in the script docstring with the classifier's V calls as the mask "
+    "(ectopic beats removed, merged intervals averaged). Peaks, validity and V calls come from "
+    "`score_record(peaks=detect|reference)`; `model V` is the primary figure (the product's call), `reference V` a "
+    "ceiling, `none` the no-mask fallback (runs as `petrenas2015_lags`, the look-1 parameters)."
+)
 
 LOOK1_MD = """Look 1 (earlier design `petrenas2015_lags`, `detect_r_peaks` peaks, ectopic intervals dropped; the first
 DS2 look of the AF detector, kept for the record):
@@ -358,50 +458,78 @@ DS2 look of the AF detector, kept for the record):
 
 
 def markdown(payload: dict) -> str:
-    lines = [f"# AF/flutter episode detection (method `{payload['method']}` = `{payload['resolved_method']}`)", "",
-             f"Reproduce: `{payload['command']}`", "",
-             f"Parameters: `{payload['params']}`; detect_af on 100,000 beats: {payload['timing_100k_beats_ms']} ms "
-             f"(no mask), {payload.get('timing_100k_beats_ectopic_ms', '')} ms (20 % ectopic mask).", ""]
+    lines = [
+        f"# AF/flutter episode detection (method `{payload['method']}` = `{payload['resolved_method']}`)",
+        "",
+        f"Reproduce: `{payload['command']}`",
+        "",
+        f"Parameters: `{payload['params']}`; detect_af on 100,000 beats: {payload['timing_100k_beats_ms']} ms "
+        f"(no mask), {payload.get('timing_100k_beats_ectopic_ms', '')} ms (20 % ectopic mask).",
+        "",
+    ]
     if payload.get("notes"):
         lines += [payload["notes"], ""]
-    lines += ["Beat-level gross statistics (reference beats; AF = rhythm (AFIB or (AFL); predicted AF = inside a "
-             f"detected episode >= {MIN_EPISODE_S:.0f} s). False AF: % of beats marked on records with no AF/AFL.", "",
-             "| Set | Peaks | Ectopic mask | Se % | +P % | Sp % | False AF % (no-AF records) | Episode Se % | "
-             "Episode +P % | S beats lost | 119 marked % |", "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for key, block in payload["results"].items():
+    lines += [
+        "Beat-level gross statistics (reference beats; AF = rhythm (AFIB or (AFL); predicted AF = inside a "
+        f"detected episode >= {MIN_EPISODE_S:.0f} s). False AF: % of beats marked on records with no AF/AFL.",
+        "",
+        "| Set | Peaks | Ectopic mask | Se % | +P % | Sp % | False AF % (no-AF records) | Episode Se % | "
+        "Episode +P % | S beats lost | 119 marked % |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for _key, block in payload["results"].items():
         st = block["summary"]
         fa = {r["record"]: r["marked_pct"] for r in block["per_record"] if r["af_beats"] == 0 and r["fp"] > 0}
         fa_txt = ", ".join(f"{k} {v:.1f} %" for k, v in fa.items())
-        lines.append(f"| {block['set']} | {block['peaks']} | {block['ectopic']} | {st['se']} | {st['ppv']} | {st['sp']} | "
-                     f"{st['false_af_pct_no_af_records']}{' (' + fa_txt + ')' if fa_txt else ''} | "
-                     f"{st['episode_se']} ({st['ref_episodes_detected']}/"
-                     f"{st['ref_episodes']}) | {st['episode_ppv']} ({st['det_episodes_true']}/{st['det_episodes']}) | "
-                     f"{st['s_beats_in_detected']}/{st['s_beats_outside_af']} | {block.get('record_119_marked_pct', '')} |")
+        lines.append(
+            f"| {block['set']} | {block['peaks']} | {block['ectopic']} | {st['se']} | {st['ppv']} | {st['sp']} | "
+            f"{st['false_af_pct_no_af_records']}{' (' + fa_txt + ')' if fa_txt else ''} | "
+            f"{st['episode_se']} ({st['ref_episodes_detected']}/"
+            f"{st['ref_episodes']}) | {st['episode_ppv']} ({st['det_episodes_true']}/{st['det_episodes']}) | "
+            f"{st['s_beats_in_detected']}/{st['s_beats_outside_af']} | {block.get('record_119_marked_pct', '')} |"
+        )
     cal = payload.get("calibration_ds1")
     if cal:
         c = cal["chosen"]
-        lines += ["", f"DS1 calibration (`{cal['command']}`, {cal['candidates']} candidates): chosen "
-                  f"`{cal.get('chosen_name', c['method'])}` {c['params']} (J {c['youden_j']}, Se {c['se']}, Sp {c['sp']}, "
-                  f"false AF {c['false_af_pct_no_af_records']}). Best per method/handling on DS1:", "",
-                  "| Method | Params | J | Se % | Sp % | False AF % |", "|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            f"DS1 calibration (`{cal['command']}`, {cal['candidates']} candidates): chosen "
+            f"`{cal.get('chosen_name', c['method'])}` {c['params']} (J {c['youden_j']}, Se {c['se']}, Sp {c['sp']}, "
+            f"false AF {c['false_af_pct_no_af_records']}). Best per method/handling on DS1:",
+            "",
+            "| Method | Params | J | Se % | Sp % | False AF % |",
+            "|---|---|---|---|---|---|",
+        ]
         for m, t in cal["best_per_method"].items():
-            lines.append(f"| {m} | {t['params']} | {t['youden_j']} | {t['se']} | {t['sp']} | {t['false_af_pct_no_af_records']} |")
+            lines.append(
+                f"| {m} | {t['params']} | {t['youden_j']} | {t['se']} | {t['sp']} | {t['false_af_pct_no_af_records']} |"
+            )
         cp = cal["cv_pooled"]
-        lines += ["", f"5-fold DS1 stability (choose on 4 folds, score the 5th, pooled): Se {cp['se']}, Sp {cp['sp']}, "
-                  f"+P {cp['ppv']}, false AF {cp['false_af_pct_no_af_records']}; fold choices: "
-                  + "; ".join(f"{f['chosen']} {f['params']}" for f in cal["cv_folds"])]
+        lines += [
+            "",
+            f"5-fold DS1 stability (choose on 4 folds, score the 5th, pooled): Se {cp['se']}, Sp {cp['sp']}, "
+            f"+P {cp['ppv']}, false AF {cp['false_af_pct_no_af_records']}; fold choices: "
+            + "; ".join(f"{f['chosen']} {f['params']}" for f in cal["cv_folds"]),
+        ]
     lines += ["", FINDINGS, "", LOOK1_MD]
     first = next(iter(payload["results"].values()), None)
-    lines += [f"Per record ({first['peaks']} peaks, ectopic mask {first['ectopic']}):" if first else "", "",
-              "| Record | Beats | AF beats | Se % | +P % | Sp % | Marked % | Detected episodes (s) |",
-              "|---|---|---|---|---|---|---|---|"]
-    for key, block in payload["results"].items():
+    lines += [
+        f"Per record ({first['peaks']} peaks, ectopic mask {first['ectopic']}):" if first else "",
+        "",
+        "| Record | Beats | AF beats | Se % | +P % | Sp % | Marked % | Detected episodes (s) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for _key, block in payload["results"].items():
         if block["peaks"] != first["peaks"] or block["ectopic"] != first["ectopic"]:
             continue
         for r in block["per_record"]:
-            eps = ", ".join(f"{a:.0f}-{b:.0f}" for a, b in r["episodes"][:6]) + (" ..." if len(r["episodes"]) > 6 else "")
-            lines.append(f"| {r['record']} | {r['beats']} | {r['af_beats']} | {r['se']} | {r['ppv']} | {r['sp']} | "
-                         f"{r['marked_pct']:.2f} | {eps} |")
+            eps = ", ".join(f"{a:.0f}-{b:.0f}" for a, b in r["episodes"][:6]) + (
+                " ..." if len(r["episodes"]) > 6 else ""
+            )
+            lines.append(
+                f"| {r['record']} | {r['beats']} | {r['af_beats']} | {r['se']} | {r['ppv']} | {r['sp']} | "
+                f"{r['marked_pct']:.2f} | {eps} |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -412,16 +540,29 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--peaks", choices=("detect", "reference", "both"), default="both")
     ap.add_argument("--method", default="default")
     ap.add_argument("--calibrate", action="store_true", help="run the DS1 calibration grid (DS1 records only)")
-    ap.add_argument("--ectopic", nargs="+", choices=("none", "reference", "model"), default=None,
-                    help="ectopic mask sources on the score_record path (look 2); the first is the primary figure. "
-                         "Without it: look 1 (detect_r_peaks peaks, no mask and reference V)")
-    ap.add_argument("--cache-dir", type=Path, default=default_cache_dir(),
-                    help="cache of the per-record score_record arrays (default: system temporary folder)")
+    ap.add_argument(
+        "--ectopic",
+        nargs="+",
+        choices=("none", "reference", "model"),
+        default=None,
+        help="ectopic mask sources on the score_record path (look 2); the first is the primary figure. "
+        "Without it: look 1 (detect_r_peaks peaks, no mask and reference V)",
+    )
+    ap.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=default_cache_dir(),
+        help="cache of the per-record score_record arrays (default: system temporary folder)",
+    )
     ap.add_argument("--no-cache", action="store_true")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--md", type=Path, default=None)
-    ap.add_argument("--calibration", type=Path, default=None,
-                    help="a --calibrate JSON whose choice, per-method bests and fold check are copied in")
+    ap.add_argument(
+        "--calibration",
+        type=Path,
+        default=None,
+        help="a --calibrate JSON whose choice, per-method bests and fold check are copied in",
+    )
     args = ap.parse_args(argv)
     cmd = command_line()
     print(cmd)
@@ -440,11 +581,15 @@ def main(argv: list[str] | None = None) -> int:
             cases = {n: load_case(n, args.data_dir, "detect") for n in records}
         out = calibrate(cases, ectopic=bool(args.ectopic))
         c = out["chosen"]
-        print(f"chosen: {out.get('chosen_name')} {c['method']} {c['params']} J={c['youden_j']} Se={c['se']} Sp={c['sp']} "
-              f"falseAF={c['false_af_pct_no_af_records']}")
+        print(
+            f"chosen: {out.get('chosen_name')} {c['method']} {c['params']} J={c['youden_j']} Se={c['se']} Sp={c['sp']} "
+            f"falseAF={c['false_af_pct_no_af_records']}"
+        )
         for m, b in out["best_per_method"].items():
-            print(f"best {m}: {b['params']} J={b['youden_j']} Se={b['se']} Sp={b['sp']} "
-                  f"falseAF={b['false_af_pct_no_af_records']}")
+            print(
+                f"best {m}: {b['params']} J={b['youden_j']} Se={b['se']} Sp={b['sp']} "
+                f"falseAF={b['false_af_pct_no_af_records']}"
+            )
         for f in out["cv_folds"]:
             print("fold", f)
         print("cv pooled:", {k: out["cv_pooled"][k] for k in ("se", "sp", "ppv", "false_af_pct_no_af_records")})
@@ -469,8 +614,13 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 rows = [score_case(cases[n], args.method, ectopic=ectopic) for n in sel]
                 label = {"model": "model V", "reference": "reference V"}.get(source, source)
-                block = dict(set=set_name, peaks=mode, ectopic=label,
-                             summary=summarise(rows), per_record=[per_record_stats(r) for r in rows])
+                block = dict(
+                    set=set_name,
+                    peaks=mode,
+                    ectopic=label,
+                    summary=summarise(rows),
+                    per_record=[per_record_stats(r) for r in rows],
+                )
                 if args.ectopic:
                     block["peak_source"] = f"score_record(peaks={mode!r})"
                 r119 = [r for r in rows if r["record"] == "119"]
@@ -478,10 +628,12 @@ def main(argv: list[str] | None = None) -> int:
                     block["record_119_marked_pct"] = round(r119[0]["marked_pct"], 2)
                 results[f"{set_name}_{mode}_{source.replace(' V', '')}"] = block
                 st = block["summary"]
-                print(f"{set_name} peaks={mode} ectopic={block['ectopic']}: Se {st['se']} +P {st['ppv']} Sp {st['sp']} "
-                      f"falseAF(no-AF recs) {st['false_af_pct_no_af_records']} {st['no_af_records_with_false_af']} "
-                      f"epSe {st['episode_se']} epP {st['episode_ppv']} S lost {st['s_beats_in_detected']}/"
-                      f"{st['s_beats_outside_af']} 119 {block.get('record_119_marked_pct')}")
+                print(
+                    f"{set_name} peaks={mode} ectopic={block['ectopic']}: Se {st['se']} +P {st['ppv']} Sp {st['sp']} "
+                    f"falseAF(no-AF recs) {st['false_af_pct_no_af_records']} {st['no_af_records_with_false_af']} "
+                    f"epSe {st['episode_se']} epP {st['episode_ppv']} S lost {st['s_beats_in_detected']}/"
+                    f"{st['s_beats_outside_af']} 119 {block.get('record_119_marked_pct')}"
+                )
     # timing on a 24 h-sized series (100,000 beats)
     rng = np.random.default_rng(0)
     peaks = np.cumsum(np.round(rng.uniform(0.4, 1.1, 100_000) * 360)).astype(np.int64)
@@ -499,17 +651,27 @@ def main(argv: list[str] | None = None) -> int:
     per_call_e = (time.perf_counter() - t1) / 5
     print(f"detect_af on 100,000 beats, 20 % ectopic: {1000 * per_call_e:.1f} ms")
     resolved = DEFAULT_METHOD if args.method == "default" else args.method
-    payload = dict(command=cmd, method=args.method, resolved_method=resolved,
-                   params=_PARAMS[resolved], min_duration_s=MIN_EPISODE_S,
-                   timing_100k_beats_ms=round(1000 * per_call, 2),
-                   timing_100k_beats_ectopic_ms=round(1000 * per_call_e, 2), notes=NOTES, elapsed_s=round(time.time() - t0, 1),
-                   results=results)
+    payload = dict(
+        command=cmd,
+        method=args.method,
+        resolved_method=resolved,
+        params=_PARAMS[resolved],
+        min_duration_s=MIN_EPISODE_S,
+        timing_100k_beats_ms=round(1000 * per_call, 2),
+        timing_100k_beats_ectopic_ms=round(1000 * per_call_e, 2),
+        notes=NOTES,
+        elapsed_s=round(time.time() - t0, 1),
+        results=results,
+    )
     if args.calibration:
         import json
 
         cal = json.loads(args.calibration.read_text())
-        payload["calibration_ds1"] = {k: cal[k] for k in ("command", "chosen", "chosen_name", "best_per_method", "cv_folds",
-                                                          "cv_pooled") if k in cal}
+        payload["calibration_ds1"] = {
+            k: cal[k]
+            for k in ("command", "chosen", "chosen_name", "best_per_method", "cv_folds", "cv_pooled")
+            if k in cal
+        }
         payload["calibration_ds1"]["candidates"] = cal["candidates"] if "candidates" in cal else len(cal["table"])
     if args.json:
         write_json(args.json, payload)

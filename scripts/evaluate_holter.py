@@ -31,8 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import command_line, default_mitdb_dir, write_json  # noqa: E402
 
 import ecg  # noqa: E402
-from ecg.evaluate.matching import flutter_intervals  # noqa: E402
 from ecg.datasets.synthetic import NOISE_KINDS, noise_record  # noqa: E402
+from ecg.evaluate.matching import flutter_intervals  # noqa: E402
 from ecg.labels import BEAT_SYMBOLS  # noqa: E402
 from ecg.processing.quality import gap_mask  # noqa: E402
 from ecg.scoring.score import score_record  # noqa: E402
@@ -51,9 +51,14 @@ def record_figures(name: str, data_dir: Path) -> dict:
     sr = score_record(rec)
     fs = rec.fs
     # the summary's own definitions, every pause listed (the JSON lists the first 50)
-    summary = holter_summary(sr.beats, fs, rec.duration_s, quality=sr.quality,
-                             gap_mask=np.all([gap_mask(rec.signal[:, rec.lead_index(name)], fs) for name in sr.leads],
-                                             axis=0), max_listed=10 ** 9)
+    summary = holter_summary(
+        sr.beats,
+        fs,
+        rec.duration_s,
+        quality=sr.quality,
+        gap_mask=np.all([gap_mask(rec.signal[:, rec.lead_index(name)], fs) for name in sr.leads], axis=0),
+        max_listed=10**9,
+    )
     ann = rec.annotations
     is_beat = np.fromiter((s in BEAT_SYMBOLS for s in ann.symbol), bool, len(ann.symbol))
     rs = ann.sample[is_beat]
@@ -73,19 +78,31 @@ def record_figures(name: str, data_dir: Path) -> dict:
     missed = sr.missed_reference["sample"].to_numpy(np.int64)
     readable = sr.quality.readable_mask()
     lost = int((~readable[np.clip(missed, 0, readable.size - 1)]).sum()) if missed.size else 0
-    return {"record": name, "reference_pauses": int(r0.size), "reported_pauses": int(p0.size),
-            "false_pauses": int(false.sum()), "false_pause_times_s": [round(float(a) / fs, 1) for a in p0[false]],
-            "covered_pauses": int(covered.sum()), "reference_beats": int(rs.size), "lost_to_unreadable": lost,
-            "has_noise_annotations": bool(np.any(ann.symbol == "~")),
-            "analysable_pct": sr.summary.signal_quality.analysable_pct,
-            "af_burden_pct": sr.summary.af.burden_pct}
+    return {
+        "record": name,
+        "reference_pauses": int(r0.size),
+        "reported_pauses": int(p0.size),
+        "false_pauses": int(false.sum()),
+        "false_pause_times_s": [round(float(a) / fs, 1) for a in p0[false]],
+        "covered_pauses": int(covered.sum()),
+        "reference_beats": int(rs.size),
+        "lost_to_unreadable": lost,
+        "has_noise_annotations": bool(np.any(ann.symbol == "~")),
+        "analysable_pct": sr.summary.signal_quality.analysable_pct,
+        "af_burden_pct": sr.summary.af.burden_pct,
+    }
 
 
 def pure_noise(kind: str) -> dict:
     sr = score_record(noise_record(kind))
     counts = sr.beats["pred_class"].value_counts()
-    return {"noise": kind, "beats": int(len(sr.beats)), "S_V_F": int(sum(counts.get(c, 0) for c in "SVF")),
-            "analysable_pct": sr.summary.signal_quality.analysable_pct, "warnings": sr.summary.warnings}
+    return {
+        "noise": kind,
+        "beats": int(len(sr.beats)),
+        "S_V_F": int(sum(counts.get(c, 0) for c in "SVF")),
+        "analysable_pct": sr.summary.signal_quality.analysable_pct,
+        "warnings": sr.summary.warnings,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,23 +126,33 @@ def main(argv: list[str] | None = None) -> int:
     for label, sel in (("clean", [r for r in rows if not r["has_noise_annotations"]]), ("all", rows)):
         beats = sum(r["reference_beats"] for r in sel)
         lost = sum(r["lost_to_unreadable"] for r in sel)
-        tot[f"beats_lost_{label}"] = {"records": len(sel), "beats": beats, "lost": lost,
-                                      "pct": round(100.0 * lost / beats, 4) if beats else None}
+        tot[f"beats_lost_{label}"] = {
+            "records": len(sel),
+            "beats": beats,
+            "lost": lost,
+            "pct": round(100.0 * lost / beats, 4) if beats else None,
+        }
     noise = [pure_noise(k) for k in NOISE_KINDS]
     cmd = command_line()
     print(cmd)
-    print(f"pauses: reference {ref}, reported {tot['reported_pauses']}, false {tot['false_pauses']}, "
-          f"coverage {tot['pause_coverage_pct']} %")
+    print(
+        f"pauses: reference {ref}, reported {tot['reported_pauses']}, false {tot['false_pauses']}, "
+        f"coverage {tot['pause_coverage_pct']} %"
+    )
     for r in rows:
         if r["false_pauses"]:
             print(f"  false pauses in {r['record']} at {r['false_pause_times_s']} s")
     for label in ("clean", "all"):
         b = tot[f"beats_lost_{label}"]
-        print(f"beats lost to unreadable signal ({label}, {b['records']} records): {b['lost']} of {b['beats']} "
-              f"({b['pct']} %)")
+        print(
+            f"beats lost to unreadable signal ({label}, {b['records']} records): {b['lost']} of {b['beats']} "
+            f"({b['pct']} %)"
+        )
     for n in noise:
-        print(f"pure {n['noise']} noise: {n['beats']} beats, {n['S_V_F']} called S/V/F, "
-              f"analysable {n['analysable_pct']} %")
+        print(
+            f"pure {n['noise']} noise: {n['beats']} beats, {n['S_V_F']} called S/V/F, "
+            f"analysable {n['analysable_pct']} %"
+        )
     if args.json:
         write_json(args.json, {"command": cmd, "totals": tot, "records": rows, "pure_noise": noise})
     return 0

@@ -54,26 +54,36 @@ def _neurokit(sig: np.ndarray, fs: float) -> np.ndarray:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    ap.add_argument("--data-dir", type=Path, default=default_data_dir(),
-                    help="directory of WFDB records ($ECG_DATA_DIR, else ../shared/data/mitdb, else data/)")
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    ap.add_argument(
+        "--data-dir",
+        type=Path,
+        default=default_data_dir(),
+        help="directory of WFDB records ($ECG_DATA_DIR, else ../shared/data/mitdb, else data/)",
+    )
     ap.add_argument("--records", nargs="+", default=None, help="record names (default: all in the directory)")
     ap.add_argument("--lead", default="0", help="lead index or name")
     ap.add_argument("--method", default="default", choices=sorted(METHODS), help="our detector's method")
     ap.add_argument("--no-peers", action="store_true", help="skip XQRS and NeuroKit2")
     fl = ap.add_mutually_exclusive_group()
-    fl.add_argument("--exclude-flutter", dest="exclude_flutter", action="store_true", default=True,
-                    help="leave ventricular flutter episodes out, as bxb does")
-    fl.add_argument("--include-flutter", dest="exclude_flutter", action="store_false",
-                    help="score ventricular flutter episodes too")
+    fl.add_argument(
+        "--exclude-flutter",
+        dest="exclude_flutter",
+        action="store_true",
+        default=True,
+        help="leave ventricular flutter episodes out, as bxb does",
+    )
+    fl.add_argument(
+        "--include-flutter", dest="exclude_flutter", action="store_false", help="score ventricular flutter episodes too"
+    )
     ap.add_argument("--json", type=Path, default=None, help="write headline figures and per-record rows here")
     return ap.parse_args(argv)
 
 
 def _fmt_row(name: str, n_ref: int, s: DetectionStats, sec: float) -> str:
-    return (f"{name:>8} {n_ref:7d} {s.tp:7d} {s.fn:6d} {s.fp:6d} "
-            f"{100 * s.se:8.3f} {100 * s.ppv:8.3f} {sec:8.3f}")
+    return f"{name:>8} {n_ref:7d} {s.tp:7d} {s.fn:6d} {s.fp:6d} {100 * s.se:8.3f} {100 * s.ppv:8.3f} {sec:8.3f}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,9 +97,11 @@ def main(argv: list[str] | None = None) -> int:
         detectors["wfdb XQRS"] = _xqrs
         detectors["NeuroKit2"] = _neurokit
 
-    print(f"data: {args.data_dir}  records: {len(records)}  lead: {args.lead}  "
-          f"match window: {MATCH_WINDOW_S * 1000:.0f} ms  "
-          f"ventricular flutter episodes: {'EXCLUDED (as bxb)' if args.exclude_flutter else 'INCLUDED'}")
+    print(
+        f"data: {args.data_dir}  records: {len(records)}  lead: {args.lead}  "
+        f"match window: {MATCH_WINDOW_S * 1000:.0f} ms  "
+        f"ventricular flutter episodes: {'EXCLUDED (as bxb)' if args.exclude_flutter else 'INCLUDED'}"
+    )
 
     # Warm-up (imports, filter design caches) so the timings below are of the detection only.
     warm = np.sin(np.linspace(0, 20 * np.pi, 3600)).astype(np.float64)
@@ -111,8 +123,11 @@ def main(argv: list[str] | None = None) -> int:
             continue
         sig = rec.lead(lead).astype(np.float64)
         beats = rec.annotations.beats()
-        excl = (flutter_intervals(rec.annotations.sample, rec.annotations.symbol, rec.n_samples)
-                if args.exclude_flutter else None)
+        excl = (
+            flutter_intervals(rec.annotations.sample, rec.annotations.symbol, rec.n_samples)
+            if args.exclude_flutter
+            else None
+        )
         n_ref = int(beats.sample.size)
         for det, fn in detectors.items():
             t0 = time.perf_counter()
@@ -137,8 +152,10 @@ def main(argv: list[str] | None = None) -> int:
     ours = next(iter(detectors))
     for det in detectors:
         t = totals[det]
-        line = (f"{det:>18}: TP={t.tp} FN={t.fn} FP={t.fp} Se={100 * t.se:.3f}% +P={100 * t.ppv:.3f}% "
-                f"time={seconds[det]:.2f}s")
+        line = (
+            f"{det:>18}: TP={t.tp} FN={t.fn} FP={t.fp} Se={100 * t.se:.3f}% +P={100 * t.ppv:.3f}% "
+            f"time={seconds[det]:.2f}s"
+        )
         if det != ours and seconds[ours] > 0:
             line += f"  (ours is {seconds[det] / seconds[ours]:.1f}x faster)"
         print(line)
@@ -148,10 +165,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         out = {
             "command": [sys.executable, *sys.argv],
-            "data_dir": str(args.data_dir), "lead": args.lead, "method": args.method,
-            "exclude_flutter": args.exclude_flutter, "match_window_s": MATCH_WINDOW_S,
-            "detectors": {det: {**totals[det].as_dict(), "seconds": seconds[det], "records": rows[det]}
-                          for det in detectors},
+            "data_dir": str(args.data_dir),
+            "lead": args.lead,
+            "method": args.method,
+            "exclude_flutter": args.exclude_flutter,
+            "match_window_s": MATCH_WINDOW_S,
+            "detectors": {
+                det: {**totals[det].as_dict(), "seconds": seconds[det], "records": rows[det]} for det in detectors
+            },
         }
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(out, indent=2))

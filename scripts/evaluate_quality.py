@@ -67,7 +67,7 @@ from ecg.evaluate.matching import flutter_intervals  # noqa: E402
 from ecg.io.records import list_records, load_record  # noqa: E402
 from ecg.labels import BEAT_SYMBOLS  # noqa: E402
 from ecg.processing.peaks import detect_r_peaks  # noqa: E402
-from ecg.processing.quality import GOOD, NOISY, UNREADABLE, assess_quality  # noqa: E402
+from ecg.processing.quality import NOISY, UNREADABLE, assess_quality  # noqa: E402
 
 PAUSE_S = 2.0
 SNRS_DB = (-12, -6, 0, 6, 12)
@@ -77,6 +77,7 @@ NOISE_TYPES = ("white", "emg", "baseline", "motion")
 # --------------------------------------------------------------------------------------
 # reference
 # --------------------------------------------------------------------------------------
+
 
 def reference_quality(path: Path, n: int, n_leads: int) -> tuple[np.ndarray, np.ndarray]:
     """Per-sample reference states from the ``~`` annotations: (noisy, unreadable), each (n, leads) bool."""
@@ -109,10 +110,18 @@ def window_any(mask: np.ndarray, window: int, nw: int) -> np.ndarray:
 
 def se_sp(pred: np.ndarray, truth: np.ndarray) -> dict:
     pred, truth = np.asarray(pred, bool).ravel(), np.asarray(truth, bool).ravel()
-    tp = int((pred & truth).sum()); fn = int((~pred & truth).sum())
-    fp = int((pred & ~truth).sum()); tn = int((~pred & ~truth).sum())
-    return {"tp": tp, "fn": fn, "fp": fp, "tn": tn,
-            "se": tp / (tp + fn) if tp + fn else None, "sp": tn / (tn + fp) if tn + fp else None}
+    tp = int((pred & truth).sum())
+    fn = int((~pred & truth).sum())
+    fp = int((pred & ~truth).sum())
+    tn = int((~pred & ~truth).sum())
+    return {
+        "tp": tp,
+        "fn": fn,
+        "fp": fp,
+        "tn": tn,
+        "se": tp / (tp + fn) if tp + fn else None,
+        "sp": tn / (tn + fp) if tn + fp else None,
+    }
 
 
 def add_counts(a: dict, b: dict) -> dict:
@@ -156,15 +165,20 @@ def pause_eval(x0: np.ndarray, fs: float, q, ref_pauses: np.ndarray, excl: np.nd
         det = det[~overlaps(det, excl)]
     false = det[~overlaps(det, ref_pauses)] if det.size else det
     covered = overlaps(ref_pauses, det)
-    return {"n_detected": int(det.shape[0]), "n_false": int(false.shape[0]),
-            "false_at_s": [[round(float(s) / fs, 2), round(float(e - s) / fs, 2)] for s, e in false],
-            "n_ref": int(ref_pauses.shape[0]), "n_ref_covered": int(covered.sum()),
-            "missed_ref_at_s": [[round(float(s) / fs, 2), round(float(e - s) / fs, 2)] for s, e in ref_pauses[~covered]]}
+    return {
+        "n_detected": int(det.shape[0]),
+        "n_false": int(false.shape[0]),
+        "false_at_s": [[round(float(s) / fs, 2), round(float(e - s) / fs, 2)] for s, e in false],
+        "n_ref": int(ref_pauses.shape[0]),
+        "n_ref_covered": int(covered.sum()),
+        "missed_ref_at_s": [[round(float(s) / fs, 2), round(float(e - s) / fs, 2)] for s, e in ref_pauses[~covered]],
+    }
 
 
 # --------------------------------------------------------------------------------------
 # noise synthesis
 # --------------------------------------------------------------------------------------
+
 
 def _band_noise(rng, n, fs, lo, hi, order=4):
     hi = min(hi, 0.45 * fs)
@@ -194,8 +208,8 @@ def make_noise(kind: str, n: int, fs: float, rng) -> np.ndarray:
         t = np.arange(-int(0.6 * fs), int(0.6 * fs) + 1)
         spikes = np.zeros(n + t.size)
         for p, wd, a in zip(pos, width, amp):  # a few hundred transients: a small loop, synthesis only
-            spikes[p:p + t.size] += a * (-t / wd) * np.exp(-0.5 * (t / wd) ** 2)
-        v = v + spikes[t.size // 2: t.size // 2 + n]
+            spikes[p : p + t.size] += a * (-t / wd) * np.exp(-0.5 * (t / wd) ** 2)
+        v = v + spikes[t.size // 2 : t.size // 2 + n]
     elif kind == "pink" or kind == "brown":
         alpha = 1.0 if kind == "pink" else 2.0
         w = np.fft.rfft(rng.standard_normal(n))
@@ -227,12 +241,12 @@ def injection_eval(recs: list, rng, per_record: int = 3, excerpt_s: float = 60.0
         beats = rec.annotations.beats().sample
         clean = ~noisy_ref.any(axis=1)
         starts = np.arange(0, x.size - n_ex, n_ex)
-        ok = [s for s in starts if clean[s:s + n_ex].all() and not np.isnan(x[s:s + n_ex]).any()]
+        ok = [s for s in starts if clean[s : s + n_ex].all() and not np.isnan(x[s : s + n_ex]).any()]
         if not ok:
             continue
         chosen = rng.choice(ok, size=min(per_record, len(ok)), replace=False)
         for s0 in chosen:
-            seg = x[s0:s0 + n_ex]
+            seg = x[s0 : s0 + n_ex]
             pk = beats[(beats >= s0) & (beats < s0 + n_ex)] - s0
             if pk.size < 10:
                 continue
@@ -260,8 +274,15 @@ def injection_eval(recs: list, rng, per_record: int = 3, excerpt_s: float = 60.0
                 inside = (k * w >= b0) & ((k + 1) * w <= b1)
                 outside = ((k + 1) * w <= b0 - int(6 * fs)) | (k * w >= b1 + int(6 * fs))
                 key = kind if snr is None else f"{kind} {snr:+d} dB"
-                r = results.setdefault(key, {"kind": kind, "snr_db": snr, "inside": {"n": 0, "unreadable": 0, "noisy_or_worse": 0},
-                                             "outside": {"n": 0, "unreadable": 0}})
+                r = results.setdefault(
+                    key,
+                    {
+                        "kind": kind,
+                        "snr_db": snr,
+                        "inside": {"n": 0, "unreadable": 0, "noisy_or_worse": 0},
+                        "outside": {"n": 0, "unreadable": 0},
+                    },
+                )
                 r["inside"]["n"] += int(inside.sum())
                 r["inside"]["unreadable"] += int((lab[inside] == UNREADABLE).sum())
                 r["inside"]["noisy_or_worse"] += int((lab[inside] >= NOISY).sum())
@@ -306,15 +327,19 @@ def pure_noise_eval(fs: float = 360.0, minutes: float = 30.0, seed: int = 0) -> 
                 longest = int((np.flatnonzero(d == -1) - np.flatnonzero(d == 1)).max())
             xm = np.where(np.repeat(q.labels[:, 0] == UNREADABLE, q.window)[:n], np.nan, x)
             n_beats = 0 if np.isnan(xm).all() else int(detect_r_peaks(xm, fs).size)
-            out[f"{kind} {amp:g} mV"] = {"readable_windows": int(readable.sum()), "n_windows": int(best.size),
-                                         "longest_readable_s": longest * q.window / fs,
-                                         "beats_detected_lead0_masked": n_beats}
+            out[f"{kind} {amp:g} mV"] = {
+                "readable_windows": int(readable.sum()),
+                "n_windows": int(best.size),
+                "longest_readable_s": longest * q.window / fs,
+                "beats_detected_lead0_masked": n_beats,
+            }
     return out
 
 
 # --------------------------------------------------------------------------------------
 # main
 # --------------------------------------------------------------------------------------
+
 
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -362,7 +387,8 @@ def main(argv=None) -> int:
         for j, lead in enumerate(rec.lead_names):
             pred = q.labels[:, j] == UNREADABLE
             per_lead[lead if lead not in per_lead else f"{lead}_{j}"] = {
-                "index": j, **se_sp(pred, ref_u_w[:, j]),
+                "index": j,
+                **se_sp(pred, ref_u_w[:, j]),
                 "ref_noisy_windows": int((ref_n_w[:, j] & ~ref_u_w[:, j]).sum()),
                 "ref_noisy_labelled_noisy": int((q.labels[ref_n_w[:, j] & ~ref_u_w[:, j], j] == NOISY).sum()),
                 "ref_noisy_labelled_unreadable": int((q.labels[ref_n_w[:, j] & ~ref_u_w[:, j], j] == UNREADABLE).sum()),
@@ -396,21 +422,34 @@ def main(argv=None) -> int:
         base_false = int((~overlaps(det, ref_p)).sum()) if det.size else 0
         base_cov = int(overlaps(ref_p, det).sum())
         row = {
-            "record": name, "split": "DS1" if name in DS1 else "DS2" if name in DS2 else "other",
-            "has_U": bool(ref_u_w.any()), "n_windows": nw, "seconds_both_leads": t_both, "seconds_lead0": t_one,
-            "labels_both": {lead: np.bincount(q.labels[:, j], minlength=3).tolist() for j, lead in enumerate(rec.lead_names)},
+            "record": name,
+            "split": "DS1" if name in DS1 else "DS2" if name in DS2 else "other",
+            "has_U": bool(ref_u_w.any()),
+            "n_windows": nw,
+            "seconds_both_leads": t_both,
+            "seconds_lead0": t_one,
+            "labels_both": {
+                lead: np.bincount(q.labels[:, j], minlength=3).tolist() for j, lead in enumerate(rec.lead_names)
+            },
             "unreadable_best_windows": int((q.best() == UNREADABLE).sum()),
-            "per_lead": per_lead, "overall": overall,
-            "beats": int(beats.size), "beats_unreadable": int((lab == UNREADABLE).sum()),
+            "per_lead": per_lead,
+            "overall": overall,
+            "beats": int(beats.size),
+            "beats_unreadable": int((lab == UNREADABLE).sum()),
             "beats_unreadable_lead0_only": int((lab0 == UNREADABLE).sum()),
-            "pauses_both": p_both, "pauses_lead0": p_one, "pauses_both_readable_on_lead0": p_l0,
-            "pauses_baseline_false": base_false, "pauses_baseline_covered": base_cov,
+            "pauses_both": p_both,
+            "pauses_lead0": p_one,
+            "pauses_both_readable_on_lead0": p_l0,
+            "pauses_baseline_false": base_false,
+            "pauses_baseline_covered": base_cov,
             "analysable_s": q.analysable_s(),
         }
         rows.append(row)
-        print(f"{name}: {t_both:.3f}s  unreadable windows {row['unreadable_best_windows']}/{nw}  "
-              f"beats lost {row['beats_unreadable']}/{row['beats']}  false pauses {p_both['n_false']} "
-              f"(lead0-only {p_one['n_false']}, baseline {base_false})  ref pauses {p_both['n_ref_covered']}/{p_both['n_ref']}")
+        print(
+            f"{name}: {t_both:.3f}s  unreadable windows {row['unreadable_best_windows']}/{nw}  "
+            f"beats lost {row['beats_unreadable']}/{row['beats']}  false pauses {p_both['n_false']} "
+            f"(lead0-only {p_one['n_false']}, baseline {base_false})  ref pauses {p_both['n_ref_covered']}/{p_both['n_ref']}"
+        )
         if not args.skip_injection:
             inj_recs.append((rec, noisy_ref))
 
@@ -423,16 +462,23 @@ def main(argv=None) -> int:
             ov = add_counts(ov, r["overall"])
         pl = {}
         for r in rs:
-            for lead, d in r["per_lead"].items():
+            for _lead, d in r["per_lead"].items():
                 key = f"lead{d['index']}"
                 extra = {k: v for k, v in pl.get(key, {}).items() if k.startswith("ref_")}
                 pl[key] = {**add_counts(pl.get(key, {}), d), **extra}
-                for k in ("ref_noisy_windows", "ref_noisy_labelled_noisy", "ref_noisy_labelled_unreadable",
-                          "ref_clean_labelled_noisy", "ref_clean_windows"):
+                for k in (
+                    "ref_noisy_windows",
+                    "ref_noisy_labelled_noisy",
+                    "ref_noisy_labelled_unreadable",
+                    "ref_clean_labelled_noisy",
+                    "ref_clean_windows",
+                ):
                     pl[key][k] = pl[key].get(k, 0) + d[k]
         for d in pl.values():
             d["ref_noisy_labelled_noisy_rate"] = d["ref_noisy_labelled_noisy"] / max(d["ref_noisy_windows"], 1)
-            d["ref_noisy_labelled_noisy_or_unreadable_rate"] = (d["ref_noisy_labelled_noisy"] + d["ref_noisy_labelled_unreadable"]) / max(d["ref_noisy_windows"], 1)
+            d["ref_noisy_labelled_noisy_or_unreadable_rate"] = (
+                d["ref_noisy_labelled_noisy"] + d["ref_noisy_labelled_unreadable"]
+            ) / max(d["ref_noisy_windows"], 1)
             d["ref_clean_labelled_noisy_rate"] = d["ref_clean_labelled_noisy"] / max(d["ref_clean_windows"], 1)
         clean = [r for r in rs if not r["has_U"]]
 
@@ -441,40 +487,61 @@ def main(argv=None) -> int:
             return {"beats": b, "unreadable": sum(r[key] for r in lst), "share": sum(r[key] for r in lst) / max(b, 1)}
 
         def pz(key):
-            return {"n_detected": sum(r[key]["n_detected"] for r in rs), "n_false": sum(r[key]["n_false"] for r in rs),
-                    "n_ref": sum(r[key]["n_ref"] for r in rs), "n_ref_covered": sum(r[key]["n_ref_covered"] for r in rs),
-                    "coverage": sum(r[key]["n_ref_covered"] for r in rs) / max(sum(r[key]["n_ref"] for r in rs), 1),
-                    "false": {r["record"]: r[key]["false_at_s"] for r in rs if r[key]["n_false"]},
-                    "missed": {r["record"]: r[key]["missed_ref_at_s"] for r in rs if r[key]["missed_ref_at_s"]}}
+            return {
+                "n_detected": sum(r[key]["n_detected"] for r in rs),
+                "n_false": sum(r[key]["n_false"] for r in rs),
+                "n_ref": sum(r[key]["n_ref"] for r in rs),
+                "n_ref_covered": sum(r[key]["n_ref_covered"] for r in rs),
+                "coverage": sum(r[key]["n_ref_covered"] for r in rs) / max(sum(r[key]["n_ref"] for r in rs), 1),
+                "false": {r["record"]: r[key]["false_at_s"] for r in rs if r[key]["n_false"]},
+                "missed": {r["record"]: r[key]["missed_ref_at_s"] for r in rs if r[key]["missed_ref_at_s"]},
+            }
 
         secs = np.array([r["seconds_both_leads"] for r in rs])
         return {
             "records": len(rs),
             "target1_unreadable_vs_U": {"overall_best_lead": ov, "per_lead": pl},
-            "target3_beat_loss": {"clean_records": loss(clean), "all_records": loss(rs),
-                                  "clean_records_lead0_only": loss(clean, "beats_unreadable_lead0_only"),
-                                  "all_records_lead0_only": loss(rs, "beats_unreadable_lead0_only"),
-                                  "worst": sorted(([r["record"], r["beats_unreadable"], r["beats"]] for r in rs),
-                                                  key=lambda v: -v[1] / max(v[2], 1))[:5]},
-            "target4_pauses": {"quality_both_leads": pz("pauses_both"), "quality_lead0_only": pz("pauses_lead0"),
-                               "quality_both_leads_readable_on_lead0": pz("pauses_both_readable_on_lead0"),
-                               "baseline_gap_mask_only_false": sum(r["pauses_baseline_false"] for r in rs),
-                               "baseline_gap_mask_only_covered": sum(r["pauses_baseline_covered"] for r in rs)},
-            "timing_s": {"per_record_mean_both_leads": float(secs.mean()), "per_record_max_both_leads": float(secs.max()),
-                         "per_lead_mean": float(secs.mean() / 2),
-                         "per_record_mean_lead0_only": float(np.mean([r["seconds_lead0"] for r in rs]))},
+            "target3_beat_loss": {
+                "clean_records": loss(clean),
+                "all_records": loss(rs),
+                "clean_records_lead0_only": loss(clean, "beats_unreadable_lead0_only"),
+                "all_records_lead0_only": loss(rs, "beats_unreadable_lead0_only"),
+                "worst": sorted(
+                    ([r["record"], r["beats_unreadable"], r["beats"]] for r in rs), key=lambda v: -v[1] / max(v[2], 1)
+                )[:5],
+            },
+            "target4_pauses": {
+                "quality_both_leads": pz("pauses_both"),
+                "quality_lead0_only": pz("pauses_lead0"),
+                "quality_both_leads_readable_on_lead0": pz("pauses_both_readable_on_lead0"),
+                "baseline_gap_mask_only_false": sum(r["pauses_baseline_false"] for r in rs),
+                "baseline_gap_mask_only_covered": sum(r["pauses_baseline_covered"] for r in rs),
+            },
+            "timing_s": {
+                "per_record_mean_both_leads": float(secs.mean()),
+                "per_record_max_both_leads": float(secs.max()),
+                "per_lead_mean": float(secs.mean() / 2),
+                "per_record_mean_lead0_only": float(np.mean([r["seconds_lead0"] for r in rs])),
+            },
         }
 
-    out = {"command": cmd, "data_dir": str(args.data_dir), "method": args.method, "seed": args.seed,
-           "flutter": "Detected and reference pauses overlapping ventricular flutter episodes ([ .. ]) are left out (as scripts/evaluate_qrs.py)",
-           "all": summarise(lambda r: True), "DS1": summarise(lambda r: r["split"] == "DS1"),
-           "DS2": summarise(lambda r: r["split"] == "DS2"), "records": rows}
+    out = {
+        "command": cmd,
+        "data_dir": str(args.data_dir),
+        "method": args.method,
+        "seed": args.seed,
+        "flutter": "Detected and reference pauses overlapping ventricular flutter episodes ([ .. ]) are left out (as scripts/evaluate_qrs.py)",
+        "all": summarise(lambda r: True),
+        "DS1": summarise(lambda r: r["split"] == "DS1"),
+        "DS2": summarise(lambda r: r["split"] == "DS2"),
+        "records": rows,
+    }
     if not args.skip_injection:
         t0 = time.perf_counter()
         out["target2_injection"] = {
             "setup": "lead 0, up to 3 clean 60 s excerpts per record (no ~ annotation), a 20 s burst in the middle; "
-                     "SNR = 10 log10(S/N), S = (median QRS peak-to-peak)^2/8 (NSTDB, Moody et al. 1984), N = noise variance; "
-                     "inside = windows wholly in the burst, outside = windows at least 6 s from it",
+            "SNR = 10 log10(S/N), S = (median QRS peak-to-peak)^2/8 (NSTDB, Moody et al. 1984), N = noise variance; "
+            "inside = windows wholly in the burst, outside = windows at least 6 s from it",
             "all": injection_eval(inj_recs, rng),
         }
         print(f"injection: {time.perf_counter() - t0:.1f}s")
@@ -490,28 +557,44 @@ def main(argv=None) -> int:
         t4 = s["target4_pauses"]
         print(f"\n== {split} ({s['records']} records) ==")
         ov = t1["overall_best_lead"]
-        print(f"1. unreadable vs U (best lead): Se {_pct(ov['se'])}%  Sp {_pct(ov['sp'])}%  (TP {ov['tp']} FN {ov['fn']} FP {ov['fp']})")
+        print(
+            f"1. unreadable vs U (best lead): Se {_pct(ov['se'])}%  Sp {_pct(ov['sp'])}%  (TP {ov['tp']} FN {ov['fn']} FP {ov['fp']})"
+        )
         for k, d in t1["per_lead"].items():
-            print(f"   {k}: Se {_pct(d['se'])}% Sp {_pct(d['sp'])}%  ref-noisy labelled noisy {_pct(d['ref_noisy_labelled_noisy_rate'])}% "
-                  f"(noisy or unreadable {_pct(d['ref_noisy_labelled_noisy_or_unreadable_rate'])}%), ref-clean labelled noisy {_pct(d['ref_clean_labelled_noisy_rate'])}%")
-        print(f"3. beats lost to unreadable: clean records {_pct(t3['clean_records']['share'])}% "
-              f"({t3['clean_records']['unreadable']}/{t3['clean_records']['beats']}), all {_pct(t3['all_records']['share'])}%; worst {t3['worst']}")
+            print(
+                f"   {k}: Se {_pct(d['se'])}% Sp {_pct(d['sp'])}%  ref-noisy labelled noisy {_pct(d['ref_noisy_labelled_noisy_rate'])}% "
+                f"(noisy or unreadable {_pct(d['ref_noisy_labelled_noisy_or_unreadable_rate'])}%), ref-clean labelled noisy {_pct(d['ref_clean_labelled_noisy_rate'])}%"
+            )
+        print(
+            f"3. beats lost to unreadable: clean records {_pct(t3['clean_records']['share'])}% "
+            f"({t3['clean_records']['unreadable']}/{t3['clean_records']['beats']}), all {_pct(t3['all_records']['share'])}%; worst {t3['worst']}"
+        )
         for k in ("quality_both_leads", "quality_lead0_only", "quality_both_leads_readable_on_lead0"):
             d = t4[k]
-            print(f"4. pauses ({k}): false {d['n_false']} {d['false']}  coverage {d['n_ref_covered']}/{d['n_ref']} = {_pct(d['coverage'])}%  missed {d['missed']}")
-        print(f"   baseline (gap_mask only): false {t4['baseline_gap_mask_only_false']}, covered {t4['baseline_gap_mask_only_covered']}")
+            print(
+                f"4. pauses ({k}): false {d['n_false']} {d['false']}  coverage {d['n_ref_covered']}/{d['n_ref']} = {_pct(d['coverage'])}%  missed {d['missed']}"
+            )
+        print(
+            f"   baseline (gap_mask only): false {t4['baseline_gap_mask_only_false']}, covered {t4['baseline_gap_mask_only_covered']}"
+        )
         tm = s["timing_s"]
-        print(f"5. time per record (both leads): mean {tm['per_record_mean_both_leads']:.3f}s max {tm['per_record_max_both_leads']:.3f}s")
+        print(
+            f"5. time per record (both leads): mean {tm['per_record_mean_both_leads']:.3f}s max {tm['per_record_max_both_leads']:.3f}s"
+        )
     if "target2_injection" in out:
         print("\n2. injected noise (lead 0):")
         for k, r in out["target2_injection"]["all"].items():
-            print(f"   {k:>18}: inside unreadable {_pct(r['inside']['unreadable_rate'])}% noisy+ {_pct(r['inside']['noisy_or_worse_rate'])}% "
-                  f"(n={r['inside']['n']}), outside unreadable {_pct(r['outside']['unreadable_rate'])}%  truth: {r['truth']}")
+            print(
+                f"   {k:>18}: inside unreadable {_pct(r['inside']['unreadable_rate'])}% noisy+ {_pct(r['inside']['noisy_or_worse_rate'])}% "
+                f"(n={r['inside']['n']}), outside unreadable {_pct(r['outside']['unreadable_rate'])}%  truth: {r['truth']}"
+            )
     if "target5_pure_noise" in out:
         print("\n6. pure noise (2 leads, 30 min):")
         for k, r in out["target5_pure_noise"].items():
-            print(f"   {k:>14}: readable windows {r['readable_windows']}/{r['n_windows']}, longest {r['longest_readable_s']:.0f}s, "
-                  f"beats on masked lead 0 {r['beats_detected_lead0_masked']}")
+            print(
+                f"   {k:>14}: readable windows {r['readable_windows']}/{r['n_windows']}, longest {r['longest_readable_s']:.0f}s, "
+                f"beats on masked lead 0 {r['beats_detected_lead0_masked']}"
+            )
     if args.json:
         write_json(args.json, out)
         print(f"wrote {args.json}")
@@ -523,11 +606,19 @@ def main(argv=None) -> int:
 
 
 def render_md(out: dict) -> str:
-    L = ["# Signal-quality labels: validation", "", f"Command: `{out['command']}`", "",
-         f"Method `{out['method']}`, data `{out['data_dir']}`. Thresholds tuned on DS1 only (rule in the script docstring). "
-         f"{out['flutter']}. Pause lists: record -> [start s, RR s].", ""]
-    L += ["| split | U Se / Sp (best lead) | lead0 U Se / Sp | lead1 U Se / Sp | ref-noisy labelled noisy+ (l0 / l1) | beats lost, clean records | beats lost, all | false pauses (both / lead 0) | ref pauses covered | s per record |",
-          "|---|---|---|---|---|---|---|---|---|---|"]
+    L = [
+        "# Signal-quality labels: validation",
+        "",
+        f"Command: `{out['command']}`",
+        "",
+        f"Method `{out['method']}`, data `{out['data_dir']}`. Thresholds tuned on DS1 only (rule in the script docstring). "
+        f"{out['flutter']}. Pause lists: record -> [start s, RR s].",
+        "",
+    ]
+    L += [
+        "| split | U Se / Sp (best lead) | lead0 U Se / Sp | lead1 U Se / Sp | ref-noisy labelled noisy+ (l0 / l1) | beats lost, clean records | beats lost, all | false pauses (both / lead 0) | ref pauses covered | s per record |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for split in ("all", "DS1", "DS2"):
         s = out[split]
         if s is None:
@@ -535,31 +626,55 @@ def render_md(out: dict) -> str:
         t1, t3, t4 = s["target1_unreadable_vs_U"], s["target3_beat_loss"], s["target4_pauses"]
         ov, pl = t1["overall_best_lead"], t1["per_lead"]
         l0, l1 = pl.get("lead0", {}), pl.get("lead1", {})
-        L.append(f"| {split} ({s['records']}) | {_pct(ov['se'])} / {_pct(ov['sp'])} | {_pct(l0.get('se'))} / {_pct(l0.get('sp'))} | "
-                 f"{_pct(l1.get('se'))} / {_pct(l1.get('sp'))} | {_pct(l0.get('ref_noisy_labelled_noisy_or_unreadable_rate'))} / "
-                 f"{_pct(l1.get('ref_noisy_labelled_noisy_or_unreadable_rate'))} | "
-                 f"{_pct(t3['clean_records']['share'])} % ({t3['clean_records']['unreadable']}/{t3['clean_records']['beats']}) | "
-                 f"{_pct(t3['all_records']['share'])} % | {t4['quality_both_leads']['n_false']} / {t4['quality_lead0_only']['n_false']} "
-                 f"(gap_mask only {t4['baseline_gap_mask_only_false']}) | {t4['quality_both_leads']['n_ref_covered']}/{t4['quality_both_leads']['n_ref']} "
-                 f"(gap_mask only {t4['baseline_gap_mask_only_covered']}) | "
-                 f"{s['timing_s']['per_record_mean_both_leads']:.3f} |")
+        L.append(
+            f"| {split} ({s['records']}) | {_pct(ov['se'])} / {_pct(ov['sp'])} | {_pct(l0.get('se'))} / {_pct(l0.get('sp'))} | "
+            f"{_pct(l1.get('se'))} / {_pct(l1.get('sp'))} | {_pct(l0.get('ref_noisy_labelled_noisy_or_unreadable_rate'))} / "
+            f"{_pct(l1.get('ref_noisy_labelled_noisy_or_unreadable_rate'))} | "
+            f"{_pct(t3['clean_records']['share'])} % ({t3['clean_records']['unreadable']}/{t3['clean_records']['beats']}) | "
+            f"{_pct(t3['all_records']['share'])} % | {t4['quality_both_leads']['n_false']} / {t4['quality_lead0_only']['n_false']} "
+            f"(gap_mask only {t4['baseline_gap_mask_only_false']}) | {t4['quality_both_leads']['n_ref_covered']}/{t4['quality_both_leads']['n_ref']} "
+            f"(gap_mask only {t4['baseline_gap_mask_only_covered']}) | "
+            f"{s['timing_s']['per_record_mean_both_leads']:.3f} |"
+        )
     a = out["all"]["target4_pauses"]
-    L += ["", "Pauses: detect_r_peaks on lead 0 with its unreadable windows set to NaN; a pause is an RR > 2 s whose interval is "
-          "readable_between. 'both' = quality of both leads (readable on either), 'lead 0' = quality of lead 0 only (identical to "
-          "both-lead quality with readable_between(..., lead=0), as labels are per lead).", "",
-          f"False pauses (both leads): {a['quality_both_leads']['false']}.", "",
-          f"False pauses (lead 0): {a['quality_lead0_only']['false']}; missed reference pauses: {a['quality_lead0_only']['missed']}.", ""]
+    L += [
+        "",
+        "Pauses: detect_r_peaks on lead 0 with its unreadable windows set to NaN; a pause is an RR > 2 s whose interval is "
+        "readable_between. 'both' = quality of both leads (readable on either), 'lead 0' = quality of lead 0 only (identical to "
+        "both-lead quality with readable_between(..., lead=0), as labels are per lead).",
+        "",
+        f"False pauses (both leads): {a['quality_both_leads']['false']}.",
+        "",
+        f"False pauses (lead 0): {a['quality_lead0_only']['false']}; missed reference pauses: {a['quality_lead0_only']['missed']}.",
+        "",
+    ]
     if "target2_injection" in out:
         inj = out["target2_injection"]
-        L += ["## Injected noise", "", inj["setup"] + ".", "",
-              "| condition | ground truth | windows | unreadable inside % | noisy or worse inside % | unreadable outside % |", "|---|---|---|---|---|---|"]
+        L += [
+            "## Injected noise",
+            "",
+            inj["setup"] + ".",
+            "",
+            "| condition | ground truth | windows | unreadable inside % | noisy or worse inside % | unreadable outside % |",
+            "|---|---|---|---|---|---|",
+        ]
         for k, r in inj["all"].items():
-            L.append(f"| {k} | {r['truth']} | {r['inside']['n']} | {_pct(r['inside']['unreadable_rate'])} | "
-                     f"{_pct(r['inside']['noisy_or_worse_rate'])} | {_pct(r['outside']['unreadable_rate'])} |")
+            L.append(
+                f"| {k} | {r['truth']} | {r['inside']['n']} | {_pct(r['inside']['unreadable_rate'])} | "
+                f"{_pct(r['inside']['noisy_or_worse_rate'])} | {_pct(r['outside']['unreadable_rate'])} |"
+            )
     if "target5_pure_noise" in out:
-        L += ["", "## Pure noise (30 min, 2 leads)", "", "| noise | readable windows | longest readable s | beats detected on masked lead 0 |", "|---|---|---|---|"]
+        L += [
+            "",
+            "## Pure noise (30 min, 2 leads)",
+            "",
+            "| noise | readable windows | longest readable s | beats detected on masked lead 0 |",
+            "|---|---|---|---|",
+        ]
         for k, r in out["target5_pure_noise"].items():
-            L.append(f"| {k} | {r['readable_windows']}/{r['n_windows']} | {r['longest_readable_s']:.0f} | {r['beats_detected_lead0_masked']} |")
+            L.append(
+                f"| {k} | {r['readable_windows']}/{r['n_windows']} | {r['longest_readable_s']:.0f} | {r['beats_detected_lead0_masked']} |"
+            )
     return "\n".join(L) + "\n"
 
 

@@ -62,8 +62,14 @@ def _no_data_dir_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ECG_DATA_DIR", raising=False)
 
 
-def synthetic_ecg(fs: float, duration_s: float = 20.0, hr_bpm: float = 72.0, seed: int = 0,
-                  noise_mv: float = 0.02, wander_mv: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
+def synthetic_ecg(
+    fs: float,
+    duration_s: float = 20.0,
+    hr_bpm: float = 72.0,
+    seed: int = 0,
+    noise_mv: float = 0.02,
+    wander_mv: float = 0.3,
+) -> tuple[np.ndarray, np.ndarray]:
     """A simple ECG-like signal (Gaussian P, QRS, T) with baseline wander and noise.
     Returns (signal float32 mV, R-peak samples)."""
     rng = np.random.default_rng(seed)
@@ -75,11 +81,11 @@ def synthetic_ecg(fs: float, duration_s: float = 20.0, hr_bpm: float = 72.0, see
     r_times = beat_times + jitter[: len(beat_times)]
     x = np.zeros(n)
     for rt in r_times:
-        x += 0.15 * np.exp(-0.5 * ((t - rt + 0.16) / 0.02) ** 2)   # P
+        x += 0.15 * np.exp(-0.5 * ((t - rt + 0.16) / 0.02) ** 2)  # P
         x += -0.1 * np.exp(-0.5 * ((t - rt + 0.03) / 0.006) ** 2)  # Q
-        x += 1.2 * np.exp(-0.5 * ((t - rt) / 0.01) ** 2)           # R
+        x += 1.2 * np.exp(-0.5 * ((t - rt) / 0.01) ** 2)  # R
         x += -0.25 * np.exp(-0.5 * ((t - rt - 0.03) / 0.008) ** 2)  # S
-        x += 0.3 * np.exp(-0.5 * ((t - rt - 0.25) / 0.04) ** 2)    # T
+        x += 0.3 * np.exp(-0.5 * ((t - rt - 0.25) / 0.04) ** 2)  # T
     x += wander_mv * np.sin(2 * np.pi * 0.2 * t) + rng.normal(0, noise_mv, n)
     return x.astype(np.float32), np.round(r_times * fs).astype(np.int64)
 
@@ -87,8 +93,19 @@ def synthetic_ecg(fs: float, duration_s: float = 20.0, hr_bpm: float = 72.0, see
 def tiny_train_config(**overrides):
     from ecg.models.training import TrainConfig
 
-    base = dict(ae_hidden=8, ae_latent=4, ae_epochs=1, ae_max_train_beats=400, beat_hidden=8, seq_hidden=8,
-                clf_epochs=1, clf_seq_len=16, clf_batch=8, threads=1, val_records=("208",))
+    base = dict(
+        ae_hidden=8,
+        ae_latent=4,
+        ae_epochs=1,
+        ae_max_train_beats=400,
+        beat_hidden=8,
+        seq_hidden=8,
+        clf_epochs=1,
+        clf_seq_len=16,
+        clf_batch=8,
+        threads=1,
+        val_records=("208",),
+    )
     base.update(overrides)
     return TrainConfig(**base)
 
@@ -100,8 +117,9 @@ def tiny_bundle_path(tmp_path_factory) -> Path:
 
     d = tmp_path_factory.mktemp("bundle")
     path = d / "tiny.pt"
-    train_bundle(DEMO_DIR, path, tiny_train_config(), records=("119", "208"), progress=False, echo=None,
-                 cache_dir=d / "cache")
+    train_bundle(
+        DEMO_DIR, path, tiny_train_config(), records=("119", "208"), progress=False, echo=None, cache_dir=d / "cache"
+    )
     return path
 
 

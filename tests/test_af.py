@@ -29,8 +29,9 @@ def _bigeminy(rng, dur):
 
 def _trigeminy(rng, dur):
     n = int(dur / 2.55)
-    return np.ravel(np.column_stack([0.85 + rng.normal(0, 0.01, n), 0.5 + rng.normal(0, 0.01, n),
-                                     1.2 + rng.normal(0, 0.015, n)]))
+    return np.ravel(
+        np.column_stack([0.85 + rng.normal(0, 0.01, n), 0.5 + rng.normal(0, 0.01, n), 1.2 + rng.normal(0, 0.015, n)])
+    )
 
 
 def _pacs(rng, dur):
@@ -52,8 +53,7 @@ def _peaks(rr, t0=1.0):
 @pytest.mark.parametrize("method", ["default", "petrenas2015"])
 def test_af_only_in_af_part(seed, method):
     rng = np.random.default_rng(seed)
-    parts = [_sinus(rng, 180), _af(rng, 180), _bigeminy(rng, 180), _trigeminy(rng, 180), _pacs(rng, 180),
-             _svt(rng, 60)]
+    parts = [_sinus(rng, 180), _af(rng, 180), _bigeminy(rng, 180), _trigeminy(rng, 180), _pacs(rng, 180), _svt(rng, 60)]
     peaks = _peaks(np.concatenate(parts))
     on = 1.0 + parts[0].sum()
     off = on + parts[1].sum()
@@ -219,8 +219,9 @@ def test_ectopic_mask_bigeminy_and_af_with_pvcs(seed):
     s3 = _sinus(rng, 60, hr=75)
     rr = np.concatenate([s1, big, s2, af, s3])
     # ectopic flag per beat: beat i+1 ends interval i
-    ect = np.concatenate(([False], np.zeros(s1.size, bool), big_e, np.zeros(s2.size, bool), af_e,
-                          np.zeros(s3.size, bool)))
+    ect = np.concatenate(
+        ([False], np.zeros(s1.size, bool), big_e, np.zeros(s2.size, bool), af_e, np.zeros(s3.size, bool))
+    )
     peaks = _peaks(rr)
     t = peaks / FS
     on = 1.0 + s1.sum() + big.sum() + s2.sum()

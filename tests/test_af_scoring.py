@@ -26,9 +26,14 @@ def test_merge_class_by_hand() -> None:
     from ecg.models.bundle import merge_class
 
     classes = ("N", "S", "V", "F")
-    probs = np.array([[0.3, 0.3, 0.4, 0.0],   # N + S = 0.6 now beats V
-                      [0.0, 1.0, 0.0, 0.0],
-                      [0.1, 0.8, 0.1, 0.0]], np.float32)
+    probs = np.array(
+        [
+            [0.3, 0.3, 0.4, 0.0],  # N + S = 0.6 now beats V
+            [0.0, 1.0, 0.0, 0.0],
+            [0.1, 0.8, 0.1, 0.0],
+        ],
+        np.float32,
+    )
     got = merge_class(probs, classes, np.array([True, True, False]), "S", "N")
     np.testing.assert_allclose(got, [[0.6, 0, 0.4, 0], [1, 0, 0, 0], [0.1, 0.8, 0.1, 0]], rtol=1e-6)
     assert probs[1, 1] == 1.0  # the input is not modified
@@ -41,9 +46,13 @@ def test_beat_table_calls_no_s_inside_af_and_does_not_classify_unreadable_beats(
 
     classes = ("N", "S", "V", "F")
     probs = np.array([[0.1, 0.8, 0.05, 0.05]] * 4 + [[0.1, 0.1, 0.7, 0.1]] * 2, np.float32)
-    out = ModelOutputs(sample=np.arange(6, dtype=np.int64) * 300 + 100, rr=np.full((6, 10), 0.8, np.float32),
-                       probs=probs, score=np.array([10.0, 99.5, 50.0, 100.0, 20.0, 99.9]),
-                       waves=np.zeros((6, 70), np.float32))
+    out = ModelOutputs(
+        sample=np.arange(6, dtype=np.int64) * 300 + 100,
+        rr=np.full((6, 10), 0.8, np.float32),
+        probs=probs,
+        score=np.array([10.0, 99.5, 50.0, 100.0, 20.0, 99.9]),
+        waves=np.zeros((6, 70), np.float32),
+    )
     af = np.array([False, True, True, False, True, False])
     quality = np.array([GOOD, GOOD, NOISY, UNREADABLE, GOOD, GOOD])
     df = beat_table(out, 360.0, "MLII", classes, quality, af, threshold=99.0)

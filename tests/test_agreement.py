@@ -12,8 +12,16 @@ from ecg.evaluate.agreement import Comparison, compare_reference
 from ecg.scoring.schema import beat_columns, validate_beat_table
 
 # (ref_class, pred_class, count); ref "" = a detection that matched no reference beat
-PAIRS = [("N", "N", 4), ("N", "V", 1), ("V", "V", 2), ("V", "N", 1), ("S", "S", 1), ("S", "N", 1),
-         ("", "N", 1), ("", "V", 1)]
+PAIRS = [
+    ("N", "N", 4),
+    ("N", "V", 1),
+    ("V", "V", 2),
+    ("V", "N", 1),
+    ("S", "S", 1),
+    ("S", "N", 1),
+    ("", "N", 1),
+    ("", "V", 1),
+]
 
 
 def beat_table() -> pd.DataFrame:
@@ -22,13 +30,24 @@ def beat_table() -> pd.DataFrame:
     pred = [p for _, p, k in PAIRS for _ in range(k)]
     n = len(ref)
     sample = 360 * (1 + np.arange(n, dtype=np.int64))
-    df = pd.DataFrame({
-        "sample": sample, "time_s": sample / 360.0, "lead": "MLII", "rr_prev_s": 1.0, "rr_next_s": 1.0,
-        "pred_class": pred, **{f"prob_{c}": 0.2 for c in "NSVFQ"}, "anomaly_score": 0.5,
-        "flagged": [p != "N" for p in pred], "flag_reason": ["class" if p != "N" else "" for p in pred],
-        "ref_symbol": [{"N": "N", "S": "A", "V": "V", "": ""}[r] for r in ref], "ref_class": ref,
-        "quality": "good", "af": False,
-    })[beat_columns()]
+    df = pd.DataFrame(
+        {
+            "sample": sample,
+            "time_s": sample / 360.0,
+            "lead": "MLII",
+            "rr_prev_s": 1.0,
+            "rr_next_s": 1.0,
+            "pred_class": pred,
+            **{f"prob_{c}": 0.2 for c in "NSVFQ"},
+            "anomaly_score": 0.5,
+            "flagged": [p != "N" for p in pred],
+            "flag_reason": ["class" if p != "N" else "" for p in pred],
+            "ref_symbol": [{"N": "N", "S": "A", "V": "V", "": ""}[r] for r in ref],
+            "ref_class": ref,
+            "quality": "good",
+            "af": False,
+        }
+    )[beat_columns()]
     validate_beat_table(df)
     return df
 
@@ -45,11 +64,7 @@ def cmp() -> Comparison:
 
 def test_confusion_missed_and_extra_counts(cmp: Comparison) -> None:
     # rows reference N, S, V, F, Q; columns predicted N, S, V, F, Q
-    expected = np.array([[4, 0, 1, 0, 0],
-                         [1, 1, 0, 0, 0],
-                         [1, 0, 2, 0, 0],
-                         [0, 0, 0, 0, 0],
-                         [0, 0, 0, 0, 0]])
+    expected = np.array([[4, 0, 1, 0, 0], [1, 1, 0, 0, 0], [1, 0, 2, 0, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0]])
     np.testing.assert_array_equal(cmp.cm, expected)
     np.testing.assert_array_equal(cmp.missed, [1, 0, 1, 0, 0])
     np.testing.assert_array_equal(cmp.extra, [1, 0, 1, 0, 0])
@@ -82,14 +97,13 @@ def test_per_class_and_ec57_statistics_by_hand(cmp: Comparison) -> None:
     assert (pc["V"]["tp"], pc["V"]["fn"], pc["V"]["fp"]) == (2, 2, 2)
     assert (pc["F"]["tp"], pc["F"]["fn"], pc["F"]["fp"]) == (0, 0, 0) and math.isnan(pc["F"]["se"])
     veb, sveb = cmp.stats["veb"], cmp.stats["sveb"]
-    assert (veb["tp"], veb["fn"], veb["fp"]) == (2, 2, 2)       # FP: N called V + extra V
+    assert (veb["tp"], veb["fn"], veb["fp"]) == (2, 2, 2)  # FP: N called V + extra V
     assert (sveb["tp"], sveb["fn"], sveb["fp"]) == (1, 1, 0)
 
 
 def test_table_in_percent(cmp: Comparison) -> None:
     t = cmp.table()
-    assert list(t.index) == ["beat detection", "class N", "class S", "class V", "class F", "VEB (EC57)",
-                             "SVEB (EC57)"]
+    assert list(t.index) == ["beat detection", "class N", "class S", "class V", "class F", "VEB (EC57)", "SVEB (EC57)"]
     assert list(t.columns) == ["TP", "FN", "FP", "Se %", "+P %"]
     assert t.loc["beat detection"].tolist() == [10, 2, 2, "83.3", "83.3"]
     assert t.loc["class N"].tolist() == [4, 2, 3, "66.7", "57.1"]
@@ -103,8 +117,8 @@ def test_table_in_percent(cmp: Comparison) -> None:
 def test_reviewed_labels_are_compared_through_label_column() -> None:
     beats = beat_table()
     eff = beats["pred_class"].astype(object).copy()
-    eff[(beats["ref_class"] == "V") & (beats["pred_class"] == "N")] = "V"    # a reviewer fixes the missed V
-    eff[(beats["ref_class"] == "") & (beats["pred_class"] == "V")] = "N"     # and dismisses the extra V
+    eff[(beats["ref_class"] == "V") & (beats["pred_class"] == "N")] = "V"  # a reviewer fixes the missed V
+    eff[(beats["ref_class"] == "") & (beats["pred_class"] == "V")] = "N"  # and dismisses the extra V
     reviewed = beats.assign(effective_label=eff)
     c = compare_reference(reviewed, missed_table(), label_column="effective_label")
     assert c.cm[2].tolist() == [0, 0, 3, 0, 0]

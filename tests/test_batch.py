@@ -40,8 +40,9 @@ def test_resolve_inputs(batch_dir: Path, demo_dir: Path) -> None:
 
 def test_batch_with_corrupt_record_and_resume(batch_dir: Path, tmp_path: Path, tiny_bundle_path: Path) -> None:
     out = tmp_path / "out"
-    res = score_batch([str(batch_dir)], out, bundle_path=tiny_bundle_path, formats=("csv", "json", "wfdb"),
-                      progress=False)
+    res = score_batch(
+        [str(batch_dir)], out, bundle_path=tiny_bundle_path, formats=("csv", "json", "wfdb"), progress=False
+    )
     status = {o.name: o.status for o in res}
     assert status == {"119": "scored", "208": "failed", "232": "scored"}
     err = next(o.error for o in res if o.name == "208")
@@ -66,16 +67,30 @@ def test_batch_with_corrupt_record_and_resume(batch_dir: Path, tmp_path: Path, t
 
     # Resume: the good records are skipped, the broken one is tried again.
     mtime = p["csv"].stat().st_mtime_ns
-    again = score_batch([str(batch_dir)], out, bundle_path=tiny_bundle_path, formats=("csv", "json", "wfdb"),
-                        progress=False)
+    again = score_batch(
+        [str(batch_dir)], out, bundle_path=tiny_bundle_path, formats=("csv", "json", "wfdb"), progress=False
+    )
     assert {o.name: o.status for o in again} == {"119": "skipped", "208": "failed", "232": "skipped"}
     assert p["csv"].stat().st_mtime_ns == mtime
     # A changed option, or --force, scores again.
-    changed = score_batch([str(batch_dir / "119")], out, bundle_path=tiny_bundle_path, threshold=2.0,
-                          formats=("csv", "json", "wfdb"), progress=False)
+    changed = score_batch(
+        [str(batch_dir / "119")],
+        out,
+        bundle_path=tiny_bundle_path,
+        threshold=2.0,
+        formats=("csv", "json", "wfdb"),
+        progress=False,
+    )
     assert changed[0].status == "scored"
-    forced = score_batch([str(batch_dir / "119")], out, bundle_path=tiny_bundle_path, threshold=2.0,
-                         formats=("csv", "json", "wfdb"), force=True, progress=False)
+    forced = score_batch(
+        [str(batch_dir / "119")],
+        out,
+        bundle_path=tiny_bundle_path,
+        threshold=2.0,
+        formats=("csv", "json", "wfdb"),
+        force=True,
+        progress=False,
+    )
     assert forced[0].status == "scored"
 
 
@@ -89,8 +104,9 @@ def test_interrupted_record_is_redone(batch_dir: Path, tmp_path: Path, tiny_bund
 
 def test_all_formats_and_parallel_jobs(batch_dir: Path, tmp_path: Path, tiny_bundle_path: Path) -> None:
     out = tmp_path / "all"
-    res = score_batch([str(batch_dir / "119"), str(batch_dir / "232")], out, bundle_path=tiny_bundle_path, jobs=2,
-                      progress=False)
+    res = score_batch(
+        [str(batch_dir / "119"), str(batch_dir / "232")], out, bundle_path=tiny_bundle_path, jobs=2, progress=False
+    )
     assert [o.status for o in res] == ["scored", "scored"]
     for name in ("119", "232"):
         p = output_paths(out, name)
@@ -100,14 +116,36 @@ def test_all_formats_and_parallel_jobs(batch_dir: Path, tmp_path: Path, tiny_bun
 
 
 def test_cli_score_exit_codes(batch_dir: Path, tmp_path: Path, tiny_bundle_path: Path, capsys) -> None:
-    rc = main(["score", str(batch_dir), "--out", str(tmp_path / "cli"), "--bundle", str(tiny_bundle_path),
-               "--formats", "csv,json", "--quiet"])
+    rc = main(
+        [
+            "score",
+            str(batch_dir),
+            "--out",
+            str(tmp_path / "cli"),
+            "--bundle",
+            str(tiny_bundle_path),
+            "--formats",
+            "csv,json",
+            "--quiet",
+        ]
+    )
     out = capsys.readouterr().out
     assert rc == 1  # one record failed
     assert "FAILED 208" in out and "TOTAL" in out
     assert any(line.split()[:2] == ["119", "MLII+V1"] for line in out.splitlines())  # the leads analysed
-    rc = main(["score", str(batch_dir / "119.hea"), "--out", str(tmp_path / "cli2"), "--bundle",
-               str(tiny_bundle_path), "--formats", "csv", "--quiet"])
+    rc = main(
+        [
+            "score",
+            str(batch_dir / "119.hea"),
+            "--out",
+            str(tmp_path / "cli2"),
+            "--bundle",
+            str(tiny_bundle_path),
+            "--formats",
+            "csv",
+            "--quiet",
+        ]
+    )
     assert rc == 0
     assert (tmp_path / "cli2" / "119" / "119_beats.csv").is_file()
     assert main(["score", str(batch_dir), "--out", str(tmp_path / "x"), "--formats", "xls"]) == 2
@@ -117,8 +155,9 @@ def no_tmp_files(root: Path) -> bool:
     return not any(p.name.endswith(".tmp") for p in root.rglob("*"))
 
 
-def test_index_agrees_with_the_summaries_and_covers_earlier_runs(batch_dir: Path, tmp_path: Path,
-                                                                 tiny_bundle_path: Path) -> None:
+def test_index_agrees_with_the_summaries_and_covers_earlier_runs(
+    batch_dir: Path, tmp_path: Path, tiny_bundle_path: Path
+) -> None:
     from ecg.scoring.summary_types import HolterSummary
 
     out = tmp_path / "idx"
@@ -134,9 +173,14 @@ def test_index_agrees_with_the_summaries_and_covers_earlier_runs(batch_dir: Path
         row = index.loc[name]
         assert row["beats"] == s.beats.total and row["n_V"] == s.beats.by_class["V"]
         assert row["flagged"] == s.flags.count and row["pauses"] == s.pauses.count
-        for col, value in (("v_burden_pct", s.ectopy.V.burden_pct), ("s_burden_pct", s.ectopy.S.burden_pct),
-                           ("f_burden_pct", s.ectopy.F.burden_pct), ("af_burden_pct", s.af.burden_pct),
-                           ("analysable_pct", s.signal_quality.analysable_pct), ("hr_mean_bpm", s.heart_rate.mean_bpm)):
+        for col, value in (
+            ("v_burden_pct", s.ectopy.V.burden_pct),
+            ("s_burden_pct", s.ectopy.S.burden_pct),
+            ("f_burden_pct", s.ectopy.F.burden_pct),
+            ("af_burden_pct", s.af.burden_pct),
+            ("analysable_pct", s.signal_quality.analysable_pct),
+            ("hr_mean_bpm", s.heart_rate.mean_bpm),
+        ):
             assert value is not None and float(row[col]) == pytest.approx(value), col
         assert row["lead"] == "MLII+V1" and row["af_episodes"] == len(s.af.episodes)
 
@@ -144,8 +188,21 @@ def test_index_agrees_with_the_summaries_and_covers_earlier_runs(batch_dir: Path
 def test_cli_lead_option_restricts_the_analysis(batch_dir: Path, tmp_path: Path, tiny_bundle_path: Path) -> None:
     out = tmp_path / "lead"
     for args, expect in ((["--lead", "V1"], {"V1"}), (["--lead", "0"], {"MLII"}), ([], {"MLII+V1"})):
-        rc = main(["score", str(batch_dir / "119"), "--out", str(out), "--bundle", str(tiny_bundle_path),
-                   "--formats", "csv,json", "--quiet", "--force", *args])
+        rc = main(
+            [
+                "score",
+                str(batch_dir / "119"),
+                "--out",
+                str(out),
+                "--bundle",
+                str(tiny_bundle_path),
+                "--formats",
+                "csv,json",
+                "--quiet",
+                "--force",
+                *args,
+            ]
+        )
         assert rc == 0
         beats = read_beat_table(output_paths(out, "119")["csv"])
         leads = set(beats["lead"]) - {""}

@@ -54,8 +54,17 @@ def short_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     d = tmp_path_factory.mktemp("short")
     for src, name, names in (("119", "119", None), ("208", "208", None), ("232", "nolead", ["lead0", "lead1"])):
         r = wfdb.rdrecord(str(DEMO_DIR / src), sampto=120 * 360, physical=False)
-        wfdb.wrsamp(name, fs=r.fs, units=r.units, sig_name=names or r.sig_name, d_signal=r.d_signal, fmt=r.fmt,
-                    adc_gain=r.adc_gain, baseline=r.baseline, write_dir=str(d))
+        wfdb.wrsamp(
+            name,
+            fs=r.fs,
+            units=r.units,
+            sig_name=names or r.sig_name,
+            d_signal=r.d_signal,
+            fmt=r.fmt,
+            adc_gain=r.adc_gain,
+            baseline=r.baseline,
+            write_dir=str(d),
+        )
     return d
 
 
@@ -89,6 +98,7 @@ def leftovers(out: Path) -> list[str]:
 
 # ----------------------------------------------------------------------------- folder swaps
 
+
 def _folder(path: Path, files: dict[str, str]) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
@@ -113,8 +123,9 @@ def test_swap_dir_replaces_a_folder_as_a_whole(tmp_path: Path) -> None:
     assert (tmp_path / "102" / "x").read_text() == "1"
 
 
-def test_swap_dir_keeps_the_old_folder_when_the_new_cannot_be_renamed_in(tmp_path: Path,
-                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_swap_dir_keeps_the_old_folder_when_the_new_cannot_be_renamed_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     target = _folder(tmp_path / "101", {"a.csv": "old"})
     staged = _folder(make_staging_dir(tmp_path / ".staging", "101"), {"a.csv": "new"})
     real_rename = os.rename
@@ -157,6 +168,7 @@ def test_clean_output_dir_after_a_kill(tmp_path: Path) -> None:
 
 # ----------------------------------------------------------------------------- killed runs
 
+
 def _wait_for_staging(out: Path, proc: subprocess.Popen, timeout_s: float = 180.0) -> bool:
     """True once a record is being written (a staging folder other than the writability probe)."""
     end = time.monotonic() + timeout_s
@@ -171,16 +183,33 @@ def _wait_for_staging(out: Path, proc: subprocess.Popen, timeout_s: float = 180.
 
 
 @pytest.mark.slow
-def test_killed_runs_leave_every_record_folder_from_one_run(short_dir: Path, tmp_path: Path,
-                                                            tiny_bundle_path: Path) -> None:
+def test_killed_runs_leave_every_record_folder_from_one_run(
+    short_dir: Path, tmp_path: Path, tiny_bundle_path: Path
+) -> None:
     out = tmp_path / "out"
     inputs = [short_dir / "119", short_dir / "208"]
     rng = random.Random(11)
     kills = 0
     for attempt, lead in enumerate((0, 1, 0, 1)):
-        proc = subprocess.Popen(_cli("score", *inputs, "--out", out, "--bundle", tiny_bundle_path, "--formats",
-                                     ",".join(FORMATS), "--quiet", "--force", "--lead", lead),
-                                cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            _cli(
+                "score",
+                *inputs,
+                "--out",
+                out,
+                "--bundle",
+                tiny_bundle_path,
+                "--formats",
+                ",".join(FORMATS),
+                "--quiet",
+                "--force",
+                "--lead",
+                lead,
+            ),
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             if _wait_for_staging(out, proc):
                 time.sleep(rng.uniform(0.0, 0.4) if attempt else 0.0)
@@ -194,8 +223,21 @@ def test_killed_runs_leave_every_record_folder_from_one_run(short_dir: Path, tmp
             assert_one_run(folder)
     assert kills >= 3  # the runs were killed while writing, not after they ended
 
-    res = main(["score", *map(str, inputs), "--out", str(out), "--bundle", str(tiny_bundle_path), "--formats",
-                ",".join(FORMATS), "--quiet", "--lead", "0"])
+    res = main(
+        [
+            "score",
+            *map(str, inputs),
+            "--out",
+            str(out),
+            "--bundle",
+            str(tiny_bundle_path),
+            "--formats",
+            ",".join(FORMATS),
+            "--quiet",
+            "--lead",
+            "0",
+        ]
+    )
     assert res == 0
     assert [f.name for f in batch.record_folders(out)] == ["119", "208"]
     for folder in batch.record_folders(out):
@@ -203,8 +245,9 @@ def test_killed_runs_leave_every_record_folder_from_one_run(short_dir: Path, tmp
     assert leftovers(out) == []
 
 
-def test_a_kill_between_the_two_renames_is_repaired_by_the_next_run(short_dir: Path, tmp_path: Path,
-                                                                    tiny_bundle_path: Path) -> None:
+def test_a_kill_between_the_two_renames_is_repaired_by_the_next_run(
+    short_dir: Path, tmp_path: Path, tiny_bundle_path: Path
+) -> None:
     out = tmp_path / "out"
     kw = dict(bundle_path=tiny_bundle_path, formats=FORMATS, progress=False, lead=0)
     assert [o.status for o in score_batch([str(short_dir / "119")], out, **kw)] == ["scored"]
@@ -219,33 +262,66 @@ def test_a_kill_between_the_two_renames_is_repaired_by_the_next_run(short_dir: P
 
 # ----------------------------------------------------------------------------- one run per OUT
 
-def test_a_second_run_on_the_same_out_is_refused(short_dir: Path, tmp_path: Path, tiny_bundle_path: Path,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+
+def test_a_second_run_on_the_same_out_is_refused(
+    short_dir: Path, tmp_path: Path, tiny_bundle_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "out"
     out.mkdir()
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time\nfrom ecg.scoring.batch import lock_output_dir\n"
-                               "with lock_output_dir(sys.argv[1]):\n    print('locked', flush=True)\n"
-                               "    time.sleep(300)\n", str(out)],
-        cwd=REPO, stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\nfrom ecg.scoring.batch import lock_output_dir\n"
+            "with lock_output_dir(sys.argv[1]):\n    print('locked', flush=True)\n"
+            "    time.sleep(300)\n",
+            str(out),
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "locked"
         info = json.loads((out / ".lock").read_text())
         assert info["pid"] == holder.pid and info["started"]
-        rc = main(["score", str(short_dir / "119"), "--out", str(out), "--bundle", str(tiny_bundle_path),
-                   "--formats", "csv", "--quiet"])
+        rc = main(
+            [
+                "score",
+                str(short_dir / "119"),
+                "--out",
+                str(out),
+                "--bundle",
+                str(tiny_bundle_path),
+                "--formats",
+                "csv",
+                "--quiet",
+            ]
+        )
         err = capsys.readouterr().err
         assert rc == 2
-        assert err.startswith(f"ecg: error: {out}: another `ecg score` run is writing into this folder "
-                              f"(pid {holder.pid} on ")
+        assert err.startswith(
+            f"ecg: error: {out}: another `ecg score` run is writing into this folder (pid {holder.pid} on "
+        )
         assert "Traceback" not in err and len(err.strip().splitlines()) == 1
         assert batch.record_folders(out) == []
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.wait(timeout=30)
     # The lock died with its holder: the next run goes ahead.
-    rc = main(["score", str(short_dir / "119"), "--out", str(out), "--bundle", str(tiny_bundle_path),
-               "--formats", "csv", "--quiet"])
+    rc = main(
+        [
+            "score",
+            str(short_dir / "119"),
+            "--out",
+            str(out),
+            "--bundle",
+            str(tiny_bundle_path),
+            "--formats",
+            "csv",
+            "--quiet",
+        ]
+    )
     assert rc == 0 and output_paths(out, "119")["csv"].is_file()
 
 
@@ -275,6 +351,7 @@ def test_lock_waits_when_asked(tmp_path: Path) -> None:
 
 # ----------------------------------------------------------------------------- worker processes
 
+
 def _children(pid: int) -> list[int]:
     """Processes whose parent is ``pid`` (from /proc)."""
     kids = []
@@ -300,8 +377,10 @@ def _alive(pid: int) -> bool:
 def _scoring_worker(pid: int) -> bool:
     """A spawned pool worker that has run its initializer (it has loaded torch)."""
     try:
-        return "spawn_main" in Path(f"/proc/{pid}/cmdline").read_text() and \
-            "libtorch" in Path(f"/proc/{pid}/maps").read_text()
+        return (
+            "spawn_main" in Path(f"/proc/{pid}/cmdline").read_text()
+            and "libtorch" in Path(f"/proc/{pid}/maps").read_text()
+        )
     except OSError:
         return False
 
@@ -312,9 +391,14 @@ def test_workers_die_when_the_parent_is_killed(tmp_path: Path, tiny_bundle_path:
     out = tmp_path / "out"
     # Full-length records: each keeps a worker busy for seconds, so live workers are killed mid-work.
     inputs = [DEMO_DIR / n for n in ("100", "119", "208", "232")]
-    parent = subprocess.Popen(_cli("score", *inputs, "--out", out, "--bundle", tiny_bundle_path, "--formats", "csv",
-                                   "--quiet", "--jobs", "2"), cwd=REPO, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    parent = subprocess.Popen(
+        _cli(
+            "score", *inputs, "--out", out, "--bundle", tiny_bundle_path, "--formats", "csv", "--quiet", "--jobs", "2"
+        ),
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     workers: list[int] = []
     try:
         end = time.monotonic() + 180
@@ -356,6 +440,7 @@ def _parent_death_signal() -> int:
 
 # ----------------------------------------------------------------------------- threads
 
+
 def test_torch_threads_share_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ECG_TORCH_THREADS", raising=False)
     assert [torch_threads(j, cores=8) for j in (1, 2, 3, 8, 16)] == [8, 4, 2, 1, 1]
@@ -369,9 +454,9 @@ def test_torch_threads_share_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.parametrize("env", [None, "1"])
-def test_a_sequential_run_uses_every_core_unless_capped(env: str | None, short_dir: Path, tmp_path: Path,
-                                                        tiny_bundle_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_sequential_run_uses_every_core_unless_capped(
+    env: str | None, short_dir: Path, tmp_path: Path, tiny_bundle_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     if env is None:
         monkeypatch.delenv("ECG_TORCH_THREADS", raising=False)
     else:
@@ -384,8 +469,13 @@ def test_a_sequential_run_uses_every_core_unless_capped(env: str | None, short_d
 
     monkeypatch.setattr(batch, "score_one", fake_score_one)
     before = torch.get_num_threads()
-    score_batch([str(short_dir / "119"), str(short_dir / "208")], tmp_path / "out", bundle_path=tiny_bundle_path,
-                formats=FORMATS, progress=False)
+    score_batch(
+        [str(short_dir / "119"), str(short_dir / "208")],
+        tmp_path / "out",
+        bundle_path=tiny_bundle_path,
+        formats=FORMATS,
+        progress=False,
+    )
     assert seen == [len(os.sched_getaffinity(0)) if env is None else 1] * 2
     assert torch.get_num_threads() == before
 
@@ -402,6 +492,7 @@ def test_pool_workers_use_their_share_of_threads_and_die_with_the_parent(monkeyp
 
 
 # ----------------------------------------------------------------------------- unwritable output
+
 
 def _deny_writes(monkeypatch: pytest.MonkeyPatch, root: Path, code: int) -> None:
     """Make creating or writing anything under ``root`` fail with ``code``, as on a read-only,
@@ -428,16 +519,25 @@ def _deny_writes(monkeypatch: pytest.MonkeyPatch, root: Path, code: int) -> None
     monkeypatch.setattr(os, "mkdir", fake_mkdir)
 
 
-@pytest.mark.parametrize(("code", "reason", "exists"), [
-    (errno.EROFS, "Read-only file system", True),
-    (errno.EACCES, "Permission denied", True),
-    (errno.ENOSPC, "No space left on device", True),
-    (errno.EROFS, "Read-only file system", False),
-])
-def test_an_unwritable_out_is_one_clear_error_before_scoring(code: int, reason: str, exists: bool, short_dir: Path,
-                                                             tmp_path: Path, tiny_bundle_path: Path,
-                                                             monkeypatch: pytest.MonkeyPatch,
-                                                             capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("code", "reason", "exists"),
+    [
+        (errno.EROFS, "Read-only file system", True),
+        (errno.EACCES, "Permission denied", True),
+        (errno.ENOSPC, "No space left on device", True),
+        (errno.EROFS, "Read-only file system", False),
+    ],
+)
+def test_an_unwritable_out_is_one_clear_error_before_scoring(
+    code: int,
+    reason: str,
+    exists: bool,
+    short_dir: Path,
+    tmp_path: Path,
+    tiny_bundle_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     ro = tmp_path / "ro"
     ro.mkdir()
     out = ro / "out"
@@ -452,8 +552,9 @@ def test_an_unwritable_out_is_one_clear_error_before_scoring(code: int, reason: 
     assert err == f"ecg: error: {out}: cannot write the output folder ({reason})\n"
 
 
-def test_a_record_that_cannot_be_written_fails_alone(short_dir: Path, tmp_path: Path, tiny_bundle_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_record_that_cannot_be_written_fails_alone(
+    short_dir: Path, tmp_path: Path, tiny_bundle_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import ecg.export.tables as tables
 
     out = tmp_path / "out"
@@ -476,18 +577,34 @@ def test_a_record_that_cannot_be_written_fails_alone(short_dir: Path, tmp_path: 
     assert leftovers(out) == []
 
 
-def test_an_index_that_cannot_be_written_is_one_clear_error(short_dir: Path, tmp_path: Path,
-                                                            tiny_bundle_path: Path,
-                                                            monkeypatch: pytest.MonkeyPatch,
-                                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_index_that_cannot_be_written_is_one_clear_error(
+    short_dir: Path,
+    tmp_path: Path,
+    tiny_bundle_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     out = tmp_path / "out"
 
     def full(path, text, encoding="utf-8"):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
 
     monkeypatch.setattr(batch, "atomic_write_text", full)
-    rc = main(["score", str(short_dir / "119"), "--out", str(out), "--bundle", str(tiny_bundle_path), "--formats",
-               "csv,json", "--quiet", "--lead", "0"])
+    rc = main(
+        [
+            "score",
+            str(short_dir / "119"),
+            "--out",
+            str(out),
+            "--bundle",
+            str(tiny_bundle_path),
+            "--formats",
+            "csv,json",
+            "--quiet",
+            "--lead",
+            "0",
+        ]
+    )
     err = capsys.readouterr().err
     assert rc == 2
     assert err.startswith(f"ecg: error: {out / 'index.csv'}: cannot write the index (No space left on device)")
@@ -496,6 +613,7 @@ def test_an_index_that_cannot_be_written_is_one_clear_error(short_dir: Path, tmp
 
 
 # ----------------------------------------------------------------------------- malformed bundles
+
 
 def _rewrite_bundle(dst: Path, edit, *, fix_checksum: bool = True) -> Path:
     """The shipped evaluation bundle with its meta JSON replaced by ``edit(meta)`` (a dict, or
@@ -509,17 +627,25 @@ def _rewrite_bundle(dst: Path, edit, *, fix_checksum: bool = True) -> Path:
     return dst
 
 
-@pytest.mark.parametrize(("edit", "what"), [
-    (lambda m: {k: v for k, v in m.items() if k != "scorer"}, "missing key 'scorer'"),
-    (lambda m: {**m, "ae_params": [48, 12]}, "'ae_params' is list, not an object"),
-    (lambda m: '{"version": ', "'meta' is not valid JSON"),
-    (lambda m: ["not", "an", "object"], "'meta' is a JSON list, not an object"),
-    (lambda m: {**m, "seq_len": "long"}, "invalid literal for int()"),
-    (lambda m: {**m, "ae_params": {**m["ae_params"], "hidden": 16}},
-     "the weights do not match the architecture it describes (size mismatch for "),
-    (lambda m: {**m, "classes": ["N", "S"]}, "'classes' names 2 classes ['N', 'S'] but the classifier has 4 outputs"),
-    (lambda m: {**m, "clf_params": {**m["clf_params"], "dropout_typo": 0.1}}, "unexpected keyword argument"),
-])
+@pytest.mark.parametrize(
+    ("edit", "what"),
+    [
+        (lambda m: {k: v for k, v in m.items() if k != "scorer"}, "missing key 'scorer'"),
+        (lambda m: {**m, "ae_params": [48, 12]}, "'ae_params' is list, not an object"),
+        (lambda m: '{"version": ', "'meta' is not valid JSON"),
+        (lambda m: ["not", "an", "object"], "'meta' is a JSON list, not an object"),
+        (lambda m: {**m, "seq_len": "long"}, "invalid literal for int()"),
+        (
+            lambda m: {**m, "ae_params": {**m["ae_params"], "hidden": 16}},
+            "the weights do not match the architecture it describes (size mismatch for ",
+        ),
+        (
+            lambda m: {**m, "classes": ["N", "S"]},
+            "'classes' names 2 classes ['N', 'S'] but the classifier has 4 outputs",
+        ),
+        (lambda m: {**m, "clf_params": {**m["clf_params"], "dropout_typo": 0.1}}, "unexpected keyword argument"),
+    ],
+)
 def test_malformed_bundle_metadata_is_a_bundle_error(edit, what: str, tmp_path: Path) -> None:
     path = _rewrite_bundle(tmp_path / "bad.pt", edit)
     with pytest.raises(BundleError) as info:
@@ -535,8 +661,9 @@ def test_edited_bundle_metadata_with_a_stale_checksum_is_refused(tmp_path: Path)
     assert load_bundle(_rewrite_bundle(tmp_path / "same.pt", lambda m: m)).classes == ("N", "S", "V", "F")
 
 
-def test_cli_with_a_malformed_bundle_says_so(short_dir: Path, tmp_path: Path,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_with_a_malformed_bundle_says_so(
+    short_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = _rewrite_bundle(tmp_path / "bad.pt", lambda m: {k: v for k, v in m.items() if k != "config"})
     rc = main(["score", str(short_dir / "119"), "--out", str(tmp_path / "out"), "--bundle", str(path), "--quiet"])
     assert rc == 2
@@ -545,10 +672,12 @@ def test_cli_with_a_malformed_bundle_says_so(short_dir: Path, tmp_path: Path,
 
 # ----------------------------------------------------------------------------- the summary's leads
 
+
 def test_summary_table_shows_the_leads_and_notes_unnamed_ones() -> None:
     rows = {"100": "MLII+V5", "x": "lead0+lead1", "h": "ECG", "m": "ML II", "v": "v2", "f": ""}
-    outcomes = [RecordOutcome(name, "scored", row={"lead": lead, "beats": 10, "n_N": 10})
-                for name, lead in rows.items()]
+    outcomes = [
+        RecordOutcome(name, "scored", row={"lead": lead, "beats": 10, "n_N": 10}) for name, lead in rows.items()
+    ]
     outcomes.append(RecordOutcome("bad", "failed", error="bad.hea: not found"))
     text = summary_table(outcomes)
     lines = text.splitlines()
@@ -557,8 +686,10 @@ def test_summary_table_shows_the_leads_and_notes_unnamed_ones() -> None:
     assert any(ln.split()[:3] == ["100", "MLII+V5", "10"] for ln in lines)
     assert any(ln.split()[:3] == ["f", "-", "10"] for ln in lines)
     notes = [ln for ln in lines if ln.startswith("NOTE")]
-    assert notes == ["NOTE x: no lead named MLII/II/V1..V6; analysed lead0+lead1",
-                     "NOTE h: no lead named MLII/II/V1..V6; analysed ECG"]
+    assert notes == [
+        "NOTE x: no lead named MLII/II/V1..V6; analysed lead0+lead1",
+        "NOTE h: no lead named MLII/II/V1..V6; analysed ECG",
+    ]
     assert "FAILED bad: bad.hea: not found" in lines
 
 
@@ -569,11 +700,23 @@ def test_standard_lead_names() -> None:
         assert not is_standard_lead(name), name
 
 
-def test_cli_names_the_lead_of_a_record_without_standard_lead_names(short_dir: Path, tmp_path: Path,
-                                                                     tiny_bundle_path: Path,
-                                                                     capsys: pytest.CaptureFixture[str]) -> None:
-    rc = main(["score", str(short_dir / "nolead"), str(short_dir / "119"), "--out", str(tmp_path / "out"),
-               "--bundle", str(tiny_bundle_path), "--formats", "csv", "--quiet"])
+def test_cli_names_the_lead_of_a_record_without_standard_lead_names(
+    short_dir: Path, tmp_path: Path, tiny_bundle_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rc = main(
+        [
+            "score",
+            str(short_dir / "nolead"),
+            str(short_dir / "119"),
+            "--out",
+            str(tmp_path / "out"),
+            "--bundle",
+            str(tiny_bundle_path),
+            "--formats",
+            "csv",
+            "--quiet",
+        ]
+    )
     text = capsys.readouterr().out
     assert rc == 0
     assert any(ln.split()[:2] == ["119", "MLII+V1"] for ln in text.splitlines())
@@ -583,16 +726,17 @@ def test_cli_names_the_lead_of_a_record_without_standard_lead_names(short_dir: P
 
 # ----------------------------------------------------------------------------- on a cluster
 
-def test_scheduler_runs_through_the_cluster_module_with_the_lock_held(short_dir: Path, tmp_path: Path,
-                                                                      tiny_bundle_path: Path,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+
+def test_scheduler_runs_through_the_cluster_module_with_the_lock_held(
+    short_dir: Path, tmp_path: Path, tiny_bundle_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """``score_batch(scheduler=...)`` hands picklable work with absolute paths to
     ``ecg.scoring.distributed.run_on_cluster`` while this process holds the output folder's lock
     (a stand-in module runs the tasks here; tests/test_distributed.py runs a real cluster)."""
     out = tmp_path / "out"
     calls: list[dict] = []
 
-    def run_on_cluster(fn, records, args, scheduler, on_result, workers=None):
+    def run_on_cluster(fn, records, args, scheduler, on_result, workers=None, echo=None):
         calls.append({"scheduler": scheduler, "workers": workers, "args": args})
         pickle.dumps((fn, list(records), args))
         with pytest.raises(ECGError, match="another `ecg score` run"):
@@ -601,12 +745,19 @@ def test_scheduler_runs_through_the_cluster_module_with_the_lock_held(short_dir:
         for rec in pickle.loads(pickle.dumps(list(records))):
             on_result(fn(rec, *args))
 
-    monkeypatch.setitem(sys.modules, "ecg.scoring.distributed",
-                        types.SimpleNamespace(run_on_cluster=run_on_cluster))
+    monkeypatch.setitem(sys.modules, "ecg.scoring.distributed", types.SimpleNamespace(run_on_cluster=run_on_cluster))
     monkeypatch.chdir(tmp_path)
     rel_bundle = os.path.relpath(tiny_bundle_path, tmp_path)
-    res = score_batch([str(short_dir / "119"), str(short_dir / "208")], "out", bundle_path=rel_bundle, lead=0,
-                      formats=FORMATS, progress=False, scheduler="tcp://scheduler:8786", workers=None)
+    res = score_batch(
+        [str(short_dir / "119"), str(short_dir / "208")],
+        "out",
+        bundle_path=rel_bundle,
+        lead=0,
+        formats=FORMATS,
+        progress=False,
+        scheduler="tcp://scheduler:8786",
+        workers=None,
+    )
     assert [o.status for o in res] == ["scored", "scored"]
     (call,) = calls
     assert call["scheduler"] == "tcp://scheduler:8786"
@@ -615,8 +766,15 @@ def test_scheduler_runs_through_the_cluster_module_with_the_lock_held(short_dir:
     assert options == {"threshold": None, "lead": 0} and formats == FORMATS
     for name in ("119", "208"):
         assert_one_run(out / name)
-    again = score_batch([str(short_dir / "119")], out, bundle_path=rel_bundle, lead=0, formats=FORMATS,
-                        progress=False, scheduler="tcp://scheduler:8786")
+    again = score_batch(
+        [str(short_dir / "119")],
+        out,
+        bundle_path=rel_bundle,
+        lead=0,
+        formats=FORMATS,
+        progress=False,
+        scheduler="tcp://scheduler:8786",
+    )
     assert [o.status for o in again] == ["skipped"] and len(calls) == 1  # nothing to do: no cluster
 
 

@@ -24,16 +24,24 @@ CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).resolve().parents[1]
 APP = REPO / "dashboard" / "app.py"
 HOST = "127.0.0.1"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-background-networking", "--disable-gpu",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-gpu",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 SERVER_START_S = 60
 PAGE_S = 120
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.is_file(), reason="needs Debian's Chromium at /usr/bin/chromium "
-                                                      "(apt-get install -y chromium)"),
+    pytest.mark.skipif(
+        not CHROMIUM.is_file(), reason="needs Debian's Chromium at /usr/bin/chromium (apt-get install -y chromium)"
+    ),
 ]
 
 
@@ -55,8 +63,9 @@ def wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout_s: float =
         except (urllib.error.URLError, OSError):
             pass
         time.sleep(0.3)
-    raise RuntimeError(f"streamlit did not answer on {url} within {timeout_s:.0f} s:\n"
-                       f"{log.read_text(errors='replace')[-3000:]}")
+    raise RuntimeError(
+        f"streamlit did not answer on {url} within {timeout_s:.0f} s:\n{log.read_text(errors='replace')[-3000:]}"
+    )
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -76,17 +85,34 @@ def stop(proc: subprocess.Popen) -> None:
 @pytest.fixture()
 def server(tmp_path: Path, tiny_bundle_path: Path):
     port = free_port()
-    env = dict(os.environ, ECG_BUNDLE=str(tiny_bundle_path), ECG_REVIEW_DB=str(tmp_path / "reviews.db"),
-               ECG_TORCH_THREADS="1", STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
+    env = dict(
+        os.environ,
+        ECG_BUNDLE=str(tiny_bundle_path),
+        ECG_REVIEW_DB=str(tmp_path / "reviews.db"),
+        ECG_TORCH_THREADS="1",
+        STREAMLIT_BROWSER_GATHER_USAGE_STATS="false",
+    )
     env.pop("ECG_DATA_DIR", None)
     log = tmp_path / "streamlit.log"
     streamlit = Path(sys.executable).with_name("streamlit")
-    cmd = [str(streamlit) if streamlit.is_file() else sys.executable, *([] if streamlit.is_file() else ["-m", "streamlit"]),
-           "run", str(APP), "--server.headless", "true", "--server.port", str(port), "--server.address", HOST,
-           "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    cmd = [
+        str(streamlit) if streamlit.is_file() else sys.executable,
+        *([] if streamlit.is_file() else ["-m", "streamlit"]),
+        "run",
+        str(APP),
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+        "--server.address",
+        HOST,
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
+    ]
     with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://{HOST}:{port}"
     try:
         wait_healthy(url, proc, log)
@@ -115,7 +141,8 @@ def test_dashboard_in_chromium_draws_flagged_beats(server: str, tmp_path: Path) 
             page.wait_for_selector("h1:has-text('Record 208')")
             page.wait_for_selector(".js-plotly-plot")
             page.wait_for_function(
-                "() => document.querySelectorAll('.js-plotly-plot').length >= 2", timeout=PAGE_S * 1000)
+                "() => document.querySelectorAll('.js-plotly-plot').length >= 2", timeout=PAGE_S * 1000
+            )
 
             # flagged-beat markers: marker traces (not the invisible click targets) with points,
             # counted on what Plotly computed for drawing (calcdata) in overview and strip; legend-only

@@ -24,14 +24,15 @@ def _ecg(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_building_the_parser_imports_no_heavy_library() -> None:
-    code = ("import ecg.cli, sys; ecg.cli.build_parser(); "
-            f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))")
+    code = f"import ecg.cli, sys; ecg.cli.build_parser(); print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
     assert _python(code) == "[]"
 
 
 def test_import_ecg_is_lazy_but_complete() -> None:
-    code = ("import sys, ecg, ecg.errors; v = ecg.__version__; "
-            f"print(sorted(m for m in {HEAVY!r} + ('numpy',) if m in sys.modules))")
+    code = (
+        "import sys, ecg, ecg.errors; v = ecg.__version__; "
+        f"print(sorted(m for m in {HEAVY!r} + ('numpy',) if m in sys.modules))"
+    )
     assert _python(code) == "[]"
 
 

@@ -40,9 +40,13 @@ def test_pooled_statistics_sum_the_fold_matrices() -> None:
 
 
 def _run(jk: list[float], macro: list[float]) -> dict:
-    return {"folds": [{"fold": k, "test": [str(k)], "j_kappa": j, "macro_f1": m, "veb_f1": 0.9, "sveb_f1": 0.5}
-                      for k, (j, m) in enumerate(zip(jk, macro))],
-            "pooled": {"j_kappa": float(np.mean(jk)), "macro_f1": float(np.mean(macro))}}
+    return {
+        "folds": [
+            {"fold": k, "test": [str(k)], "j_kappa": j, "macro_f1": m, "veb_f1": 0.9, "sveb_f1": 0.5}
+            for k, (j, m) in enumerate(zip(jk, macro))
+        ],
+        "pooled": {"j_kappa": float(np.mean(jk)), "macro_f1": float(np.mean(macro))},
+    }
 
 
 def test_compare_applies_the_adoption_rule(tmp_path: Path, capsys) -> None:

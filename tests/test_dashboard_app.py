@@ -179,8 +179,9 @@ def test_navigation_buttons_and_jump_to_time(app_env: Path) -> None:
 def test_upload_of_a_valid_record(app_env: Path) -> None:
     at = new_app()
     at.radio(key="src_kind").set_value("Upload WFDB files").run()
-    files = [(f"100.{e}", (DEMO_DIR / f"100.{e}").read_bytes(), "application/octet-stream")
-             for e in ("hea", "dat", "atr")]
+    files = [
+        (f"100.{e}", (DEMO_DIR / f"100.{e}").read_bytes(), "application/octet-stream") for e in ("hea", "dat", "atr")
+    ]
     at.file_uploader(key="upload").set_value(files).run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert at.title[0].value == "Record 100"
@@ -193,11 +194,14 @@ def test_upload_of_a_valid_record(app_env: Path) -> None:
     assert not upload_dir.exists()
 
 
-@pytest.mark.parametrize("files, message", [
-    ([("100.hea", (DEMO_DIR / "100.hea").read_bytes())], "100.dat is missing"),
-    ([("junk.hea", b"this is not a header\n"), ("junk.dat", b"\x00" * 100)], "not a WFDB header"),
-    ([("x.hea", b"x 1 360 1000\nx.dat 16 200 0 0 0 0 0 I\n"), ("x.dat", b"\x00" * 10)], "truncated"),
-])
+@pytest.mark.parametrize(
+    "files, message",
+    [
+        ([("100.hea", (DEMO_DIR / "100.hea").read_bytes())], "100.dat is missing"),
+        ([("junk.hea", b"this is not a header\n"), ("junk.dat", b"\x00" * 100)], "not a WFDB header"),
+        ([("x.hea", b"x 1 360 1000\nx.dat 16 200 0 0 0 0 0 I\n"), ("x.dat", b"\x00" * 10)], "truncated"),
+    ],
+)
 def test_invalid_upload_shows_an_error_not_a_traceback(app_env: Path, files, message: str) -> None:
     at = new_app()
     at.radio(key="src_kind").set_value("Upload WFDB files").run()
@@ -213,8 +217,10 @@ def test_physionet_offline_shows_the_download_error(app_env: Path, monkeypatch: 
     import ecg.io.records as records
 
     def offline(record, pn_dir, *a, **k):
-        raise DownloadError(f"physionet:{pn_dir}/{record}: cannot stream the record from PhysioNet "
-                            "(ConnectionError: offline). Are you online?")
+        raise DownloadError(
+            f"physionet:{pn_dir}/{record}: cannot stream the record from PhysioNet "
+            "(ConnectionError: offline). Are you online?"
+        )
 
     monkeypatch.setattr(records, "_load_physionet", offline)
     at = new_app()
@@ -230,8 +236,9 @@ def test_physionet_offline_shows_the_download_error(app_env: Path, monkeypatch: 
     assert any("not a PhysioNet record name" in e.value for e in at.error)
 
 
-def test_flat_record_shows_a_message_and_the_signal(app_env: Path, tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_flat_record_shows_a_message_and_the_signal(
+    app_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import wfdb
 
     d = tmp_path / "flat"
@@ -250,8 +257,9 @@ def test_flat_record_shows_a_message_and_the_signal(app_env: Path, tmp_path: Pat
     assert len(at.get("plotly_chart")) >= 2  # overview and strip of the raw signal
 
 
-def test_missing_bundle_shows_the_record_unscored(app_env: Path, monkeypatch: pytest.MonkeyPatch,
-                                                  tmp_path: Path) -> None:
+def test_missing_bundle_shows_the_record_unscored(
+    app_env: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("ECG_BUNDLE", str(tmp_path / "missing.pt"))
     at = new_app()
     at.selectbox(key="demo_record").set_value("100").run()
@@ -275,5 +283,5 @@ def test_shipped_bundle_scores_a_demo_record(monkeypatch: pytest.MonkeyPatch, tm
     assert "training patient of this bundle" in texts(at)
     at.selectbox(key="bundle_name").set_value("ds1").run()
     assert not at.exception and "training patient of this bundle" in texts(at)
-    at.selectbox(key="demo_record").set_value("232").run()     # a DS2 record: unseen by ds1
+    at.selectbox(key="demo_record").set_value("232").run()  # a DS2 record: unseen by ds1
     assert not at.exception and "training patient of this bundle" not in texts(at)

@@ -69,6 +69,7 @@ def test_local_cluster_scores_like_a_local_run(tmp_path: Path, demo_dir: Path, o
 # Task functions run on the workers (pickled by reference: this module is importable there,
 # since a local cluster's worker processes start with this process's sys.path).
 
+
 def _threads_or_raise(rec: RecordInput) -> RecordOutcome:
     if rec.name == "bad":
         raise ZeroDivisionError("division by zero in a worker")
@@ -142,10 +143,12 @@ def test_nothing_to_do_starts_no_cluster() -> None:
     assert seen == []
 
 
-@pytest.mark.skipif("scheduler" not in inspect.signature(score_batch).parameters,
-                    reason="score_batch has no scheduler keyword yet")
-def test_score_batch_on_a_cluster_matches_a_local_run_and_resumes(tmp_path: Path, demo_dir: Path,
-                                                                  one_torch_thread: None) -> None:
+@pytest.mark.skipif(
+    "scheduler" not in inspect.signature(score_batch).parameters, reason="score_batch has no scheduler keyword yet"
+)
+def test_score_batch_on_a_cluster_matches_a_local_run_and_resumes(
+    tmp_path: Path, demo_dir: Path, one_torch_thread: None
+) -> None:
     inputs = [str(demo_dir / "119"), str(demo_dir / "208")]
     ref = score_batch(inputs, tmp_path / "local", formats=FORMATS, progress=False)
     out = tmp_path / "cluster"

@@ -11,8 +11,15 @@ import pandas as pd
 import pytest
 import wfdb
 
-from ecg.export import (beat_table_to_annotations, read_beat_table, write_beat_annotations, write_beat_table,
-                        write_edf, write_summary_json, write_wfdb_annotations)
+from ecg.export import (
+    beat_table_to_annotations,
+    read_beat_table,
+    write_beat_annotations,
+    write_beat_table,
+    write_edf,
+    write_summary_json,
+    write_wfdb_annotations,
+)
 from ecg.export.edf import data_record_layout
 from ecg.export.tables import STR_DTYPE, normalise_beat_table
 from ecg.io.records import Record
@@ -29,18 +36,31 @@ def _beats(n: int = 60, fs: float = FS, seed: int = 1) -> pd.DataFrame:
     probs = rng.dirichlet(np.ones(5), n)
     score = rng.random(n) * 2
     flagged = (cls != "N") | (score > 1.5)
-    reason = np.where((cls != "N") & (score > 1.5), "class+anomaly",
-                      np.where(cls != "N", "class", np.where(score > 1.5, "anomaly", "")))
+    reason = np.where(
+        (cls != "N") & (score > 1.5),
+        "class+anomaly",
+        np.where(cls != "N", "class", np.where(score > 1.5, "anomaly", "")),
+    )
     ref_sym = rng.choice(np.array(["N", "V", "A", "/", "", "L"]), n)
     ref_cls = np.array([{"N": "N", "L": "N", "V": "V", "A": "S", "/": "Q", "": ""}[s] for s in ref_sym])
-    df = pd.DataFrame({
-        "sample": sample, "time_s": sample / fs, "lead": "MLII",
-        "rr_prev_s": np.r_[np.nan, rr], "rr_next_s": np.r_[rr, np.nan], "pred_class": list(cls),
-        **{f"prob_{c}": probs[:, i] for i, c in enumerate("NSVFQ")},
-        "anomaly_score": score, "flagged": flagged, "flag_reason": list(reason),
-        "ref_symbol": list(ref_sym), "ref_class": list(ref_cls),
-        "quality": rng.choice(["good", "noisy", "unreadable"], n), "af": rng.random(n) < 0.3,
-    })
+    df = pd.DataFrame(
+        {
+            "sample": sample,
+            "time_s": sample / fs,
+            "lead": "MLII",
+            "rr_prev_s": np.r_[np.nan, rr],
+            "rr_next_s": np.r_[rr, np.nan],
+            "pred_class": list(cls),
+            **{f"prob_{c}": probs[:, i] for i, c in enumerate("NSVFQ")},
+            "anomaly_score": score,
+            "flagged": flagged,
+            "flag_reason": list(reason),
+            "ref_symbol": list(ref_sym),
+            "ref_class": list(ref_cls),
+            "quality": rng.choice(["good", "noisy", "unreadable"], n),
+            "af": rng.random(n) < 0.3,
+        }
+    )
     df.loc[3, "anomaly_score"] = np.nan  # e.g. a beat the autoencoder could not score
     return df
 
@@ -87,8 +107,13 @@ def test_beat_table_empty_and_object_columns(tmp_path):
 
 
 def test_summary_json(tmp_path):
-    summary = {"a": np.int64(3), "b": np.float32(0.5), "c": float("nan"), "d": [np.bool_(True), None, "x"],
-               "e": {"f": np.array([1, 2])}}
+    summary = {
+        "a": np.int64(3),
+        "b": np.float32(0.5),
+        "c": float("nan"),
+        "d": [np.bool_(True), None, "x"],
+        "e": {"f": np.array([1, 2])},
+    }
     path = write_summary_json(summary, tmp_path / "s" / "summary.json")
     assert json.loads(path.read_text()) == {"a": 3, "b": 0.5, "c": None, "d": [True, None, "x"], "e": {"f": [1, 2]}}
     assert [p.name for p in path.parent.iterdir()] == ["summary.json"]
@@ -111,8 +136,9 @@ def test_wfdb_annotations_round_trip(tmp_path):
 
 
 def test_wfdb_annotations_names_and_errors(tmp_path):
-    path = write_wfdb_annotations("rec.1", tmp_path, [10, 20, 20], ["N", "V", "+"], 250.0,
-                                  aux=["", "x", "(AFIB"], extension="test")
+    path = write_wfdb_annotations(
+        "rec.1", tmp_path, [10, 20, 20], ["N", "V", "+"], 250.0, aux=["", "x", "(AFIB"], extension="test"
+    )
     ann = wfdb.rdann(str(tmp_path / "rec.1"), "test")
     assert path.name == "rec.1.test" and list(ann.sample) == [10, 20, 20] and list(ann.symbol) == ["N", "V", "+"]
     assert [a.rstrip("\x00") for a in ann.aux_note] == ["", "x", "(AFIB"]
@@ -153,7 +179,9 @@ def test_edf_round_trip(tmp_path):
     beat_anns = [a for a in anns if not a.text.startswith("NaN")]
     assert len(beat_anns) == len(beats)
     np.testing.assert_allclose([a.onset for a in beat_anns], beats["time_s"], atol=1e-6)
-    want_text = [f"{c} flag:{r}" if f else c for c, f, r in zip(beats["pred_class"], beats["flagged"], beats["flag_reason"])]
+    want_text = [
+        f"{c} flag:{r}" if f else c for c, f, r in zip(beats["pred_class"], beats["flagged"], beats["flag_reason"])
+    ]
     assert [a.text for a in beat_anns] == want_text
     (nan_ann,) = [a for a in anns if a.text.startswith("NaN")]
     assert nan_ann.text == "NaN->0 V5"

@@ -77,6 +77,7 @@ def test_list_records(tmp_path: Path, demo_dir: Path, record_copy) -> None:
 
 # --- bad input: one exception type, naming the file and the problem -------------------------
 
+
 def test_missing_header(tmp_path: Path) -> None:
     with pytest.raises(RecordError, match=r"nothere\.hea: header file not found"):
         load_record(tmp_path / "nothere")
@@ -181,8 +182,15 @@ def test_missing_annotations_are_optional(record_copy) -> None:
 def test_nan_samples_come_back_as_nan(tmp_path: Path) -> None:
     sig = np.sin(np.linspace(0, 20, 2000))[:, None] * np.array([[1.0, 0.5]])
     sig[100:150, 0] = np.nan
-    wfdb.wrsamp("nanrec", fs=250, units=["mV", "mV"], sig_name=["I", "II"], p_signal=sig, fmt=["16", "16"],
-                write_dir=str(tmp_path))
+    wfdb.wrsamp(
+        "nanrec",
+        fs=250,
+        units=["mV", "mV"],
+        sig_name=["I", "II"],
+        p_signal=sig,
+        fmt=["16", "16"],
+        write_dir=str(tmp_path),
+    )
     rec = load_record(tmp_path / "nanrec")
     assert np.isnan(rec.signal[100:150, 0]).all()
     assert not np.isnan(rec.signal[:, 1]).any()
@@ -191,14 +199,24 @@ def test_nan_samples_come_back_as_nan(tmp_path: Path) -> None:
 
 def test_microvolt_units_are_converted(tmp_path: Path) -> None:
     sig = (np.sin(np.linspace(0, 20, 2000)) * 1000.0)[:, None]
-    wfdb.wrsamp("uvrec", fs=500, units=["uV"], sig_name=["II"], p_signal=sig, fmt=["16"], adc_gain=[1.0],
-                baseline=[0], write_dir=str(tmp_path))
+    wfdb.wrsamp(
+        "uvrec",
+        fs=500,
+        units=["uV"],
+        sig_name=["II"],
+        p_signal=sig,
+        fmt=["16"],
+        adc_gain=[1.0],
+        baseline=[0],
+        write_dir=str(tmp_path),
+    )
     rec = load_record(tmp_path / "uvrec")
     assert rec.units == ("mV",)
     assert np.nanmax(np.abs(rec.signal)) == pytest.approx(1.0, abs=2e-3)
 
 
 # --- PhysioNet paths, tested without the network ---------------------------------------------
+
 
 def test_download_database_calls_wfdb(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     calls = {}
@@ -234,6 +252,7 @@ def test_stream_from_physionet_uses_pn_dir(monkeypatch: pytest.MonkeyPatch, demo
         def wrapper(name, *args, pn_dir=None, **kwargs):
             seen.append((fn.__name__, name, pn_dir))
             return fn(str(demo_dir / name), *args, **kwargs)
+
         wrapper.__name__ = fn.__name__
         return wrapper
 
@@ -271,6 +290,7 @@ def test_block_reading_matches_whole_read(monkeypatch: pytest.MonkeyPatch, demo_
 
 # --- validation: sampling rate, local paths never go to the network, garbage annotations --------
 
+
 @pytest.mark.parametrize("fs_field", ["-360", "x360", "inf", "nan", "360/-1"])
 def test_invalid_sampling_rate_field(record_copy, fs_field: str) -> None:
     """wfdb silently reads a header giving -360 Hz as its default 250 Hz; this is an error."""
@@ -305,8 +325,13 @@ def test_local_paths_never_go_to_the_network(tmp_path: Path, monkeypatch: pytest
     def no_network(*args, **kwargs):
         raise AssertionError("a network request was made")
 
-    for mod, name in ((wfdb_download, "_stream_header"), (wfdb_download, "_stream_dat"),
-                      (wfdb_download, "_stream_annotation"), (wfdb_url, "openurl"), (socket.socket, "connect")):
+    for mod, name in (
+        (wfdb_download, "_stream_header"),
+        (wfdb_download, "_stream_dat"),
+        (wfdb_download, "_stream_annotation"),
+        (wfdb_url, "openurl"),
+        (socket.socket, "connect"),
+    ):
         monkeypatch.setattr(mod, name, no_network)
     monkeypatch.chdir(tmp_path)
     (tmp_path / "data").mkdir()

@@ -29,8 +29,15 @@ def _waves(n: int, fs: float) -> tuple[np.ndarray, np.ndarray]:
     return np.sin(2 * np.pi * 1.1 * t), np.cos(2 * np.pi * 0.7 * t) * 0.5 + 0.2 * np.sin(2 * np.pi * 9 * t)
 
 
-def _pyedflib_write(path: Path, signals: list[np.ndarray], headers: list[dict], *, annotations=(), start=START,
-                    file_type: int = pyedflib.FILETYPE_EDFPLUS) -> Path:
+def _pyedflib_write(
+    path: Path,
+    signals: list[np.ndarray],
+    headers: list[dict],
+    *,
+    annotations=(),
+    start=START,
+    file_type: int = pyedflib.FILETYPE_EDFPLUS,
+) -> Path:
     header = edfhl.make_header(startdate=start)
     header["annotations"] = [list(a) for a in annotations]
     assert edfhl.write_edf(str(path), signals, headers, header, file_type=file_type)
@@ -38,8 +45,15 @@ def _pyedflib_write(path: Path, signals: list[np.ndarray], headers: list[dict], 
 
 
 def _sig(label: str, dim: str, fs: float, pmin: float, pmax: float, dmin: int = -32768, dmax: int = 32767) -> dict:
-    return edfhl.make_signal_header(label, dimension=dim, sample_frequency=fs, physical_min=pmin, physical_max=pmax,
-                                    digital_min=dmin, digital_max=dmax)
+    return edfhl.make_signal_header(
+        label,
+        dimension=dim,
+        sample_frequency=fs,
+        physical_min=pmin,
+        physical_max=pmax,
+        digital_min=dmin,
+        digital_max=dmax,
+    )
 
 
 @pytest.fixture()
@@ -51,14 +65,27 @@ def edf_plus(tmp_path: Path) -> tuple[Path, np.ndarray, np.ndarray]:
     path = _pyedflib_write(
         tmp_path / "holter01.edf",
         [ii_mv * 1000.0, rng.normal(0, 20, 2 * n), v1_mv, 95 + rng.normal(0, 1, n)],
-        [_sig("ECG II", "uV", FS, -2000, 2000), _sig("EEG Fp1", "uV", 500, -200, 200),
-         _sig("ECG V1", "mV", FS, -2, 2), _sig("SpO2", "%", FS, 0, 100)],
-        annotations=[(1.0, -1, "N"), (1.8, -1, "PVC"), (2.0, 5, "(AFIB"), (3.0, -1, "Lights off"),
-                     (6.4, -1, "APC"), (9.0, -1, "Atrial fibrillation"), (11.2, -1, "N")])
+        [
+            _sig("ECG II", "uV", FS, -2000, 2000),
+            _sig("EEG Fp1", "uV", 500, -200, 200),
+            _sig("ECG V1", "mV", FS, -2, 2),
+            _sig("SpO2", "%", FS, 0, 100),
+        ],
+        annotations=[
+            (1.0, -1, "N"),
+            (1.8, -1, "PVC"),
+            (2.0, 5, "(AFIB"),
+            (3.0, -1, "Lights off"),
+            (6.4, -1, "APC"),
+            (9.0, -1, "Atrial fibrillation"),
+            (11.2, -1, "N"),
+        ],
+    )
     return path, ii_mv, v1_mv
 
 
 # --- EDF / EDF+ / BDF -------------------------------------------------------------------------
+
 
 def test_edf_plus_round_trip(edf_plus) -> None:
     path, ii_mv, v1_mv = edf_plus
@@ -98,9 +125,11 @@ def test_edf_range_and_leads(edf_plus) -> None:
 def test_edf_written_by_edfio_volts_and_plain_labels(tmp_path: Path) -> None:
     n = FS * 8
     a, b = _waves(n, FS)
-    signals = [edfio.EdfSignal(a / 1000.0, FS, label="EKG", physical_dimension="V", physical_range=(-0.002, 0.002)),
-               edfio.EdfSignal(b, FS, label="Lead II", physical_dimension="mV", physical_range=(-2, 2)),
-               edfio.EdfSignal(b, FS, label="Accel X", physical_dimension="g", physical_range=(-2, 2))]
+    signals = [
+        edfio.EdfSignal(a / 1000.0, FS, label="EKG", physical_dimension="V", physical_range=(-0.002, 0.002)),
+        edfio.EdfSignal(b, FS, label="Lead II", physical_dimension="mV", physical_range=(-2, 2)),
+        edfio.EdfSignal(b, FS, label="Accel X", physical_dimension="g", physical_range=(-2, 2)),
+    ]
     edf = edfio.Edf(signals, recording=edfio.Recording(startdate=date(2023, 1, 2)), starttime=time(7, 5, 9))
     path = tmp_path / "patch.EDF"
     edf.write(path)
@@ -116,10 +145,16 @@ def test_bdf_round_trip_24_bit(tmp_path: Path) -> None:
     n = FS * 6
     a, b = _waves(n, FS)
     full_scale = 2**23 - 1
-    path = _pyedflib_write(tmp_path / "bio.bdf", [a * 1000.0, b * 1000.0],
-                           [_sig("ECG I", "uV", FS, -2000, 2000, -full_scale - 1, full_scale),
-                            _sig("ECG aVF", "uV", FS, -2000, 2000, -full_scale - 1, full_scale)],
-                           annotations=[(2.0, -1, "V")], file_type=pyedflib.FILETYPE_BDFPLUS)
+    path = _pyedflib_write(
+        tmp_path / "bio.bdf",
+        [a * 1000.0, b * 1000.0],
+        [
+            _sig("ECG I", "uV", FS, -2000, 2000, -full_scale - 1, full_scale),
+            _sig("ECG aVF", "uV", FS, -2000, 2000, -full_scale - 1, full_scale),
+        ],
+        annotations=[(2.0, -1, "V")],
+        file_type=pyedflib.FILETYPE_BDFPLUS,
+    )
     assert path.read_bytes()[:8] == b"\xffBIOSEMI"
     rec = load_record(path)
     assert rec.lead_names == ("I", "aVF") and rec.units == ("mV", "mV") and rec.fs == FS
@@ -135,9 +170,11 @@ def test_edf_mixed_ecg_rates_keep_the_most_common(tmp_path: Path) -> None:
     n = FS * 4
     a, b = _waves(n, FS)
     hi = np.sin(np.arange(2 * n) / 50)
-    path = _pyedflib_write(tmp_path / "mixed.edf", [a, hi, b],
-                           [_sig("ECG1", "mV", FS, -2, 2), _sig("ECG3", "mV", 2 * FS, -2, 2),
-                            _sig("ECG2", "mV", FS, -2, 2)])
+    path = _pyedflib_write(
+        tmp_path / "mixed.edf",
+        [a, hi, b],
+        [_sig("ECG1", "mV", FS, -2, 2), _sig("ECG3", "mV", 2 * FS, -2, 2), _sig("ECG2", "mV", FS, -2, 2)],
+    )
     rec = load_record(path)
     assert rec.fs == FS and rec.lead_names == ("ECG1", "ECG2")  # unknown ECG labels kept as they are
     assert any("ECG3 (500 Hz)" in c for c in rec.comments)
@@ -147,8 +184,9 @@ def test_edf_mixed_ecg_rates_keep_the_most_common(tmp_path: Path) -> None:
 
 def test_edf_unknown_dimension_keeps_values_and_unit(tmp_path: Path) -> None:
     a, _ = _waves(FS * 2, FS)
-    path = _pyedflib_write(tmp_path / "adu.edf", [a * 100], [_sig("ECG", "adu", FS, -200, 200)],
-                           file_type=pyedflib.FILETYPE_EDF)
+    path = _pyedflib_write(
+        tmp_path / "adu.edf", [a * 100], [_sig("ECG", "adu", FS, -200, 200)], file_type=pyedflib.FILETYPE_EDF
+    )
     rec = load_record(path)
     assert rec.units == ("adu",)
     np.testing.assert_allclose(rec.signal[:, 0], a * 100, atol=400 / 65535 + 1e-4)
@@ -156,8 +194,9 @@ def test_edf_unknown_dimension_keeps_values_and_unit(tmp_path: Path) -> None:
 
 def test_edf_no_ecg_channel(tmp_path: Path) -> None:
     x = np.random.default_rng(2).normal(0, 10, FS * 2)
-    path = _pyedflib_write(tmp_path / "sleep.edf", [x, x], [_sig("EEG C3", "uV", FS, -200, 200),
-                                                           _sig("Resp chest", "uV", FS, -200, 200)])
+    path = _pyedflib_write(
+        tmp_path / "sleep.edf", [x, x], [_sig("EEG C3", "uV", FS, -200, 200), _sig("Resp chest", "uV", FS, -200, 200)]
+    )
     with pytest.raises(RecordError, match=r"sleep\.edf: no ECG signal.*EEG C3"):
         load_record(path)
 
@@ -195,22 +234,54 @@ def test_edf_content_is_sniffed_for_other_extensions(edf_plus, tmp_path: Path) -
     assert load_record("holter01.edf", tmp_path).name == "holter01"  # bare name looked up in data_dir
 
 
-@pytest.mark.parametrize(("label", "name"), [
-    ("ECG", "ECG"), ("EKG", "EKG"), ("ECG II", "II"), ("EKG II", "II"), ("Lead II", "II"), ("II", "II"),
-    ("ECG Lead I", "I"), ("ECG V1", "V1"), ("V1", "V1"), ("MLII", "MLII"), ("ECG-aVR", "aVR"), ("ECG1", "ECG1"),
-    ("EEG Fp1", None), ("SpO2", None), ("Resp", None), ("Accel X", None), ("ECG HR", None), ("EDF Annotations", None),
-])
+@pytest.mark.parametrize(
+    ("label", "name"),
+    [
+        ("ECG", "ECG"),
+        ("EKG", "EKG"),
+        ("ECG II", "II"),
+        ("EKG II", "II"),
+        ("Lead II", "II"),
+        ("II", "II"),
+        ("ECG Lead I", "I"),
+        ("ECG V1", "V1"),
+        ("V1", "V1"),
+        ("MLII", "MLII"),
+        ("ECG-aVR", "aVR"),
+        ("ECG1", "ECG1"),
+        ("EEG Fp1", None),
+        ("SpO2", None),
+        ("Resp", None),
+        ("Accel X", None),
+        ("ECG HR", None),
+        ("EDF Annotations", None),
+    ],
+)
 def test_ecg_label_mapping(label: str, name: str | None) -> None:
     assert ecg_lead_name(label) == name
 
 
-@pytest.mark.parametrize(("text", "code"), [
-    ("N", ("N", "")), ("V", ("V", "")), ("a", ("a", "")), ("/", ("/", "")), ("PVC", ("V", "")),
-    ("Normal beat", ("N", "")), ("PAC", ("A", "")), ("SVPB", ("S", "")), ("(AFIB", ("+", "(AFIB")),
-    ("AFib", ("+", "(AFIB")), ("Atrial flutter", ("+", "(AFL")), ("Patient event", ('"', "Patient event")),
-    ("V flag:class", ("V", "flag:class")), ("N flag", ("N", "flag")), ("N-V couplet", ('"', "N-V couplet")),
-    ("  ", None),
-])
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("N", ("N", "")),
+        ("V", ("V", "")),
+        ("a", ("a", "")),
+        ("/", ("/", "")),
+        ("PVC", ("V", "")),
+        ("Normal beat", ("N", "")),
+        ("PAC", ("A", "")),
+        ("SVPB", ("S", "")),
+        ("(AFIB", ("+", "(AFIB")),
+        ("AFib", ("+", "(AFIB")),
+        ("Atrial flutter", ("+", "(AFL")),
+        ("Patient event", ('"', "Patient event")),
+        ("V flag:class", ("V", "flag:class")),
+        ("N flag", ("N", "flag")),
+        ("N-V couplet", ('"', "N-V couplet")),
+        ("  ", None),
+    ],
+)
 def test_annotation_texts(text: str, code) -> None:
     assert annotation_code(text) == code
 
@@ -221,8 +292,14 @@ def test_reads_back_this_packages_edf_export(tmp_path: Path) -> None:
     from ecg.export.edf import write_edf
 
     rec = load_record(DEMO_DIR / "119", sampto=360 * 20)
-    beats = pd.DataFrame({"sample": [100, 460, 900], "pred_class": ["N", "V", "S"], "flagged": [False, True, True],
-                          "flag_reason": ["", "class", "anomaly"]})
+    beats = pd.DataFrame(
+        {
+            "sample": [100, 460, 900],
+            "pred_class": ["N", "V", "S"],
+            "flagged": [False, True, True],
+            "flag_reason": ["", "class", "anomaly"],
+        }
+    )
     path = write_edf(rec, beats, tmp_path / "119.edf", start_time=datetime(2020, 6, 1, 12, 0, 0))
     back = load_record(path)
     assert back.lead_names == rec.lead_names and back.fs == rec.fs and back.units == ("mV", "mV")
@@ -237,14 +314,16 @@ def test_reads_back_this_packages_edf_export(tmp_path: Path) -> None:
 
 def test_edf_without_beat_annotations_has_none(tmp_path: Path) -> None:
     a, _ = _waves(FS * 3, FS)
-    path = _pyedflib_write(tmp_path / "events.edf", [a], [_sig("ECG", "mV", FS, -2, 2)],
-                           annotations=[(1.0, -1, "Lights off")])
+    path = _pyedflib_write(
+        tmp_path / "events.edf", [a], [_sig("ECG", "mV", FS, -2, 2)], annotations=[(1.0, -1, "Lights off")]
+    )
     assert load_record(path).annotations is None
     with pytest.raises(RecordError, match=r"events\.edf: the file holds no beat or rhythm annotations"):
         load_record(path, require_annotations=True)
 
 
 # --- ISHNE ------------------------------------------------------------------------------------
+
 
 def crc_ccitt(data: bytes, crc: int = 0xFFFF) -> int:
     """CRC-16/CCITT, bit by bit (polynomial 0x1021), independent of the reader's implementation."""
@@ -259,29 +338,49 @@ def test_crc_reference_value() -> None:
     assert crc_ccitt(b"123456789") == 0x29B1  # the published check value of CRC-16/CCITT-FALSE
 
 
-def write_ishne(path: Path, data: np.ndarray, *, fs: int = 200, lead_spec=(6, 11, 99), resolution=(2500, 5000, 1000),
-                record_date=(2, 11, 2023), start=(8, 30, 15), var_block: bytes = b"", magic: bytes = b"ISHNE1.0",
-                crc: int | None = None, nleads: int | None = None, sample_size: int | None = None) -> Path:
+def write_ishne(
+    path: Path,
+    data: np.ndarray,
+    *,
+    fs: int = 200,
+    lead_spec=(6, 11, 99),
+    resolution=(2500, 5000, 1000),
+    record_date=(2, 11, 2023),
+    start=(8, 30, 15),
+    var_block: bytes = b"",
+    magic: bytes = b"ISHNE1.0",
+    crc: int | None = None,
+    nleads: int | None = None,
+    sample_size: int | None = None,
+) -> Path:
     """An ISHNE 1.0 file written field by field after Badilini et al. 1998 (little-endian)."""
     n, leads = data.shape
     nleads = leads if nleads is None else nleads
     pad = lambda vals: list(vals) + [0] * (12 - len(vals))  # noqa: E731
-    header = b"".join([
-        struct.pack("<iiii", len(var_block), n if sample_size is None else sample_size, 522, 522 + len(var_block)),
-        struct.pack("<h", 1),                                   # file version
-        b"Jane".ljust(40, b"\0"), b"Doe".ljust(40, b"\0"), b"P-0042".ljust(20, b"\0"),
-        struct.pack("<hh", 2, 1),                               # sex, race
-        struct.pack("<3h", 17, 4, 1950),                        # birth date
-        struct.pack("<3h", *record_date), struct.pack("<3h", *record_date),
-        struct.pack("<3h", *start),
-        struct.pack("<h", nleads),
-        struct.pack("<12h", *pad(lead_spec)), struct.pack("<12h", *pad([1] * leads)),
-        struct.pack("<12h", *pad(resolution)),
-        struct.pack("<h", 0),                                   # pacemaker
-        b"TestRecorder 3000".ljust(40, b"\0"),
-        struct.pack("<h", fs),
-        b"\0" * 80, b"\0" * 80, b"\0" * 88,
-    ])
+    header = b"".join(
+        [
+            struct.pack("<iiii", len(var_block), n if sample_size is None else sample_size, 522, 522 + len(var_block)),
+            struct.pack("<h", 1),  # file version
+            b"Jane".ljust(40, b"\0"),
+            b"Doe".ljust(40, b"\0"),
+            b"P-0042".ljust(20, b"\0"),
+            struct.pack("<hh", 2, 1),  # sex, race
+            struct.pack("<3h", 17, 4, 1950),  # birth date
+            struct.pack("<3h", *record_date),
+            struct.pack("<3h", *record_date),
+            struct.pack("<3h", *start),
+            struct.pack("<h", nleads),
+            struct.pack("<12h", *pad(lead_spec)),
+            struct.pack("<12h", *pad([1] * leads)),
+            struct.pack("<12h", *pad(resolution)),
+            struct.pack("<h", 0),  # pacemaker
+            b"TestRecorder 3000".ljust(40, b"\0"),
+            struct.pack("<h", fs),
+            b"\0" * 80,
+            b"\0" * 80,
+            b"\0" * 88,
+        ]
+    )
     assert len(header) == 512
     block = header + var_block
     crc = crc_ccitt(block) if crc is None else crc
@@ -327,22 +426,28 @@ def test_ishne_range_read_does_not_touch_the_rest(tmp_path: Path, ishne_data: np
     path = write_ishne(tmp_path / "h03.ecg", ishne_data)
     before = load_record(path, sampfrom=0, sampto=500)
     raw = bytearray(path.read_bytes())
-    raw[522 + 1000 * 6:] = b"\x7f" * (len(raw) - 522 - 1000 * 6)
+    raw[522 + 1000 * 6 :] = b"\x7f" * (len(raw) - 522 - 1000 * 6)
     path.write_bytes(bytes(raw))
     np.testing.assert_array_equal(load_record(path, sampfrom=0, sampto=500).signal, before.signal)
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"crc": 0x1234}, r"header CRC mismatch \(stored 0x1234"),
-    ({"nleads": 0}, "invalid number of leads 0"),
-    ({"nleads": 13}, "invalid number of leads 13"),
-    ({"resolution": (2500, 0, 1000)}, "invalid resolution"),
-    ({"fs": 0}, "invalid sampling frequency 0 Hz"),
-    ({"magic": b"ANN  1.0"}, "unsupported ISHNE variant: this is an ISHNE annotation file"),
-    ({"magic": b"ISHNE2.0"}, "unsupported ISHNE variant"),
-    ({"sample_size": 5000}, r"truncated: the header declares 5000 samples x 3 leads \(30000 bytes.*holds 24000 bytes"),
-    ({"sample_size": 0}, "empty record"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"crc": 0x1234}, r"header CRC mismatch \(stored 0x1234"),
+        ({"nleads": 0}, "invalid number of leads 0"),
+        ({"nleads": 13}, "invalid number of leads 13"),
+        ({"resolution": (2500, 0, 1000)}, "invalid resolution"),
+        ({"fs": 0}, "invalid sampling frequency 0 Hz"),
+        ({"magic": b"ANN  1.0"}, "unsupported ISHNE variant: this is an ISHNE annotation file"),
+        ({"magic": b"ISHNE2.0"}, "unsupported ISHNE variant"),
+        (
+            {"sample_size": 5000},
+            r"truncated: the header declares 5000 samples x 3 leads \(30000 bytes.*holds 24000 bytes",
+        ),
+        ({"sample_size": 0}, "empty record"),
+    ],
+)
 def test_ishne_bad_files(tmp_path: Path, ishne_data: np.ndarray, kwargs: dict, message: str) -> None:
     path = write_ishne(tmp_path / "bad.ecg", ishne_data, **kwargs)
     with pytest.raises(RecordError, match=message) as exc:
@@ -376,6 +481,7 @@ def test_ishne_invalid_date_gives_no_start_time(tmp_path: Path, ishne_data: np.n
 
 # --- dispatch and directory listing -----------------------------------------------------------
 
+
 def _wfdb_with_ecg_annotations(d: Path, name: str = "100") -> Path:
     for ext in ("hea", "dat"):
         shutil.copy(DEMO_DIR / f"100.{ext}", d / f"{name}.{ext}")
@@ -394,8 +500,9 @@ def test_list_recordings_and_names(tmp_path: Path, edf_plus, ishne_data: np.ndar
     edf_path, _, _ = edf_plus  # tmp_path/holter01.edf
     _wfdb_with_ecg_annotations(tmp_path)
     shutil.copy(edf_path, tmp_path / "B.EDF")
-    _pyedflib_write(tmp_path / "c.bdf", [np.zeros(FS)], [_sig("ECG", "uV", FS, -100, 100)],
-                    file_type=pyedflib.FILETYPE_BDF)
+    _pyedflib_write(
+        tmp_path / "c.bdf", [np.zeros(FS)], [_sig("ECG", "uV", FS, -100, 100)], file_type=pyedflib.FILETYPE_BDF
+    )
     write_ishne(tmp_path / "h.ecg", ishne_data)
     (tmp_path / "notes.txt").write_text("not a recording")
     (tmp_path / "folder.edf").mkdir()

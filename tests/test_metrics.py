@@ -5,37 +5,46 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ecg.evaluate.metrics import (cohen_kappa, confusion_matrix, ec57_statistics, macro_f1, per_class_stats, pr_auc,
-                                  roc_auc)
+from ecg.evaluate.metrics import (
+    cohen_kappa,
+    confusion_matrix,
+    ec57_statistics,
+    macro_f1,
+    per_class_stats,
+    pr_auc,
+    roc_auc,
+)
 
 
 def test_confusion_matrix_by_hand() -> None:
     cm = confusion_matrix(list("NNNSVVFQ"), list("NNSSVNVN"))
     expected = np.zeros((5, 5), int)
-    expected[0, 0] = 2   # N->N
-    expected[0, 1] = 1   # N->S
-    expected[1, 1] = 1   # S->S
-    expected[2, 2] = 1   # V->V
-    expected[2, 0] = 1   # V->N
-    expected[3, 2] = 1   # F->V
-    expected[4, 0] = 1   # Q->N
+    expected[0, 0] = 2  # N->N
+    expected[0, 1] = 1  # N->S
+    expected[1, 1] = 1  # S->S
+    expected[2, 2] = 1  # V->V
+    expected[2, 0] = 1  # V->N
+    expected[3, 2] = 1  # F->V
+    expected[4, 0] = 1  # Q->N
     np.testing.assert_array_equal(cm, expected)
 
 
 def test_ec57_gross_statistics_by_hand() -> None:
     # rows: reference N S V F Q; columns: predicted N S V F Q
-    cm = np.array([
-        [900, 10, 5, 2, 0],   # N
-        [20, 60, 4, 0, 0],    # S
-        [6, 3, 90, 1, 0],     # V
-        [2, 0, 7, 10, 0],     # F
-        [1, 1, 1, 0, 0],      # Q
-    ])
+    cm = np.array(
+        [
+            [900, 10, 5, 2, 0],  # N
+            [20, 60, 4, 0, 0],  # S
+            [6, 3, 90, 1, 0],  # V
+            [2, 0, 7, 10, 0],  # F
+            [1, 1, 1, 0, 0],  # Q
+        ]
+    )
     st = ec57_statistics(cm)
     veb = st["veb"]
     assert veb["tp"] == 90
-    assert veb["fn"] == 6 + 3 + 1          # Vn + Vs + Vf (+ Vq = 0)
-    assert veb["fp"] == 5 + 4              # Nv + Sv; Fv (7) and Qv (1) are not counted
+    assert veb["fn"] == 6 + 3 + 1  # Vn + Vs + Vf (+ Vq = 0)
+    assert veb["fp"] == 5 + 4  # Nv + Sv; Fv (7) and Qv (1) are not counted
     assert veb["se"] == pytest.approx(90 / 100)
     assert veb["ppv"] == pytest.approx(90 / 99)
     assert veb["f1"] == pytest.approx(2 * 90 / (2 * 90 + 10 + 9))
@@ -44,8 +53,8 @@ def test_ec57_gross_statistics_by_hand() -> None:
     assert veb["fpr"] == pytest.approx(9 / (9 + veb["tn"]))
     sveb = st["sveb"]
     assert sveb["tp"] == 60
-    assert sveb["fn"] == 20 + 4            # Sn + Sv
-    assert sveb["fp"] == 10 + 3 + 0        # Ns + Vs + Fs; Qs (1) is not counted
+    assert sveb["fn"] == 20 + 4  # Sn + Sv
+    assert sveb["fp"] == 10 + 3 + 0  # Ns + Vs + Fs; Qs (1) is not counted
     assert sveb["f1"] == pytest.approx(120 / (120 + 24 + 13))
     n = st["per_class"]["N"]
     assert n["se"] == pytest.approx(900 / 917) and n["ppv"] == pytest.approx(900 / 929)
@@ -64,7 +73,7 @@ def test_ec57_missed_and_extra_beats() -> None:
 
 def test_kappa_macro_f1_and_jkappa() -> None:
     cm = np.array([[50, 10], [5, 35]])
-    po, pe = 85 / 100, (60 * 55 + 40 * 45) / 100 ** 2
+    po, pe = 85 / 100, (60 * 55 + 40 * 45) / 100**2
     assert cohen_kappa(cm) == pytest.approx((po - pe) / (1 - pe))
     assert macro_f1(cm) == pytest.approx(np.mean([100 / 115, 70 / 85]))
     s = per_class_stats(cm, ("a", "b"))

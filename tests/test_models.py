@@ -16,7 +16,6 @@ from ecg.models.networks import BeatSequenceClassifier, GRUAutoencoder, n_parame
 from ecg.models.training import augment_waves
 from ecg.processing.segmentation import rr_features
 
-
 #: The architectures compared by scripts/compare_rnn.py: (cell, attention).
 ARCHITECTURES = [("gru", False), ("lstm", False), ("gru", True)]
 
@@ -43,7 +42,7 @@ def test_gru_is_lighter_than_lstm() -> None:
 def test_tiny_autoencoder_overfits_tiny_batch() -> None:
     torch.manual_seed(0)
     t = torch.linspace(0, 1, 70)
-    x = torch.stack([torch.exp(-((t - c) / 0.03) ** 2) for c in (0.3, 0.35, 0.4, 0.45)])[:, :, None]
+    x = torch.stack([torch.exp(-(((t - c) / 0.03) ** 2)) for c in (0.3, 0.35, 0.4, 0.45)])[:, :, None]
     ae = GRUAutoencoder(1, 32, 8, 70)
     opt = torch.optim.Adam(ae.parameters(), lr=1e-2)
     first = float(((ae(x) - x) ** 2).mean().detach())
@@ -96,7 +95,7 @@ def test_augmentation_keeps_shape_and_changes_values() -> None:
 
 def test_device_augmentation_band_limits_and_tilts() -> None:
     w = np.zeros((64, 1, 70, 1), np.float32)
-    w[:, :, 35] = 1.0                                         # a spike: every low-pass lowers it
+    w[:, :, 35] = 1.0  # a spike: every low-pass lowers it
     plain = augment_waves(w, np.random.default_rng(0), max_shift=0)
     dev = augment_waves(w, np.random.default_rng(0), max_shift=0, device=True)
     assert dev.shape == w.shape and dev.dtype == np.float32
@@ -118,8 +117,9 @@ def test_bundle_round_trip_identical_outputs(tiny_bundle_path: Path, tmp_path: P
     b2 = load_bundle(copy)
     assert b2.digest == b1.digest and b2.version == b1.version
     rng = np.random.default_rng(1)
-    inp = model_inputs(rng.normal(0, 0.2, (40, 70)).astype(np.float32),
-                       rr_features(np.cumsum(rng.integers(200, 400, 40)), 360.0), 25)
+    inp = model_inputs(
+        rng.normal(0, 0.2, (40, 70)).astype(np.float32), rr_features(np.cumsum(rng.integers(200, 400, 40)), 360.0), 25
+    )
     p1 = predict_proba(b1.classifier, inp, b1.seq_len, channels=b1.clf_channels)
     p2 = predict_proba(b2.classifier, inp, b2.seq_len, channels=b2.clf_channels)
     np.testing.assert_array_equal(p1, p2)
@@ -178,16 +178,29 @@ def test_training_refuses_ds2_records(tmp_path: Path, demo_dir: Path) -> None:
     from tests.conftest import tiny_train_config
 
     with pytest.raises(ValueError, match="DS2"):
-        train_bundle(demo_dir, tmp_path / "x.pt", tiny_train_config(val_records=("100",)), records=("100", "119"),
-                     progress=False, echo=None)
+        train_bundle(
+            demo_dir,
+            tmp_path / "x.pt",
+            tiny_train_config(val_records=("100",)),
+            records=("100", "119"),
+            progress=False,
+            echo=None,
+        )
 
 
 def test_training_is_deterministic(tmp_path: Path, demo_dir: Path, tiny_bundle: ModelBundle) -> None:
     from ecg.models.train_bundle import train_bundle
     from tests.conftest import tiny_train_config
 
-    again = train_bundle(demo_dir, tmp_path / "again.pt", tiny_train_config(), records=("119", "208"),
-                         progress=False, echo=None, cache_dir=tmp_path / "cache")
+    again = train_bundle(
+        demo_dir,
+        tmp_path / "again.pt",
+        tiny_train_config(),
+        records=("119", "208"),
+        progress=False,
+        echo=None,
+        cache_dir=tmp_path / "cache",
+    )
     for k, v in tiny_bundle.classifier.state_dict().items():
         torch.testing.assert_close(v, again.classifier.state_dict()[k], rtol=0, atol=0)
     assert again.scorer.log_threshold == tiny_bundle.scorer.log_threshold
@@ -199,23 +212,33 @@ def test_ensemble_bundle_averages_members_and_round_trips(tmp_path: Path, demo_d
     from ecg.models.train_bundle import train_bundle
     from tests.conftest import tiny_train_config
 
-    b = train_bundle(demo_dir, tmp_path / "ens.pt", tiny_train_config(n_classifiers=2), records=("119", "208"),
-                     progress=False, echo=None, cache_dir=tmp_path / "cache")
+    b = train_bundle(
+        demo_dir,
+        tmp_path / "ens.pt",
+        tiny_train_config(n_classifiers=2),
+        records=("119", "208"),
+        progress=False,
+        echo=None,
+        cache_dir=tmp_path / "cache",
+    )
     assert isinstance(b.classifier, ClassifierEnsemble) and b.n_classifiers == 2
     m0, m1 = b.classifier.members
     # Members start from different seeds, so they differ.
     assert any(not torch.equal(v, m1.state_dict()[k]) for k, v in m0.state_dict().items())
     rng = np.random.default_rng(2)
-    inp = model_inputs(rng.normal(0, 0.2, (50, 70)).astype(np.float32),
-                       rr_features(np.cumsum(rng.integers(200, 400, 50)), 360.0), 25)
+    inp = model_inputs(
+        rng.normal(0, 0.2, (50, 70)).astype(np.float32), rr_features(np.cumsum(rng.integers(200, 400, 50)), 360.0), 25
+    )
     p = predict_proba(b.classifier, inp, b.seq_len, channels=b.clf_channels)
     p0 = predict_proba(m0, inp, b.seq_len, channels=b.clf_channels)
     p1 = predict_proba(m1, inp, b.seq_len, channels=b.clf_channels)
     np.testing.assert_allclose(p, (p0 + p1) / 2, rtol=0, atol=1e-6)
     np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-5)
     again = load_bundle(tmp_path / "ens.pt")
-    assert again.n_classifiers == 2 and json.loads(torch.load(tmp_path / "ens.pt", weights_only=True)["meta"])[
-        "n_classifiers"] == 2
+    assert (
+        again.n_classifiers == 2
+        and json.loads(torch.load(tmp_path / "ens.pt", weights_only=True)["meta"])["n_classifiers"] == 2
+    )
     np.testing.assert_array_equal(p, predict_proba(again.classifier, inp, again.seq_len, channels=again.clf_channels))
     # The ensemble's forward gives the log of the same mean probabilities.
     w = torch.from_numpy(inp.waves[None, :32, :, 1:].copy())
@@ -254,8 +277,15 @@ def test_refit_retrains_on_train_and_validation_for_the_chosen_epochs(tmp_path: 
     from tests.conftest import tiny_train_config
 
     out = tmp_path / "refit.pt"
-    b = train_bundle(demo_dir, out, tiny_train_config(clf_refit=True, clf_epochs=3), records=("119", "208"),
-                     progress=False, echo=None, cache_dir=tmp_path / "cache")
+    b = train_bundle(
+        demo_dir,
+        out,
+        tiny_train_config(clf_refit=True, clf_epochs=3),
+        records=("119", "208"),
+        progress=False,
+        echo=None,
+        cache_dir=tmp_path / "cache",
+    )
     lines = [json.loads(x) for x in Path(str(out) + ".log.jsonl").read_text().splitlines()]
     validated = [ln for ln in lines if ln.get("model") == "classifier" and "val_score" in ln]
     best_epoch = max(validated, key=lambda ln: (ln["val_score"], -ln["epoch"]))["epoch"]
@@ -283,15 +313,23 @@ def test_rr_inputs_by_name_and_bundle_keeps_them(tmp_path: Path, demo_dir: Path)
 
     names = RR_INPUTS_V1 + ("rr_irregularity",)
     out = tmp_path / "irr.pt"
-    b = train_bundle(demo_dir, out, tiny_train_config(rr_inputs=names), records=("119", "208"),
-                     progress=False, echo=None, cache_dir=tmp_path / "cache")
+    b = train_bundle(
+        demo_dir,
+        out,
+        tiny_train_config(rr_inputs=names),
+        records=("119", "208"),
+        progress=False,
+        echo=None,
+        cache_dir=tmp_path / "cache",
+    )
     again = load_bundle(out)
     assert again.rr_inputs == names and again.clf_params["n_rr"] == 9
     waves = rng.normal(0, 0.2, (60, 70)).astype(np.float32)
     assert again.inputs(waves, rr).rr.shape == (60, 9)
     np.testing.assert_array_equal(
         predict_proba(b.classifier, b.inputs(waves, rr), b.seq_len, channels=b.clf_channels),
-        predict_proba(again.classifier, again.inputs(waves, rr), again.seq_len, channels=again.clf_channels))
+        predict_proba(again.classifier, again.inputs(waves, rr), again.seq_len, channels=again.clf_channels),
+    )
 
     # A bundle naming an RR input this code does not know is refused, not misread.
     from ecg.models.bundle import _digest
@@ -348,8 +386,15 @@ def test_every_architecture_trains_saves_and_reloads(cell: str, attention: bool,
     from tests.conftest import DEMO_DIR, tiny_train_config
 
     path = tmp_path / f"{cell}-{attention}.pt"
-    b = train_bundle(DEMO_DIR, path, tiny_train_config(cell=cell, attention=attention, train_leads=("primary", "second")),
-                     records=("119", "208"), progress=False, echo=None, cache_dir=tmp_path / "cache")
+    b = train_bundle(
+        DEMO_DIR,
+        path,
+        tiny_train_config(cell=cell, attention=attention, train_leads=("primary", "second")),
+        records=("119", "208"),
+        progress=False,
+        echo=None,
+        cache_dir=tmp_path / "cache",
+    )
     again = load_bundle(path)
     assert again.clf_params["cell"] == cell and bool(again.clf_params.get("attention", False)) == attention
     assert again.metadata["train_leads"] == ["primary", "second"] and again.training_records == ("119", "208")
@@ -371,5 +416,5 @@ def test_polarity_option_turns_a_negative_lead_upright() -> None:
     up = model_inputs(waves, rr, pre=25, polarity=True)
     down = model_inputs(-waves, rr, pre=25, polarity=True)
     np.testing.assert_allclose(up.waves, down.waves, atol=1e-6)
-    np.testing.assert_allclose(model_inputs(waves, rr, pre=25).waves, up.waves, atol=1e-6)   # upright: unchanged
-    assert not np.allclose(model_inputs(-waves, rr, pre=25).waves, up.waves)                 # off: kept inverted
+    np.testing.assert_allclose(model_inputs(waves, rr, pre=25).waves, up.waves, atol=1e-6)  # upright: unchanged
+    assert not np.allclose(model_inputs(-waves, rr, pre=25).waves, up.waves)  # off: kept inverted

@@ -17,13 +17,14 @@ from ecg.scoring.score import ModelOutputs, fuse_leads, fuse_peaks, lead_rank, s
 
 def _quality(labels: list[list[int]], window: int = 100) -> SignalQuality:
     lab = np.asarray(labels, np.int8)
-    return SignalQuality(fs=100.0, n_samples=lab.shape[0] * window, window=window, labels=lab, leads=("A", "B"),
-                         method="test")
+    return SignalQuality(
+        fs=100.0, n_samples=lab.shape[0] * window, window=window, labels=lab, leads=("A", "B"), method="test"
+    )
 
 
 def test_lead_rank_and_fuse_peaks_by_hand() -> None:
     q = _quality([[GOOD, GOOD], [NOISY, GOOD], [UNREADABLE, NOISY], [GOOD, UNREADABLE]])
-    assert lead_rank(q).tolist() == [[0, 1], [1, 0], [1, 0], [0, 1]]     # ties go to the first (preferred) lead
+    assert lead_rank(q).tolist() == [[0, 1], [1, 0], [1, 0], [0, 1]]  # ties go to the first (preferred) lead
     a = np.array([10, 50, 150, 250, 310, 398])
     b = np.array([12, 52, 155, 252, 305, 301 + 99])
     pk = fuse_peaks([a, b], q, fs=100.0)
@@ -36,8 +37,13 @@ def test_lead_rank_and_fuse_peaks_by_hand() -> None:
 
 def _outs(sample, probs, score) -> ModelOutputs:
     n = len(sample)
-    return ModelOutputs(np.asarray(sample, np.int64), np.full((n, 10), 0.8, np.float32),
-                        np.asarray(probs, np.float32), np.asarray(score, float), np.zeros((n, 70), np.float32))
+    return ModelOutputs(
+        np.asarray(sample, np.int64),
+        np.full((n, 10), 0.8, np.float32),
+        np.asarray(probs, np.float32),
+        np.asarray(score, float),
+        np.zeros((n, 70), np.float32),
+    )
 
 
 def test_fuse_leads_weights_votes_by_quality() -> None:
@@ -51,8 +57,8 @@ def test_fuse_leads_weights_votes_by_quality() -> None:
     z1 = (la[1] + 0.5 * lb[1]) / 1.5
     for z, row in ((z0, 0), (z1, 1)):
         np.testing.assert_allclose(out.probs[row], np.exp(z) / np.exp(z).sum(), rtol=1e-5)
-    np.testing.assert_allclose(out.probs[2], [0.2, 0.8], rtol=1e-5)       # B unreadable there: no vote
-    assert out.score.tolist() == [10.0, 20.0, 30.0]                        # the best lead's score (A)
+    np.testing.assert_allclose(out.probs[2], [0.2, 0.8], rtol=1e-5)  # B unreadable there: no vote
+    assert out.score.tolist() == [10.0, 20.0, 30.0]  # the best lead's score (A)
     # a beat only one lead could segment
     c = _outs([10, 250], [[0.9, 0.1], [0.2, 0.8]], [1.0, 3.0])
     out2, voters2 = fuse_leads([c, b], q, ["A", "B"])
@@ -67,7 +73,7 @@ def rec208(data_dir: Path):
 
 def test_one_unreadable_lead_equals_the_other_lead_alone(rec208, tiny_bundle) -> None:
     x = rec208.signal[: 360 * 300].copy()
-    x[:, 0] = np.nan                                                      # MLII off throughout
+    x[:, 0] = np.nan  # MLII off throughout
     rec = dataclasses.replace(rec208, signal=x, annotations=None)
     both = score_record(rec, tiny_bundle)
     alone = score_record(rec, tiny_bundle, lead="V1")

@@ -30,8 +30,9 @@ FS = 360.0
 RR_S = 0.8
 
 
-def synthetic(duration_s: float = 120.0, ectopic: dict[int, str] | None = None, extra_flags: int = 40,
-              seed: int = 1) -> tuple[Record, pd.DataFrame]:
+def synthetic(
+    duration_s: float = 120.0, ectopic: dict[int, str] | None = None, extra_flags: int = 40, seed: int = 1
+) -> tuple[Record, pd.DataFrame]:
     """A 2-lead record at 360 Hz (beats every 0.8 s) and its beat table: V/S beats flagged by
     class, ``extra_flags`` N beats flagged by anomaly with distinct scores."""
     rng = np.random.default_rng(seed)
@@ -39,20 +40,42 @@ def synthetic(duration_s: float = 120.0, ectopic: dict[int, str] | None = None, 
     samples = np.round(np.arange(0.6, duration_s - 0.6, RR_S) * FS).astype(np.int64)
     m = samples.size
     cls = np.full(m, "N", dtype=object)
-    default = {10: "V", 20: "V", 21: "V", 22: "V", 40: "S", 41: "S", 42: "S", 43: "S", 44: "S", 60: "V", 61: "V",
-               80: "F"}
+    default = {
+        10: "V",
+        20: "V",
+        21: "V",
+        22: "V",
+        40: "S",
+        41: "S",
+        42: "S",
+        43: "S",
+        44: "S",
+        60: "V",
+        61: "V",
+        80: "F",
+    }
     for i, c in (default if ectopic is None else ectopic).items():
         cls[i] = c
     tt = np.arange(-0.3, 0.5, 1 / FS)
-    tmpl = (0.15 * np.exp(-0.5 * ((tt + 0.16) / 0.02) ** 2) + 1.2 * np.exp(-0.5 * (tt / 0.01) ** 2)
-            - 0.25 * np.exp(-0.5 * ((tt - 0.03) / 0.008) ** 2) + 0.3 * np.exp(-0.5 * ((tt - 0.25) / 0.04) ** 2))
+    tmpl = (
+        0.15 * np.exp(-0.5 * ((tt + 0.16) / 0.02) ** 2)
+        + 1.2 * np.exp(-0.5 * (tt / 0.01) ** 2)
+        - 0.25 * np.exp(-0.5 * ((tt - 0.03) / 0.008) ** 2)
+        + 0.3 * np.exp(-0.5 * ((tt - 0.25) / 0.04) ** 2)
+    )
     x = np.zeros(n)
     idx = (samples - int(round(0.3 * FS)))[:, None] + np.arange(tt.size)[None, :]
     np.add.at(x, idx, np.where(cls == "V", 1.8, 1.0)[:, None] * tmpl[None, :])
     sig = np.stack([x, 0.6 * x], 1) + rng.normal(0, 0.01, (n, 2))
     sym = np.array([{"N": "N", "S": "A", "V": "V", "F": "F"}[c] for c in cls], dtype=object)
-    rec = Record(name="synth42", signal=sig.astype(np.float32), fs=FS, lead_names=("MLII", "V1"),
-                 units=("mV", "mV"), annotations=Annotations(samples, sym, np.full(m, "", dtype=object)))
+    rec = Record(
+        name="synth42",
+        signal=sig.astype(np.float32),
+        fs=FS,
+        lead_names=("MLII", "V1"),
+        units=("mV", "mV"),
+        annotations=Annotations(samples, sym, np.full(m, "", dtype=object)),
+    )
     probs = np.full((m, len(PROB_CLASSES)), 0.02)
     probs[np.arange(m), [PROB_CLASSES.index(c) for c in cls]] = 0.92
     score = rng.uniform(0.05, 0.9, m)
@@ -62,24 +85,43 @@ def synthetic(duration_s: float = 120.0, ectopic: dict[int, str] | None = None, 
     class_flag = cls != "N"
     anomaly_flag = score >= 1.0
     rr = np.diff(samples) / FS
-    df = pd.DataFrame({
-        "sample": samples, "time_s": samples / FS, "lead": "MLII",
-        "rr_prev_s": np.r_[np.nan, rr], "rr_next_s": np.r_[rr, np.nan], "pred_class": cls.astype(str),
-        **{f"prob_{c}": probs[:, k] for k, c in enumerate(PROB_CLASSES)},
-        "anomaly_score": score, "flagged": class_flag | anomaly_flag,
-        "flag_reason": np.where(class_flag & anomaly_flag, "class+anomaly",
-                                np.where(class_flag, "class", np.where(anomaly_flag, "anomaly", ""))),
-        "ref_symbol": sym.astype(str), "ref_class": cls.astype(str),
-        "quality": "good", "af": False,
-    })[beat_columns()]
+    df = pd.DataFrame(
+        {
+            "sample": samples,
+            "time_s": samples / FS,
+            "lead": "MLII",
+            "rr_prev_s": np.r_[np.nan, rr],
+            "rr_next_s": np.r_[rr, np.nan],
+            "pred_class": cls.astype(str),
+            **{f"prob_{c}": probs[:, k] for k, c in enumerate(PROB_CLASSES)},
+            "anomaly_score": score,
+            "flagged": class_flag | anomaly_flag,
+            "flag_reason": np.where(
+                class_flag & anomaly_flag,
+                "class+anomaly",
+                np.where(class_flag, "class", np.where(anomaly_flag, "anomaly", "")),
+            ),
+            "ref_symbol": sym.astype(str),
+            "ref_class": cls.astype(str),
+            "quality": "good",
+            "af": False,
+        }
+    )[beat_columns()]
     return rec, df
 
 
 def summary_of(rec: Record, beats: pd.DataFrame):
     from ecg.scoring.summary import holter_summary
 
-    return holter_summary(beats, FS, rec.duration_s, analysable_s=rec.duration_s, record=rec.name,
-                          analysed_leads=("MLII",), anomaly_threshold=1.0)
+    return holter_summary(
+        beats,
+        FS,
+        rec.duration_s,
+        analysable_s=rec.duration_s,
+        record=rec.name,
+        analysed_leads=("MLII",),
+        anomaly_threshold=1.0,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -91,8 +133,16 @@ def report(tmp_path_factory) -> dict:
     out = write_pdf_report(rec, beats, summary, path, max_strips=30, bundle_version="bundle-7")
     elapsed = time.perf_counter() - t
     reader = pypdf.PdfReader(str(out))
-    return {"rec": rec, "beats": beats, "path": out, "elapsed": elapsed, "reader": reader, "summary": summary,
-            "page1": reader.pages[0].extract_text(), "selection": select_strip_beats(beats, 30)}
+    return {
+        "rec": rec,
+        "beats": beats,
+        "path": out,
+        "elapsed": elapsed,
+        "reader": reader,
+        "summary": summary,
+        "page1": reader.pages[0].extract_text(),
+        "selection": select_strip_beats(beats, 30),
+    }
 
 
 def _flat(text: str) -> str:
@@ -128,8 +178,9 @@ def test_summary_page_text(report) -> None:
     assert f"Flagged beats {int(report['beats']['flagged'].sum())}" in text
     assert "Atrial fibrillation / flutter" in text and "Episodes 0" in text
     sentence = report["selection"].sentence
-    assert sentence.startswith(f"Showing {len(report['selection'].beats)} of {int(report['beats']['flagged'].sum())} "
-                               "flagged beats: top ")
+    assert sentence.startswith(
+        f"Showing {len(report['selection'].beats)} of {int(report['beats']['flagged'].sum())} flagged beats: top "
+    )
     assert "each of the 2 V/S runs" in sentence
     assert _flat(sentence) in text
 
@@ -154,10 +205,10 @@ def test_strip_selection() -> None:
     sel = select_strip_beats(beats, 10)
     pos = list(sel.beats.index)
     assert len(pos) == 10 and pos == sorted(pos)
-    assert 20 in pos and 40 in pos                      # run onsets
+    assert 20 in pos and 40 in pos  # run onsets
     assert sel.n_run_firsts == 2 and sel.n_top == 8
     t = beats["time_s"].to_numpy()
-    assert (np.diff(np.sort(t[pos])) >= 10.0).all()      # no overlapping strips
+    assert (np.diff(np.sort(t[pos])) >= 10.0).all()  # no overlapping strips
     # the top-scoring flagged beats, greedily, skipping any within 10 s of one already chosen
     flagged = beats[beats["flagged"]].drop(index=[20, 40]).sort_values("anomaly_score", ascending=False, kind="stable")
     chosen_t = [t[20], t[40]]
@@ -191,7 +242,7 @@ def test_strips_skip_unreadable_beats_and_pauses() -> None:
     b.loc[[100, 200, 300, 400], "anomaly_score"] = [99.9, 99.8, 99.7, 99.6]
     b.loc[100, "quality"] = "unreadable"
     b.loc[100, "anomaly_score"] = np.nan
-    b.loc[200, "rr_next_s"] = 3.5                        # the beat before a pause
+    b.loc[200, "rr_next_s"] = 3.5  # the beat before a pause
     b.loc[300, "quality"] = "noisy"
     sel = select_strip_beats(b, 10)
     assert list(sel.beats.index) == [300, 400]
@@ -208,15 +259,15 @@ def test_strip_axes_physical_size() -> None:
         w_mm, h_mm = axes_size_mm(ax)
         assert w_mm == pytest.approx(250.0, abs=1e-6) and h_mm == pytest.approx(40.0, abs=1e-6)
         (t0, t1), (v0, v1) = ax.get_xlim(), ax.get_ylim()
-        assert w_mm / (t1 - t0) == pytest.approx(25.0)   # mm per second
-        assert h_mm / (v1 - v0) == pytest.approx(10.0)   # mm per mV
+        assert w_mm / (t1 - t0) == pytest.approx(25.0)  # mm per second
+        assert h_mm / (v1 - v0) == pytest.approx(10.0)  # mm per mV
         minor = ax.collections[0].get_segments()
         xs = np.unique(np.round([s[0][0] for s in minor if s[0][0] == s[1][0]], 6))
         major = ax.collections[1].get_segments()
         mx = np.unique(np.round([s[0][0] for s in major if s[0][0] == s[1][0]], 6))
         all_x = np.union1d(xs, mx)
-        np.testing.assert_allclose(np.diff(all_x), 0.04, atol=1e-6)   # 1 mm
-        np.testing.assert_allclose(np.diff(mx), 0.2, atol=1e-6)       # 5 mm
+        np.testing.assert_allclose(np.diff(all_x), 0.04, atol=1e-6)  # 1 mm
+        np.testing.assert_allclose(np.diff(mx), 0.2, atol=1e-6)  # 5 mm
         # the trace: every sample of the 10 s window, nothing outside it
         x = ax.lines[0].get_xdata()
         assert x.size == int(10 * FS) + 1 and x[0] >= t0 - 1e-9 and x[-1] <= t1 + 1e-9
@@ -259,8 +310,9 @@ def test_multi_day_report_has_a_daily_page(tmp_path: Path) -> None:
     from ecg.scoring.summary import holter_summary
 
     rec, beats = synthetic(extra_flags=2)
-    summary = holter_summary(beats, FS, 2.5 * 86400.0, analysable_s=rec.duration_s, record=rec.name,
-                             start_time=datetime(2024, 5, 6, 8, 15))
+    summary = holter_summary(
+        beats, FS, 2.5 * 86400.0, analysable_s=rec.duration_s, record=rec.name, start_time=datetime(2024, 5, 6, 8, 15)
+    )
     assert len(summary.daily) == 3
     out = write_pdf_report(rec, beats, summary, tmp_path / "r.pdf", max_strips=3)
     reader = pypdf.PdfReader(str(out))

@@ -20,6 +20,7 @@ SHARED_MITDB = REPO.parent / "shared" / "data" / "mitdb"
 
 # ----------------------------------------------------------------------------- synthetic
 
+
 def synthetic_ecg(fs: float, duration_s: float = 40.0, seed: int = 0, polarity: float = 1.0):
     """ECG-like signal: narrow Gaussian QRS (1.2 mV), wide T wave, small P wave, 0.25 Hz
     baseline wander (0.6 mV) and white noise (0.02 mV). Returns (signal, true R samples)."""
@@ -30,9 +31,9 @@ def synthetic_ecg(fs: float, duration_s: float = 40.0, seed: int = 0, polarity: 
     beats_t = beats_t[beats_t < duration_s - 0.7]
     x = np.zeros_like(t)
     for b in beats_t:
-        x += polarity * 1.2 * np.exp(-0.5 * ((t - b) / 0.012) ** 2)     # QRS
-        x += 0.30 * np.exp(-0.5 * ((t - b - 0.28) / 0.045) ** 2)        # T
-        x += 0.12 * np.exp(-0.5 * ((t - b + 0.17) / 0.025) ** 2)        # P
+        x += polarity * 1.2 * np.exp(-0.5 * ((t - b) / 0.012) ** 2)  # QRS
+        x += 0.30 * np.exp(-0.5 * ((t - b - 0.28) / 0.045) ** 2)  # T
+        x += 0.12 * np.exp(-0.5 * ((t - b + 0.17) / 0.025) ** 2)  # P
     x += 0.6 * np.sin(2 * np.pi * 0.25 * t + 1.0) + rng.normal(0, 0.02, t.size)
     return x.astype(np.float32), np.round(beats_t * fs).astype(np.int64)
 
@@ -78,11 +79,12 @@ def test_accepts_float64_and_integer_input_same_result():
     fs = 250.0
     x, _ = synthetic_ecg(fs, seed=4)
     a = detect_r_peaks(x.astype(np.float64), fs)
-    b = detect_r_peaks(np.round(x * 200).astype(np.int16), fs)   # ADC units, 200/mV
+    b = detect_r_peaks(np.round(x * 200).astype(np.int16), fs)  # ADC units, 200/mV
     assert a.size > 0 and np.array_equal(a, b)
 
 
 # ----------------------------------------------------------------------------- bad input
+
 
 @pytest.mark.parametrize("fs", [99.0, 1001.0, 0.0, -360.0, float("nan"), float("inf")])
 def test_bad_fs_raises(fs):
@@ -139,13 +141,14 @@ def test_nan_gap_does_not_disturb_the_rest():
     x, _ = synthetic_ecg(fs, duration_s=60.0, seed=6)
     clean = detect_r_peaks(x, fs)
     y = x.copy()
-    y[int(30 * fs): int(30.5 * fs)] = np.nan
+    y[int(30 * fs) : int(30.5 * fs)] = np.nan
     gapped = detect_r_peaks(y, fs)
     far = lambda p: p[np.abs(p - 30.25 * fs) > 2 * fs]  # noqa: E731
     assert np.array_equal(far(clean), far(gapped))
 
 
 # ----------------------------------------------------------------------------- real data
+
 
 def _data_dir() -> Path:
     return SHARED_MITDB if SHARED_MITDB.is_dir() else REPO / "data"

@@ -6,10 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.conftest import synthetic_ecg
 from ecg.errors import SignalError
-from ecg.processing.quality import (GOOD, NOISY, QUALITY_LABELS, UNREADABLE, SignalQuality, assess_quality,
-                                    clip_mask)
+from ecg.processing.quality import GOOD, NOISY, QUALITY_LABELS, UNREADABLE, SignalQuality, assess_quality, clip_mask
+from tests.conftest import synthetic_ecg
 
 FS = 360.0
 
@@ -118,8 +117,14 @@ def test_two_leads_best_follows_good_lead() -> None:
 
 def _hand(labels: list[list[int]], window: int = 10, n: int | None = None) -> SignalQuality:
     lab = np.asarray(labels, np.int8)
-    return SignalQuality(fs=10.0, n_samples=n if n is not None else lab.shape[0] * window, window=window,
-                         labels=lab, leads=tuple("AB"[: lab.shape[1]]), method="hand")
+    return SignalQuality(
+        fs=10.0,
+        n_samples=n if n is not None else lab.shape[0] * window,
+        window=window,
+        labels=lab,
+        leads=tuple("AB"[: lab.shape[1]]),
+        method="hand",
+    )
 
 
 def test_helpers_by_hand() -> None:
@@ -136,8 +141,13 @@ def test_helpers_by_hand() -> None:
     assert m.shape == (45,) and m[:10].all() and not m[10:20].any() and m[20:40].all() and not m[40:].any()
     assert q.analysable_s() == pytest.approx(3.0)
     assert q.unreadable_segments() == [(1.0, 2.0, ("A", "B")), (4.0, 4.5, ("A", "B"))]
-    assert q.lead_unreadable_segments() == [(0.0, 1.0, ("B",)), (1.0, 2.0, ("A", "B")), (2.0, 3.0, ("B",)),
-                                            (3.0, 4.0, ("A",)), (4.0, 4.5, ("A", "B"))]
+    assert q.lead_unreadable_segments() == [
+        (0.0, 1.0, ("B",)),
+        (1.0, 2.0, ("A", "B")),
+        (2.0, 3.0, ("B",)),
+        (3.0, 4.0, ("A",)),
+        (4.0, 4.5, ("A", "B")),
+    ]
 
 
 def test_helpers_merge_runs() -> None:
@@ -159,7 +169,7 @@ def test_bad_input() -> None:
 @pytest.mark.parametrize("method", ["default", "ksqi", "bsqi"])
 def test_methods_agree_on_flat_and_clean(method: str) -> None:
     x = _ecg(60.0).astype(np.float64)
-    x[int(20 * FS): int(40 * FS)] = 0.0
+    x[int(20 * FS) : int(40 * FS)] = 0.0
     q = assess_quality(x.astype(np.float32), FS, method=method)
     assert q.method == method
     assert (q.labels[_windows(q, 21, 39), 0] == UNREADABLE).all()

@@ -17,29 +17,35 @@ from ecg.review.store import SCHEMA_VERSION
 N_PER_PROCESS = 1000
 
 
-def _write_many(db: str, proc: int, n: int, barrier: "mp.synchronize.Barrier") -> None:
+def _write_many(db: str, proc: int, n: int, barrier: mp.synchronize.Barrier) -> None:
     """Worker: open its own store and append ``n`` decisions tagged ``proc:i``."""
     with ReviewStore(db) as store:
         barrier.wait(timeout=60)
         for i in range(n):
-            store.record_decision("rec", proc * 100_000 + i, f"reviewer{proc}", "V", "confirm",
-                                  comment=f"{proc}:{i}")
+            store.record_decision("rec", proc * 100_000 + i, f"reviewer{proc}", "V", "confirm", comment=f"{proc}:{i}")
 
 
 def test_decisions_survive_reopen(tmp_path: Path) -> None:
     db = tmp_path / "sub" / "reviews.db"
     with ReviewStore(db) as store:
-        d = store.record_decision("100", 1234, "dr_a", "V", "relabel", new_label="S",
-                                  comment="looks atrial", bundle_version="b1")
+        d = store.record_decision(
+            "100", 1234, "dr_a", "V", "relabel", new_label="S", comment="looks atrial", bundle_version="b1"
+        )
     assert isinstance(d, Decision) and d.id > 0
     assert db.exists()
     store2 = ReviewStore(db)
     try:
         assert store2.history("100", 1234) == [d]
         got = store2.history("100", 1234)[0]
-        assert (got.reviewer, got.model_label, got.decision, got.new_label, got.comment,
-                got.bundle_version, got.effective_label) == ("dr_a", "V", "relabel", "S",
-                                                            "looks atrial", "b1", "S")
+        assert (
+            got.reviewer,
+            got.model_label,
+            got.decision,
+            got.new_label,
+            got.comment,
+            got.bundle_version,
+            got.effective_label,
+        ) == ("dr_a", "V", "relabel", "S", "looks atrial", "b1", "S")
         ts = datetime.fromisoformat(got.decided_at)
         assert ts.utcoffset() == timezone.utc.utcoffset(None)
         assert "." in got.decided_at and len(got.decided_at.split(".")[1].split("+")[0]) == 6
@@ -103,20 +109,23 @@ def test_effective_labels(tmp_path: Path) -> None:
             store2.close()
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(reviewer=""), "reviewer"),
-    (dict(reviewer="   "), "reviewer"),
-    (dict(decision="approve"), "decision must be one of"),
-    (dict(decision="relabel"), "requires new_label"),
-    (dict(decision="relabel", new_label="X"), "new_label must be one of"),
-    (dict(decision="relabel", new_label="n"), "new_label must be one of"),
-    (dict(decision="confirm", new_label="S"), "only allowed with decision 'relabel'"),
-    (dict(model_label="Z"), "model_label must be one of"),
-    (dict(record=""), "record"),
-    (dict(beat_sample=-1), "beat_sample"),
-    (dict(beat_sample=1.5), "beat_sample"),
-    (dict(beat_sample=True), "beat_sample"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(reviewer=""), "reviewer"),
+        (dict(reviewer="   "), "reviewer"),
+        (dict(decision="approve"), "decision must be one of"),
+        (dict(decision="relabel"), "requires new_label"),
+        (dict(decision="relabel", new_label="X"), "new_label must be one of"),
+        (dict(decision="relabel", new_label="n"), "new_label must be one of"),
+        (dict(decision="confirm", new_label="S"), "only allowed with decision 'relabel'"),
+        (dict(model_label="Z"), "model_label must be one of"),
+        (dict(record=""), "record"),
+        (dict(beat_sample=-1), "beat_sample"),
+        (dict(beat_sample=1.5), "beat_sample"),
+        (dict(beat_sample=True), "beat_sample"),
+    ],
+)
 def test_validation_errors(tmp_path: Path, kwargs: dict, message: str) -> None:
     args = dict(record="100", beat_sample=10, reviewer="dr_a", model_label="V", decision="confirm")
     args.update(kwargs)
@@ -132,11 +141,15 @@ def test_schema_checks_reject_bad_rows_written_directly(tmp_path: Path) -> None:
     conn = sqlite3.connect(db)
     try:
         with pytest.raises(sqlite3.IntegrityError):
-            conn.execute("INSERT INTO decisions (record, beat_sample, reviewer, decided_at, model_label,"
-                         " decision, new_label) VALUES ('1', 1, 'a', 't', 'V', 'relabel', NULL)")
+            conn.execute(
+                "INSERT INTO decisions (record, beat_sample, reviewer, decided_at, model_label,"
+                " decision, new_label) VALUES ('1', 1, 'a', 't', 'V', 'relabel', NULL)"
+            )
         with pytest.raises(sqlite3.IntegrityError):
-            conn.execute("INSERT INTO decisions (record, beat_sample, reviewer, decided_at, model_label,"
-                         " decision, new_label) VALUES ('1', 1, 'a', 't', 'V', 'dismiss', 'S')")
+            conn.execute(
+                "INSERT INTO decisions (record, beat_sample, reviewer, decided_at, model_label,"
+                " decision, new_label) VALUES ('1', 1, 'a', 't', 'V', 'dismiss', 'S')"
+            )
     finally:
         conn.close()
 
@@ -243,7 +256,8 @@ def test_two_processes_lose_no_decision(tmp_path: Path) -> None:
     want = {f"{p}:{i}" for p in (1, 2) for i in range(N_PER_PROCESS)}
     assert got == want
     assert set(zip(df["reviewer"], df["beat_sample"])) == {
-        (f"reviewer{p}", p * 100_000 + i) for p in (1, 2) for i in range(N_PER_PROCESS)}
+        (f"reviewer{p}", p * 100_000 + i) for p in (1, 2) for i in range(N_PER_PROCESS)
+    }
 
 
 def _fork_child_writes(store: ReviewStore, n: int) -> None:

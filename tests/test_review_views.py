@@ -43,12 +43,24 @@ def record_and_beats() -> tuple[Record, pd.DataFrame]:
     reason[3], reason[6], reason[9] = "class+anomaly", "class", "anomaly"
     probs = {f"prob_{c}": np.where(cls == c, 0.9, 0.025) for c in "NSVFQ"}
     rr = np.diff(peaks) / FS
-    beats = pd.DataFrame({
-        "sample": peaks, "time_s": peaks / FS, "lead": "MLII", "rr_prev_s": np.r_[np.nan, rr],
-        "rr_next_s": np.r_[rr, np.nan], "pred_class": cls.astype(str), **probs, "anomaly_score": score,
-        "flagged": reason != "", "flag_reason": reason.astype(str), "ref_symbol": "N", "ref_class": "N",
-        "quality": "good", "af": False,
-    })[beat_columns()]
+    beats = pd.DataFrame(
+        {
+            "sample": peaks,
+            "time_s": peaks / FS,
+            "lead": "MLII",
+            "rr_prev_s": np.r_[np.nan, rr],
+            "rr_next_s": np.r_[rr, np.nan],
+            "pred_class": cls.astype(str),
+            **probs,
+            "anomaly_score": score,
+            "flagged": reason != "",
+            "flag_reason": reason.astype(str),
+            "ref_symbol": "N",
+            "ref_class": "N",
+            "quality": "good",
+            "af": False,
+        }
+    )[beat_columns()]
     validate_beat_table(beats)
     rec = Record(name="synth 1", signal=sig[:, None], fs=FS, lead_names=("MLII",), units=("mV",))
     return rec, beats
@@ -68,20 +80,25 @@ def reviewed(tmp_path: Path, data) -> pd.DataFrame:
         store.record_decision("synth 1", int(s[3]), "dr_a", "V", "confirm")
         store.record_decision("synth 1", int(s[3]), "dr_b", "V", "relabel", new_label="S", comment="P wave")
         store.record_decision("synth 1", int(s[9]), "dr_a", "N", "dismiss")
-        store.record_decision("other", int(s[6]), "dr_a", "S", "dismiss")     # another record: ignored
+        store.record_decision("other", int(s[6]), "dr_a", "S", "dismiss")  # another record: ignored
         latest = store.latest_decisions("synth 1")
     return reviewed_table(beats, latest)
 
 
 # --- review state -------------------------------------------------------------------------------
 
+
 def test_reviewed_table_joins_the_latest_decision_of_each_beat(data, reviewed: pd.DataFrame) -> None:
     _, beats = data
     assert list(reviewed.columns) == list(beats.columns) + REVIEW_COLS
     pd.testing.assert_frame_equal(reviewed[beats.columns], beats)
     r3, r9, r6 = reviewed.iloc[3], reviewed.iloc[9], reviewed.iloc[6]
-    assert (r3["effective_label"], r3["review_decision"], r3["reviewer"], r3["review_comment"]) == \
-           ("S", "relabel", "dr_b", "P wave")
+    assert (r3["effective_label"], r3["review_decision"], r3["reviewer"], r3["review_comment"]) == (
+        "S",
+        "relabel",
+        "dr_b",
+        "P wave",
+    )
     assert str(r3["reviewed_at"]).startswith("20")
     assert (r9["effective_label"], r9["review_decision"], r9["reviewer"]) == ("N", "dismiss", "dr_a")
     assert (r6["effective_label"], r6["review_decision"], r6["reviewer"]) == ("S", "", "")
@@ -92,10 +109,18 @@ def test_reviewed_table_joins_the_latest_decision_of_each_beat(data, reviewed: p
 
 def test_reviewed_table_without_decisions(data) -> None:
     _, beats = data
-    elsewhere = pd.DataFrame({"beat_sample": [10**9], "effective_label": ["V"], "decision": ["confirm"],
-                              "reviewer": ["x"], "decided_at": ["t"], "comment": [""]})
+    elsewhere = pd.DataFrame(
+        {
+            "beat_sample": [10**9],
+            "effective_label": ["V"],
+            "decision": ["confirm"],
+            "reviewer": ["x"],
+            "decided_at": ["t"],
+            "comment": [""],
+        }
+    )
     for latest in (pd.DataFrame(columns=["beat_sample"]), elsewhere):
-        out = reviewed_table(beats, latest)     # no decisions, or only on samples not in the table
+        out = reviewed_table(beats, latest)  # no decisions, or only on samples not in the table
         assert out["effective_label"].tolist() == beats["pred_class"].tolist()
         assert (out["review_decision"] == "").all()
     empty = reviewed_table(beats.iloc[:0], pd.DataFrame(columns=["beat_sample"]))
@@ -110,11 +135,22 @@ def test_decision_text() -> None:
 
 def test_history_frame_lists_decisions_newest_first() -> None:
     def d(i: int, decision: str, new: str | None, when: str) -> Decision:
-        return Decision(id=i, record="r", beat_sample=5, reviewer=f"dr_{i}", decided_at=when, model_label="V",
-                        decision=decision, new_label=new, comment=f"c{i}", bundle_version="b1")
+        return Decision(
+            id=i,
+            record="r",
+            beat_sample=5,
+            reviewer=f"dr_{i}",
+            decided_at=when,
+            model_label="V",
+            decision=decision,
+            new_label=new,
+            comment=f"c{i}",
+            bundle_version="b1",
+        )
 
-    h = history_frame([d(1, "confirm", None, "2024-05-01T10:00:00.123456+00:00"),
-                       d(2, "relabel", "S", "2024-05-02T11:30:15.5+00:00")])
+    h = history_frame(
+        [d(1, "confirm", None, "2024-05-01T10:00:00.123456+00:00"), d(2, "relabel", "S", "2024-05-02T11:30:15.5+00:00")]
+    )
     assert list(h.columns) == ["when (UTC)", "reviewer", "decision", "label", "comment", "bundle"]
     assert h.iloc[0].tolist() == ["2024-05-02 11:30:15", "dr_2", "relabelled V -> S", "S", "c2", "b1"]
     assert h.iloc[1].tolist() == ["2024-05-01 10:00:00", "dr_1", "confirmed V", "V", "c1", "b1"]
@@ -142,6 +178,7 @@ def test_flagged_list(data, reviewed: pd.DataFrame) -> None:
 
 # --- Holter summary -----------------------------------------------------------------------------
 
+
 def _summary(rec, beats):
     from ecg.scoring.summary import holter_summary
 
@@ -157,11 +194,16 @@ def test_summary_tables(data) -> None:
     s = _summary(rec, beats)
     s = dataclasses.replace(
         s,
-        heart_rate=dataclasses.replace(s.heart_rate, mean_bpm=61.4, min=RateEvent(3725.0, None, None, bpm=48.2),
-                                       max=RateEvent(1.0, "0:00:01", "2024-01-01T14:02:11", bpm=1234.5)),
+        heart_rate=dataclasses.replace(
+            s.heart_rate,
+            mean_bpm=61.4,
+            min=RateEvent(3725.0, None, None, bpm=48.2),
+            max=RateEvent(1.0, "0:00:01", "2024-01-01T14:02:11", bpm=1234.5),
+        ),
         pauses=dataclasses.replace(s.pauses, listed=[PauseEvent(61.0, "0:01:01", None, duration_s=2.349)]),
         af=dataclasses.replace(s.af, episodes=[AFEpisodeSummary(10.0, 70.0, 60.0, 110.4, 100, "0:00:10", None)]),
-        signal_quality=dataclasses.replace(s.signal_quality, segments=[QualitySegment(4.0, 8.0, ["MLII"], "0:00:04")]))
+        signal_quality=dataclasses.replace(s.signal_quality, segments=[QualitySegment(4.0, 8.0, ["MLII"], "0:00:04")]),
+    )
     t = summary_tables(s, beats)
     assert set(t) == {"beats", "heart_rate", "ectopy", "pauses", "af", "quality", "hourly", "daily"}
     b = t["beats"]
@@ -169,7 +211,7 @@ def test_summary_tables(data) -> None:
     assert b["beats"].tolist() == [s.beats.by_class[c] for c in b.index]
     assert b["flagged"].tolist() == [int((beats["flagged"] & (beats["pred_class"] == c)).sum()) for c in b.index]
     hr = t["heart_rate"]
-    assert hr["bpm"].tolist() == ["61", "48", "1,234"]        # 1234.5 rounds half to even
+    assert hr["bpm"].tolist() == ["61", "48", "1,234"]  # 1234.5 rounds half to even
     assert hr["at"].tolist() == ["-", "1:02:05", "2024-01-01T14:02:11"]
     e = t["ectopy"]
     assert e.index.tolist() == ["V", "S", "F"]
@@ -192,6 +234,7 @@ def test_summary_tables_of_an_empty_summary(data) -> None:
 
 # --- downloads ----------------------------------------------------------------------------------
 
+
 def test_csv_bytes_is_the_reviewed_beat_table(data, reviewed: pd.DataFrame) -> None:
     _, beats = data
     back = pd.read_csv(io.BytesIO(csv_bytes(reviewed, "synth_1")), keep_default_na=False)
@@ -211,7 +254,7 @@ def test_annotation_bytes_carry_the_reviewed_labels(tmp_path: Path, data, review
     assert ann.sample.tolist() == beats["sample"].tolist()
     assert ann.fs == FS
     expected = list(beats["pred_class"])
-    expected[3] = "S"                                   # relabelled V -> S; the dismissed beat 9 was N already
+    expected[3] = "S"  # relabelled V -> S; the dismissed beat 9 was N already
     assert ann.symbol == expected
     assert ann.aux_note[3].endswith("rev:relabel model:V") and "a=2.5" in ann.aux_note[3]
     assert ann.aux_note[9].endswith("rev:dismiss model:N")
@@ -229,9 +272,18 @@ def test_pdf_bytes_is_a_pdf_report(data) -> None:
     assert len(pages) == 1 and "bundle-9" in pages[0].extract_text()
 
 
-@pytest.mark.parametrize("name, stem", [
-    ("100", "100"), ("rec-1.2_x", "rec-1.2_x"), ("synth 1", "synth_1"), ("a/b\\c:d", "a_b_c_d"),
-    ("..hidden", "hidden"), ("...", "record"), ("", "record"), ("ÉCG", "_CG"),
-])
+@pytest.mark.parametrize(
+    "name, stem",
+    [
+        ("100", "100"),
+        ("rec-1.2_x", "rec-1.2_x"),
+        ("synth 1", "synth_1"),
+        ("a/b\\c:d", "a_b_c_d"),
+        ("..hidden", "hidden"),
+        ("...", "record"),
+        ("", "record"),
+        ("ÉCG", "_CG"),
+    ],
+)
 def test_safe_file_stem(name: str, stem: str) -> None:
     assert safe_file_stem(name) == stem

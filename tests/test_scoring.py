@@ -53,7 +53,7 @@ def test_beat_table_against_reference(scored208, rec208) -> None:
     assert set(df["lead"]) <= {"MLII+V1", "MLII", "V1", ""} and (df["lead"] == "MLII+V1").mean() > 0.95
     assert set(df["quality"]) <= {"good", "noisy", "unreadable"}
     score = df["anomaly_score"].to_numpy()
-    assert np.nanmin(score) >= 0.0 and np.nanmax(score) <= 100.0     # bounded
+    assert np.nanmin(score) >= 0.0 and np.nanmax(score) <= 100.0  # bounded
     thr = scored208.threshold
     expect_flag = readable & ((df["pred_class"] != "N") | (df["anomaly_score"] >= thr))
     assert (df["flagged"] == expect_flag).all()
@@ -94,8 +94,8 @@ def test_long_record_is_chunked_consistently(rec208, tiny_bundle) -> None:
 
 def test_gaps_nans_and_bad_records(rec208, tiny_bundle) -> None:
     x = rec208.signal[: 360 * 120].copy()
-    x[360 * 30: 360 * 40, 0] = np.nan
-    x[360 * 60: 360 * 70, 0] = 0.25
+    x[360 * 30 : 360 * 40, 0] = np.nan
+    x[360 * 60 : 360 * 70, 0] = 0.25
     sr = score_record(Record("gappy", x, 360.0, rec208.lead_names, rec208.units), tiny_bundle, lead="MLII")
     t = sr.beats["time_s"].to_numpy()
     assert not ((t > 30.3) & (t < 39.7)).any() and not ((t > 60.3) & (t < 69.7)).any()
@@ -141,7 +141,7 @@ def test_pure_noise_gives_no_classified_beats_and_a_warning(kind: str) -> None:
 
 def test_lead_off_halfway_is_not_analysable_and_has_no_pause(rec208) -> None:
     x = rec208.signal[: 360 * 300].copy()
-    x[360 * 100: 360 * 200, :] = 0.0                        # both leads off for 100 s
+    x[360 * 100 : 360 * 200, :] = 0.0  # both leads off for 100 s
     sr = score_record(Record("off", x, 360.0, rec208.lead_names, rec208.units))
     s = sr.summary
     assert s.signal_quality.unreadable_s == pytest.approx(100.0, abs=4.0)
@@ -158,5 +158,5 @@ def test_anomaly_score_is_bounded_on_real_records(data_dir) -> None:
         score = sr.beats["anomaly_score"].to_numpy()
         finite = score[np.isfinite(score)]
         assert finite.size > 1000 and finite.min() >= 0.0 and finite.max() <= 100.0
-        assert np.isnan(score[~np.isfinite(score)]).all()   # only "absent" (NaN), never inf
+        assert np.isnan(score[~np.isfinite(score)]).all()  # only "absent" (NaN), never inf
         assert sr.threshold == pytest.approx(99.0, abs=0.01)

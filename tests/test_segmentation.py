@@ -9,8 +9,7 @@ import ecg
 from ecg.errors import SignalError
 from ecg.labels import AAMI_CLASSES, SYMBOL_TO_AAMI, class_index, symbol_to_aami
 from ecg.processing.pipeline import BeatConfig, beats_from_signal, choose_lead
-from ecg.processing.segmentation import (RR_FEATURES, BeatWindow, reference_labels, resample,
-                                         rr_features, segment_beats)
+from ecg.processing.segmentation import RR_FEATURES, BeatWindow, reference_labels, resample, rr_features, segment_beats
 from tests.conftest import synthetic_ecg
 
 
@@ -69,8 +68,11 @@ def test_rr_irregularity_by_hand_and_by_rhythm() -> None:
     # It is a column of rr_features, from the previous-RR column.
     peaks = np.concatenate(([0], np.cumsum(np.round(af * 100)))).astype(np.int64)
     f = rr_features(peaks, 100.0)
-    np.testing.assert_allclose(f[:, RR_FEATURES.index("rr_irregularity")],
-                               rr_irregularity(f[:, RR_FEATURES.index("rr_prev_s")].astype(np.float64)), rtol=1e-5)
+    np.testing.assert_allclose(
+        f[:, RR_FEATURES.index("rr_irregularity")],
+        rr_irregularity(f[:, RR_FEATURES.index("rr_prev_s")].astype(np.float64)),
+        rtol=1e-5,
+    )
 
 
 def test_segment_beats_window_and_drops() -> None:
@@ -90,7 +92,7 @@ def test_segment_beats_window_and_drops() -> None:
 def test_segment_beats_drops_gaps() -> None:
     fs = 360.0
     x, peaks = synthetic_ecg(fs, duration_s=20.0)
-    x[int(5 * fs):int(7 * fs)] = np.nan
+    x[int(5 * fs) : int(7 * fs)] = np.nan
     b = segment_beats(x, fs, peaks)
     in_gap = (peaks > 5 * fs - 0.45 * fs) & (peaks < 7 * fs + 0.25 * fs)
     assert b.dropped["gap"] == int(in_gap.sum()) > 0
@@ -142,5 +144,5 @@ def test_beats_from_reference_annotations(data_dir) -> None:
     assert len(b) + sum(b.dropped.values()) == len(beats_ann)
     labels = np.array([symbol_to_aami(s) for s in beats_ann.symbol[b.kept]])
     # Record 119: ventricular bigeminy; V beats have larger windows' energy than N beats.
-    e = (b.waves ** 2).sum(axis=1)
+    e = (b.waves**2).sum(axis=1)
     assert np.median(e[labels == "V"]) > 1.5 * np.median(e[labels == "N"])

@@ -9,13 +9,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ecg.scoring.summary import format_hms, holter_summary as _holter_summary
+from ecg.scoring.summary import format_hms
+from ecg.scoring.summary import holter_summary as _holter_summary
 from ecg.scoring.summary_types import HolterSummary
 
 
 def holter_summary(*args, **kwargs) -> dict:
     """The typed summary's JSON form (what scripts read)."""
     return _holter_summary(*args, **kwargs).to_dict()
+
 
 FS = 360.0
 
@@ -27,9 +29,15 @@ def _table(seq: list[tuple[str, float | None]], t0: float = 1.0, fs: float = FS)
         times.append(times[-1] + rr)
     sample = np.round(np.asarray(times) * fs).astype(np.int64)
     cls = [c for c, _ in seq]
-    return pd.DataFrame({"sample": sample, "time_s": sample / fs, "pred_class": cls,
-                         "flagged": [c in ("V", "F") for c in cls],
-                         "flag_reason": ["class" if c in ("V", "F") else "" for c in cls]})
+    return pd.DataFrame(
+        {
+            "sample": sample,
+            "time_s": sample / fs,
+            "pred_class": cls,
+            "flagged": [c in ("V", "F") for c in cls],
+            "flag_reason": ["class" if c in ("V", "F") else "" for c in cls],
+        }
+    )
 
 
 def _n(k: int, rr: float = 0.8) -> list[tuple[str, float]]:
@@ -38,18 +46,18 @@ def _n(k: int, rr: float = 0.8) -> list[tuple[str, float]]:
 
 def _holter_sequence() -> tuple[list[tuple[str, float | None]], dict[str, int]]:
     seq: list[tuple[str, float | None]] = [("N", None)] + _n(12)
-    marks: dict[str, int] = {"slow": len(seq) - 1}           # beat starting the first 1.2-s window
+    marks: dict[str, int] = {"slow": len(seq) - 1}  # beat starting the first 1.2-s window
     seq += _n(20, 1.2) + _n(12)
     marks["fast"] = len(seq) - 1
     seq += _n(20, 0.5) + _n(12)
-    seq += [("V", 0.5), ("N", 1.1)] + _n(12)                 # isolated V
-    seq += [("V", 0.5), ("V", 0.5), ("N", 1.1)] + _n(12)     # V couplet
+    seq += [("V", 0.5), ("N", 1.1)] + _n(12)  # isolated V
+    seq += [("V", 0.5), ("V", 0.5), ("N", 1.1)] + _n(12)  # V couplet
     marks["run5"] = len(seq)
-    seq += [("V", 0.5)] + [("V", 0.4)] * 4 + [("N", 1.1)] + _n(12)   # V run of 5 at 150 bpm
+    seq += [("V", 0.5)] + [("V", 0.4)] * 4 + [("N", 1.1)] + _n(12)  # V run of 5 at 150 bpm
     marks["run3"] = len(seq)
     seq += [("V", 0.5), ("V", 0.35), ("V", 0.35), ("N", 1.1)] + _n(12)  # V run of 3 at 171.4 bpm
     marks["bigeminy"] = len(seq) - 1
-    seq += [("V", 0.5), ("N", 1.1)] * 4 + _n(12)             # N V N V N V N V: 4 cycles
+    seq += [("V", 0.5), ("N", 1.1)] * 4 + _n(12)  # N V N V N V N V: 4 cycles
     marks["trigeminy"] = len(seq) - 2
     seq += [("V", 0.5), ("N", 1.1), ("N", 0.8)] * 3 + _n(12)  # N N V x 3
     seq += [("S", 0.6), ("N", 0.9)] + _n(12) + [("S", 0.6), ("N", 0.9)] + _n(12)  # 2 isolated S
@@ -90,7 +98,7 @@ def test_ventricular_ectopy(synthetic):
     df, marks, _, s = synthetic
     v = s["ectopy"]["V"]
     assert v["total"] == 18
-    assert v["isolated"] == 8          # 1 isolated + 4 in bigeminy + 3 in trigeminy
+    assert v["isolated"] == 8  # 1 isolated + 4 in bigeminy + 3 in trigeminy
     assert v["couplets"] == 1
     assert v["runs"]["count"] == 2 and v["runs"]["beats"] == 8
     assert v["isolated"] + 2 * v["couplets"] + v["runs"]["beats"] == v["total"]
@@ -102,9 +110,17 @@ def test_ventricular_ectopy(synthetic):
     assert v["runs"]["fastest"]["bpm"] == pytest.approx(60 * 2 / 0.7, abs=0.01)
     assert v["runs"]["fastest"]["time_s"] == pytest.approx(t[marks["run3"]], abs=1e-3)
     assert [r["beats"] for r in v["runs"]["listed"]] == [5, 3]
-    assert v["bigeminy"] == {"episodes": 1, "beats": 8, "ectopic_beats": 4,
-                             "longest": {"cycles": 4, "time_s": pytest.approx(t[marks["bigeminy"]], abs=1e-3),
-                                         "elapsed": format_hms(t[marks["bigeminy"]]), "clock": None}}
+    assert v["bigeminy"] == {
+        "episodes": 1,
+        "beats": 8,
+        "ectopic_beats": 4,
+        "longest": {
+            "cycles": 4,
+            "time_s": pytest.approx(t[marks["bigeminy"]], abs=1e-3),
+            "elapsed": format_hms(t[marks["bigeminy"]]),
+            "clock": None,
+        },
+    }
     assert v["trigeminy"]["episodes"] == 1
     assert v["trigeminy"]["beats"] == 9 and v["trigeminy"]["ectopic_beats"] == 3
     assert v["trigeminy"]["longest"]["time_s"] == pytest.approx(t[marks["trigeminy"]], abs=1e-3)
@@ -169,7 +185,7 @@ def test_gap_breaks_patterns_and_is_no_pause():
     assert plain["signal_quality"]["analysable_pct"] is None
     mask = np.zeros(int(duration * FS), bool)
     a, b = df["sample"].iloc[11], df["sample"].iloc[12]
-    mask[a + 90:b - 90] = True
+    mask[a + 90 : b - 90] = True
     s = holter_summary(df, FS, duration, gap_mask=mask)
     v = s["ectopy"]["V"]
     assert (v["isolated"], v["couplets"], v["runs"]["count"]) == (2, 0, 0)
@@ -197,7 +213,9 @@ def test_hourly_trend_and_clock():
     assert [x["S"] for x in h] == [1, 0, 0]
     assert [x["mean_bpm"] for x in h] == pytest.approx([60.0, 80.0, 50.0], abs=0.01)
     assert h[0]["min_bpm"] == pytest.approx(60.0) and h[0]["max_bpm"] == pytest.approx(60 * 8 / 6.25, abs=0.01)
-    assert h[1]["min_bpm"] == pytest.approx(60 * 8 / (0.75 + 7 * 1.2), abs=0.01) and h[1]["max_bpm"] == pytest.approx(80.0)
+    assert h[1]["min_bpm"] == pytest.approx(60 * 8 / (0.75 + 7 * 1.2), abs=0.01) and h[1]["max_bpm"] == pytest.approx(
+        80.0
+    )
     assert [x["clock"] for x in h] == ["2024-01-01T22:30:00", "2024-01-01T23:30:00", "2024-01-02T00:30:00"]
     assert [x["duration_s"] for x in h] == [3600.0, 3600.0, 1800.0]
     assert s["ectopy"]["V"]["per_hour"] == pytest.approx(96 / 2.5)
@@ -231,6 +249,7 @@ def test_format_hms():
 
 # ------------------------------------------------------------------ quality, AF, fusion, typed form
 
+
 def _quality(n_samples: int, window: int, unreadable_windows: list[int], fs: float = FS):
     from ecg.processing.quality import GOOD, UNREADABLE, SignalQuality
 
@@ -246,7 +265,7 @@ def test_pause_inside_unreadable_signal_is_not_reported():
     duration = float(df["time_s"].iloc[-1] + 1)
     n_samples = int(duration * FS)
     window = int(2 * FS)
-    a = int(df["sample"].iloc[20])              # the 4.2 s interval starts here
+    a = int(df["sample"].iloc[20])  # the 4.2 s interval starts here
     q = _quality(n_samples, window, [a // window + 1])
     plain = holter_summary(df, FS, duration)
     assert plain["pauses"]["count"] == 2
@@ -264,7 +283,7 @@ def test_unreadable_beats_are_left_out_of_rates_and_ectopy():
     seq = [("N", None)] + _n(10) + [("V", 0.5), ("V", 0.5), ("V", 0.5)] + _n(10)
     df = _table(seq)
     df["quality"] = "good"
-    df.loc[11, "quality"] = "unreadable"   # the first V of the run
+    df.loc[11, "quality"] = "unreadable"  # the first V of the run
     df.loc[11, "pred_class"] = "Q"
     duration = float(df["time_s"].iloc[-1] + 1)
     s = holter_summary(df, FS, duration)
@@ -309,8 +328,15 @@ def test_af_episodes_from_the_af_column():
 
 def test_typed_summary_round_trips_through_json(synthetic):
     df, _, duration, _ = synthetic
-    typed = _holter_summary(df.assign(af=False, quality="good"), FS, duration, analysable_s=duration,
-                            start_time=datetime(2024, 5, 1, 8, 0), record="x", analysed_leads=("MLII",))
+    typed = _holter_summary(
+        df.assign(af=False, quality="good"),
+        FS,
+        duration,
+        analysable_s=duration,
+        start_time=datetime(2024, 5, 1, 8, 0),
+        record="x",
+        analysed_leads=("MLII",),
+    )
     text = json.dumps(typed.to_dict(), allow_nan=False)
     back = HolterSummary.from_dict(json.loads(text))
     assert back == typed

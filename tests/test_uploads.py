@@ -37,16 +37,20 @@ def dest(tmp_path: Path) -> Path:
 
 # -- names ------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("raw, safe", [
-    ("100.hea", "100.hea"),
-    ("../../etc/passwd", "passwd"),
-    ("C:\\Users\\me\\rec 1.dat", "rec_1.dat"),
-    ("/abs/path/x.atr", "x.atr"),
-    (".hidden.hea", "hidden.hea"),
-    ("..\\..\\evil.dat", "evil.dat"),
-    ("r\u00e9c\u00f6rd;rm -rf.hea", "r_c_rd_rm_-rf.hea"),
-    ("a\x00b.dat", "a_b.dat"),
-])
+
+@pytest.mark.parametrize(
+    "raw, safe",
+    [
+        ("100.hea", "100.hea"),
+        ("../../etc/passwd", "passwd"),
+        ("C:\\Users\\me\\rec 1.dat", "rec_1.dat"),
+        ("/abs/path/x.atr", "x.atr"),
+        (".hidden.hea", "hidden.hea"),
+        ("..\\..\\evil.dat", "evil.dat"),
+        ("r\u00e9c\u00f6rd;rm -rf.hea", "r_c_rd_rm_-rf.hea"),
+        ("a\x00b.dat", "a_b.dat"),
+    ],
+)
 def test_sanitize_filename_keeps_basename_and_allowed_characters(raw: str, safe: str) -> None:
     assert sanitize_filename(raw) == safe
 
@@ -76,19 +80,23 @@ def test_parse_header_files() -> None:
     assert name == "rec" and files == ["a.dat", "b.dat"]
 
 
-@pytest.mark.parametrize("text, msg", [
-    ("", "no record line"),
-    ("hello world\n", "not a WFDB header"),
-    ("rec/2 2 360\n", "multi-segment"),
-    ("rec 0 360\n", "no signals"),
-    ("rec 2 360 100\nrec.dat 212\n", "2 signals but has 1"),
-])
+@pytest.mark.parametrize(
+    "text, msg",
+    [
+        ("", "no record line"),
+        ("hello world\n", "not a WFDB header"),
+        ("rec/2 2 360\n", "multi-segment"),
+        ("rec 0 360\n", "no signals"),
+        ("rec 2 360 100\nrec.dat 212\n", "2 signals but has 1"),
+    ],
+)
 def test_parse_header_files_rejects_non_headers(text: str, msg: str) -> None:
     with pytest.raises(UploadError, match=msg):
         parse_header_files(text, "x.hea")
 
 
 # -- saving -----------------------------------------------------------------------------------
+
 
 @pytest.mark.realdata
 def test_save_complete_record_loads(dest: Path) -> None:
@@ -124,8 +132,10 @@ def test_default_destination_is_a_private_temporary_folder() -> None:
 
 @pytest.mark.realdata
 def test_file_objects_and_folder_parts_in_names(dest: Path) -> None:
-    files = [("some/dir/100.hea", io.BytesIO((DEMO_DIR / "100.hea").read_bytes())),
-             ("C:\\x\\100.dat", io.BytesIO((DEMO_DIR / "100.dat").read_bytes()))]
+    files = [
+        ("some/dir/100.hea", io.BytesIO((DEMO_DIR / "100.hea").read_bytes())),
+        ("C:\\x\\100.dat", io.BytesIO((DEMO_DIR / "100.dat").read_bytes())),
+    ]
     res = save_wfdb_upload(files, dest)
     assert sorted(p.name for p in dest.iterdir()) == ["100.dat", "100.hea"]
     assert res.records[0].name == "100"
@@ -171,9 +181,11 @@ def test_other_files_are_ignored(dest: Path) -> None:
 
 @pytest.mark.realdata
 def test_browser_renamed_files_are_paired(dest: Path) -> None:
-    files = [("100.hea", (DEMO_DIR / "100.hea").read_bytes()),
-             ("100 (1).dat", (DEMO_DIR / "100.dat").read_bytes()),
-             ("100 (2).atr", (DEMO_DIR / "100.atr").read_bytes())]
+    files = [
+        ("100.hea", (DEMO_DIR / "100.hea").read_bytes()),
+        ("100 (1).dat", (DEMO_DIR / "100.dat").read_bytes()),
+        ("100 (2).atr", (DEMO_DIR / "100.atr").read_bytes()),
+    ]
     res = save_wfdb_upload(files, dest)
     assert sorted(p.name for p in dest.iterdir()) == ["100.atr", "100.dat", "100.hea"]
     assert load_record(res.records[0].base).annotations is not None
@@ -195,8 +207,9 @@ def test_two_records_in_one_upload(dest: Path) -> None:
 
 def test_duplicate_names_after_sanitising(dest: Path) -> None:
     with pytest.raises(UploadError, match="two different uploaded files"):
-        save_wfdb_upload([("a/100.hea", b"100 1 360 1\n100.dat 16\n"), ("b/100.hea", b"100 1 360 2\n100.dat 16\n")],
-                         dest)
+        save_wfdb_upload(
+            [("a/100.hea", b"100 1 360 1\n100.dat 16\n"), ("b/100.hea", b"100 1 360 2\n100.dat 16\n")], dest
+        )
 
 
 @pytest.mark.realdata
@@ -220,8 +233,9 @@ def test_size_limit_while_reading_streams() -> None:
         size = 10  # announces less than it holds
 
     with pytest.raises(UploadError, match="too large"):
-        save_wfdb_upload([("100.hea", (DEMO_DIR / "100.hea").read_bytes()), ("100.dat", Lying(b"\x00" * 5000))],
-                         max_total_bytes=2000)
+        save_wfdb_upload(
+            [("100.hea", (DEMO_DIR / "100.hea").read_bytes()), ("100.dat", Lying(b"\x00" * 5000))], max_total_bytes=2000
+        )
 
 
 @pytest.mark.realdata

@@ -25,9 +25,9 @@ def test_holter_variant_rate_band_and_annotations(demo_dir: Path) -> None:
     f0, p0 = welch(rec.signal[:, 0], rec.fs, nperseg=4096)
     f1, p1 = welch(v.signal[:, 0], v.fs, nperseg=2048)
     lo0, lo1 = p0[(f0 > 5) & (f0 < 15)].mean(), p1[(f1 > 5) & (f1 < 15)].mean()
-    assert lo1 == pytest.approx(lo0, rel=0.2)                    # the QRS band survives
+    assert lo1 == pytest.approx(lo0, rel=0.2)  # the QRS band survives
     hi0, hi1 = p0[(f0 > 50) & (f0 < 60)].mean(), p1[(f1 > 50) & (f1 < 60)].mean()
-    assert hi1 / lo1 < 0.2 * hi0 / lo0                            # 50-60 Hz attenuated
+    assert hi1 / lo1 < 0.2 * hi0 / lo0  # 50-60 Hz attenuated
     # a NaN gap stays a gap
     gappy = rec.signal.copy()
     gappy[36000:37800] = np.nan
@@ -51,5 +51,5 @@ def test_evaluation_protocols(demo_dir: Path, tiny_bundle) -> None:
     assert set(res["modes"]) == set(MODES)
     for m in MODES:
         st = res["modes"][m]["statistics"]
-        assert st["beats"] > 2000, m                              # every beat matched, at every rate
+        assert st["beats"] > 2000, m  # every beat matched, at every rate
     assert res["threshold"] == pytest.approx(tiny_bundle.scorer.threshold)

@@ -34,8 +34,9 @@ RR_S = 0.8
 SYMBOL = {"N": "N", "S": "A", "V": "V", "F": "F", "Q": "Q"}
 
 
-def synthetic(duration_s: float = 90.0, fs: float = FS, ectopic: dict[int, str] | None = None,
-              flag_every: int = 0, seed: int = 0) -> tuple[Record, pd.DataFrame]:
+def synthetic(
+    duration_s: float = 90.0, fs: float = FS, ectopic: dict[int, str] | None = None, flag_every: int = 0, seed: int = 0
+) -> tuple[Record, pd.DataFrame]:
     """A 2-lead record (beats every 0.8 s, a PQRST template added per beat) and its beat table:
     V beats are taller; non-N beats are flagged by class, beat 30 by anomaly only."""
     rng = np.random.default_rng(seed)
@@ -43,13 +44,20 @@ def synthetic(duration_s: float = 90.0, fs: float = FS, ectopic: dict[int, str] 
     samples = np.round(np.arange(0.6, duration_s - 0.6, RR_S) * fs).astype(np.int64)
     m = samples.size
     cls = np.full(m, "N", dtype=object)
-    for i, c in (ectopic if ectopic is not None else {10: "V", 20: "V", 21: "V", 22: "V", 23: "V", 40: "S",
-                                                      50: "S", 51: "S", 52: "S", 60: "F"}).items():
+    for i, c in (
+        ectopic
+        if ectopic is not None
+        else {10: "V", 20: "V", 21: "V", 22: "V", 23: "V", 40: "S", 50: "S", 51: "S", 52: "S", 60: "F"}
+    ).items():
         if i < m:
             cls[i] = c
     tt = np.arange(-0.3, 0.5, 1 / fs)
-    tmpl = (0.15 * np.exp(-0.5 * ((tt + 0.16) / 0.02) ** 2) + 1.2 * np.exp(-0.5 * (tt / 0.01) ** 2)
-            - 0.25 * np.exp(-0.5 * ((tt - 0.03) / 0.008) ** 2) + 0.3 * np.exp(-0.5 * ((tt - 0.25) / 0.04) ** 2))
+    tmpl = (
+        0.15 * np.exp(-0.5 * ((tt + 0.16) / 0.02) ** 2)
+        + 1.2 * np.exp(-0.5 * (tt / 0.01) ** 2)
+        - 0.25 * np.exp(-0.5 * ((tt - 0.03) / 0.008) ** 2)
+        + 0.3 * np.exp(-0.5 * ((tt - 0.25) / 0.04) ** 2)
+    )
     x = np.zeros(n)
     starts = samples - int(round(0.3 * fs))
     amp = np.where(cls == "V", 1.8, 1.0)
@@ -58,8 +66,14 @@ def synthetic(duration_s: float = 90.0, fs: float = FS, ectopic: dict[int, str] 
     np.add.at(x, idx, amp[ok, None] * tmpl[None, :])
     sig = np.stack([x, 0.6 * x], axis=1) + rng.normal(0, 0.01, (n, 2))
     ann = Annotations(samples, np.array([SYMBOL[c] for c in cls], dtype=object), np.full(m, "", dtype=object))
-    rec = Record(name="synth01", signal=sig.astype(np.float32), fs=fs, lead_names=("MLII", "V1"),
-                 units=("mV", "mV"), annotations=ann)
+    rec = Record(
+        name="synth01",
+        signal=sig.astype(np.float32),
+        fs=fs,
+        lead_names=("MLII", "V1"),
+        units=("mV", "mV"),
+        annotations=ann,
+    )
     probs = np.full((m, len(PROB_CLASSES)), 0.02)
     probs[np.arange(m), [PROB_CLASSES.index(c) for c in cls]] = 0.92
     score = rng.uniform(0.1, 0.8, m)
@@ -69,17 +83,28 @@ def synthetic(duration_s: float = 90.0, fs: float = FS, ectopic: dict[int, str] 
     anomaly_flag = score >= 1.0
     if flag_every:
         class_flag = class_flag | (np.arange(m) % flag_every == 0)
-    reason = np.where(class_flag & anomaly_flag, "class+anomaly",
-                      np.where(class_flag, "class", np.where(anomaly_flag, "anomaly", "")))
+    reason = np.where(
+        class_flag & anomaly_flag, "class+anomaly", np.where(class_flag, "class", np.where(anomaly_flag, "anomaly", ""))
+    )
     rr = np.diff(samples) / fs
-    df = pd.DataFrame({
-        "sample": samples, "time_s": samples / fs, "lead": "MLII",
-        "rr_prev_s": np.r_[np.nan, rr], "rr_next_s": np.r_[rr, np.nan], "pred_class": cls.astype(str),
-        **{f"prob_{c}": probs[:, k] for k, c in enumerate(PROB_CLASSES)},
-        "anomaly_score": score, "flagged": class_flag | anomaly_flag, "flag_reason": reason,
-        "ref_symbol": ann.symbol.astype(str), "ref_class": cls.astype(str),
-        "quality": "good", "af": False,
-    })[beat_columns()]
+    df = pd.DataFrame(
+        {
+            "sample": samples,
+            "time_s": samples / fs,
+            "lead": "MLII",
+            "rr_prev_s": np.r_[np.nan, rr],
+            "rr_next_s": np.r_[rr, np.nan],
+            "pred_class": cls.astype(str),
+            **{f"prob_{c}": probs[:, k] for k, c in enumerate(PROB_CLASSES)},
+            "anomaly_score": score,
+            "flagged": class_flag | anomaly_flag,
+            "flag_reason": reason,
+            "ref_symbol": ann.symbol.astype(str),
+            "ref_class": cls.astype(str),
+            "quality": "good",
+            "af": False,
+        }
+    )[beat_columns()]
     validate_beat_table(df)
     return rec, df
 
@@ -94,6 +119,7 @@ def _n_points(fig) -> int:
 
 
 # --- grid ------------------------------------------------------------------------------------
+
 
 def test_grid_lines_spacing() -> None:
     g = ecg_grid_lines(10.0, 12.0, -1.0, 1.5)
@@ -122,8 +148,8 @@ def test_grid_shapes_are_two_polyline_traces() -> None:
     assert len(traces) == 2
     minor, major = traces
     # each line is 2 points + a None separator
-    assert sum(v is None for v in major.x) == 6 + 3      # x: 0..1 by 0.2; y: 0, 0.5, 1
-    assert sum(v is None for v in minor.x) == 20 + 8     # the other 0.04 s / 0.1 mV lines
+    assert sum(v is None for v in major.x) == 6 + 3  # x: 0..1 by 0.2; y: 0, 0.5, 1
+    assert sum(v is None for v in minor.x) == 20 + 8  # the other 0.04 s / 0.1 mV lines
     assert minor.line.color != major.line.color
 
 
@@ -145,6 +171,7 @@ def test_apply_ecg_grid_on_a_subplot_anchors_to_its_own_x_axis() -> None:
 
 
 # --- strip -----------------------------------------------------------------------------------
+
 
 def test_strip_sends_only_its_window(rec_beats) -> None:
     rec, beats = rec_beats
@@ -230,6 +257,7 @@ def test_strip_leads_stacked_on_major_lines_without_overlap(rec_beats) -> None:
 
 # --- overview --------------------------------------------------------------------------------
 
+
 def test_overview_point_budget_30_min_two_leads() -> None:
     rec, beats = synthetic(duration_s=1800.0, flag_every=4)  # 648,000 samples x 2 leads
     assert rec.n_samples == 648_000 and beats["flagged"].sum() > 500
@@ -271,11 +299,18 @@ def test_overview_markers_by_class_and_threshold(rec_beats) -> None:
 
 # --- beat detail, HR trend, confusion matrix ---------------------------------------------------
 
+
 def test_beat_detail_figure() -> None:
     fs, pre_s = 100.0, 0.25
     wave = np.sin(np.linspace(0, 3, 70))
-    fig = beat_detail_figure(wave, wave * 0.9, fs, pre_s, {"N": 0.1, "V": 0.85, "S": 0.05},
-                             {"rr_prev_s": 0.5, "rr_next_s": 1.1, "rr_local_s": 0.8})
+    fig = beat_detail_figure(
+        wave,
+        wave * 0.9,
+        fs,
+        pre_s,
+        {"N": 0.1, "V": 0.85, "S": 0.05},
+        {"rr_prev_s": 0.5, "rr_next_s": 1.1, "rr_local_s": 0.8},
+    )
     assert [tr.type for tr in fig.data] == ["scatter", "scatter", "bar"]
     assert fig.data[0].x[0] == pytest.approx(-250.0) and fig.data[0].x[25] == pytest.approx(0.0)
     bar = fig.data[2]
@@ -316,8 +351,13 @@ def test_viz_does_not_import_streamlit() -> None:
     root = Path(__file__).resolve().parents[1] / "ecg" / "viz"
     for py in root.glob("*.py"):
         for node in ast.walk(ast.parse(py.read_text())):
-            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
             assert not any(n.split(".")[0] == "streamlit" for n in names), py
 
 
@@ -326,9 +366,9 @@ def test_af_spans_by_hand() -> None:
 
     t = np.arange(20, dtype=float) * 2.0  # a beat every 2 s
     mark = np.zeros(20, bool)
-    mark[2:5] = True     # 4-8 s
-    mark[6:8] = True     # 12-14 s: 4 s after the first span, joined with merge_gap_s=10
-    mark[15:18] = True   # 30-34 s: 16 s later, separate
+    mark[2:5] = True  # 4-8 s
+    mark[6:8] = True  # 12-14 s: 4 s after the first span, joined with merge_gap_s=10
+    mark[15:18] = True  # 30-34 s: 16 s later, separate
     beats = pd.DataFrame({"time_s": t, "af": mark})
     assert af_spans(beats) == [(4.0, 14.0), (30.0, 34.0)]
     assert af_spans(beats, merge_gap_s=1.0) == [(4.0, 8.0), (12.0, 14.0), (30.0, 34.0)]

@@ -49,27 +49,30 @@ def _threshold_label(fig: go.Figure):
 
 # --- clickable_traces / mark_window -------------------------------------------------------------
 
+
 def test_clickable_traces_adds_an_invisible_marker_trace_per_line() -> None:
     y = np.sin(np.arange(1000) / 50.0)
     y[7] = np.nan
-    fig = go.Figure([
-        go.Scatter(y=y, x0=2.0, dx=0.5, mode="lines", hovertemplate="%{x:.3f} s<extra>MLII</extra>"),
-        go.Scatter(x=[0.0, 1.0, 2.0], y=[1.0, 2.0, 3.0], mode="lines", yaxis="y2"),
-        go.Scatter(x=[0.0, 1.0], y=[1.0, 2.0], mode="lines", fill="tonexty"),   # a band: not clickable
-        go.Scatter(x=[0.5], y=[1.0], mode="markers"),                            # already selectable
-    ])
+    fig = go.Figure(
+        [
+            go.Scatter(y=y, x0=2.0, dx=0.5, mode="lines", hovertemplate="%{x:.3f} s<extra>MLII</extra>"),
+            go.Scatter(x=[0.0, 1.0, 2.0], y=[1.0, 2.0, 3.0], mode="lines", yaxis="y2"),
+            go.Scatter(x=[0.0, 1.0], y=[1.0, 2.0], mode="lines", fill="tonexty"),  # a band: not clickable
+            go.Scatter(x=[0.5], y=[1.0], mode="markers"),  # already selectable
+        ]
+    )
     clickable_traces(fig, max_points=100)
     targets = _click_targets(fig)
     assert len(fig.data) == 6 and len(targets) == 2
     a, b = targets
     assert len(a.x) == 100 and a.marker.opacity == 0 and a.showlegend is False
-    np.testing.assert_allclose(np.diff(a.x) % 0.5, 0.0)          # on the line's own samples
+    np.testing.assert_allclose(np.diff(a.x) % 0.5, 0.0)  # on the line's own samples
     assert a.x[0] == pytest.approx(2.0) and a.x[-1] == pytest.approx(2.0 + 0.5 * 999)
     assert np.isfinite(a.y).all()
-    assert a.hovertemplate == "%{x:.3f} s<extra>MLII</extra>"     # the target takes over the hover
+    assert a.hovertemplate == "%{x:.3f} s<extra>MLII</extra>"  # the target takes over the hover
     assert fig.data[0].hoverinfo == "skip" and fig.data[0].hovertemplate is None
     assert list(b.x) == [0.0, 1.0, 2.0] and b.yaxis == "y2" and b.hovertemplate == "%{x:.2f} s"
-    assert fig.data[2].hoverinfo is None                          # the band is left alone
+    assert fig.data[2].hoverinfo is None  # the band is left alone
 
 
 def test_clickable_traces_keeps_nan_points_out() -> None:
@@ -89,6 +92,7 @@ def test_mark_window_shades_every_row() -> None:
 
 
 # --- the overview's bounded score lane ------------------------------------------------------------
+
 
 def test_score_lane_is_bounded_0_to_100(rec_beats) -> None:
     rec, beats = rec_beats
@@ -121,6 +125,7 @@ def test_empty_lane(rec_beats) -> None:
 
 # --- the dashboard's overview and strip ------------------------------------------------------------
 
+
 def test_review_overview_figure(rec_beats) -> None:
     rec, beats = rec_beats
     fig = review_overview_figure(rec, beats, "V1", threshold=0.5, t0=20.0, strip_s=10.0)
@@ -141,7 +146,7 @@ def test_review_overview_figure(rec_beats) -> None:
 
 def test_review_strip_figure(rec_beats) -> None:
     rec, beats = rec_beats
-    sel = int(beats["sample"].iloc[20])                 # a flagged V beat at 16.6 s
+    sel = int(beats["sample"].iloc[20])  # a flagged V beat at 16.6 s
     fig = review_strip_figure(rec, beats, 12.0, 10.0, ["MLII", "V1"], True, sel)
     targets = _click_targets(fig)
     assert len(targets) == 2 and all(len(t.x) == CLICK_POINTS_STRIP for t in targets)

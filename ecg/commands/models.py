@@ -46,8 +46,10 @@ def _train(args: argparse.Namespace) -> int:
     secs = bundle.metadata["train_seconds"]["total"]
     print(f"wrote {out} (version {bundle.version}) in {secs:.0f} s; log: {out}.log.jsonl")
     v = bundle.metadata["validation"]
-    print(f"validation (DS1 held-out patients {', '.join(bundle.metadata['val_records'])}): "
-          f"autoencoder ROC-AUC {v['val_roc_auc']:.3f}, rr_weight {v['chosen_rr_weight']}")
+    print(
+        f"validation (DS1 held-out patients {', '.join(bundle.metadata['val_records'])}): "
+        f"autoencoder ROC-AUC {v['val_roc_auc']:.3f}, rr_weight {v['chosen_rr_weight']}"
+    )
     return 0
 
 
@@ -58,8 +60,9 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     bundle = load_bundle(args.bundle)
     records = args.records or list(split_records(args.split))
-    modes = {"both": ("reference", "end_to_end"),
-             "all": ("reference", "end_to_end", "cross_lead", "cross_device")}.get(args.mode, (args.mode,))
+    modes = {"both": ("reference", "end_to_end"), "all": ("reference", "end_to_end", "cross_lead", "cross_device")}.get(
+        args.mode, (args.mode,)
+    )
     result = evaluate_records(bundle, records, args.data_dir, modes=modes, progress=not args.quiet)
     cmd = _command_line()
     md, js = write_report(result, args.out, cmd, name=args.name)
@@ -72,11 +75,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("train", help="train both GRU models on DS1 and write a bundle")
     p.add_argument("--data-dir", required=True, help="WFDB directory holding the MIT-BIH DS1 records")
-    p.add_argument("--out", type=Path, default=None,
-                   help="bundle file to write (default: the shipped evaluation bundle, or with --production the "
-                        "production bundle)")
-    p.add_argument("--production", action="store_true",
-                   help="train the production bundle: the same recipe on all 44 non-paced MIT-BIH records")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="bundle file to write (default: the shipped evaluation bundle, or with --production the "
+        "production bundle)",
+    )
+    p.add_argument(
+        "--production",
+        action="store_true",
+        help="train the production bundle: the same recipe on all 44 non-paced MIT-BIH records",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--cell", choices=["gru", "lstm"], default="gru")
@@ -85,22 +95,29 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--n-classifiers", type=int, default=None, help="classifier ensemble members (default 1)")
     p.add_argument("--records", nargs="*", default=None, help="training records (default: DS1)")
     p.add_argument("--val-records", nargs="*", default=None, help="held-out validation patients (within DS1)")
-    p.add_argument("--evaluate-ds2", action="store_true",
-                   help="after training, store DS2 results in the bundle's metadata (never used for choices)")
+    p.add_argument(
+        "--evaluate-ds2",
+        action="store_true",
+        help="after training, store DS2 results in the bundle's metadata (never used for choices)",
+    )
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_train)
 
     p = sub.add_parser("evaluate", help="EC57 evaluation of a bundle on DS2 (inter-patient)")
     p.add_argument("--data-dir", required=True, help="WFDB directory holding the MIT-BIH records")
-    p.add_argument("--bundle", default="ds1",
-                   help="bundle name (ds1, production) or file (default: ds1, the evaluation bundle)")
+    p.add_argument(
+        "--bundle", default="ds1", help="bundle name (ds1, production) or file (default: ds1, the evaluation bundle)"
+    )
     p.add_argument("--split", default="DS2")
     p.add_argument("--records", nargs="*", default=None)
-    p.add_argument("--mode", choices=["reference", "end_to_end", "cross_lead", "cross_device", "primary_lead", "both",
-                                      "all"],
-                   default="all", help="reference beat positions, end to end (every lead as real use), the "
-                   "second lead only (cross-lead), resampled to a 128 Hz Holter (cross-device); both = the first "
-                   "two; all (default) = the four")
+    p.add_argument(
+        "--mode",
+        choices=["reference", "end_to_end", "cross_lead", "cross_device", "primary_lead", "both", "all"],
+        default="all",
+        help="reference beat positions, end to end (every lead as real use), the "
+        "second lead only (cross-lead), resampled to a 128 Hz Holter (cross-device); both = the first "
+        "two; all (default) = the four",
+    )
     p.add_argument("--out", type=Path, default=Path("reports"))
     p.add_argument("--name", default="ds2_evaluation")
     p.add_argument("--quiet", action="store_true")

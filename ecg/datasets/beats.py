@@ -11,9 +11,10 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Literal
+from typing import Literal
 
 import numpy as np
 
@@ -56,11 +57,21 @@ class BeatDataset:
     def __len__(self) -> int:
         return int(self.sample.size)
 
-    def subset(self, mask: np.ndarray) -> "BeatDataset":
+    def subset(self, mask: np.ndarray) -> BeatDataset:
         """Rows where ``mask`` is True (or the given indices)."""
-        return BeatDataset(self.waves[mask], self.rr[mask], self.label[mask], self.symbol[mask],
-                           self.record[mask], self.sample[mask], self.config, self.peaks, self.dropped, self.rr_names,
-                           None if self.rhythm is None else self.rhythm[mask])
+        return BeatDataset(
+            self.waves[mask],
+            self.rr[mask],
+            self.label[mask],
+            self.symbol[mask],
+            self.record[mask],
+            self.sample[mask],
+            self.config,
+            self.peaks,
+            self.dropped,
+            self.rr_names,
+            None if self.rhythm is None else self.rhythm[mask],
+        )
 
     def records_mask(self, records: Iterable[str]) -> np.ndarray:
         return np.isin(self.record, list(records))
@@ -91,8 +102,9 @@ def cache_key(records: list[str], data_dir: Path, lead: int | str | None, config
     return h.hexdigest()[:20]
 
 
-def record_dataset(name: str, data_dir: Path, lead: int | str | None, config: BeatConfig,
-                   peaks: PeakSource) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+def record_dataset(
+    name: str, data_dir: Path, lead: int | str | None, config: BeatConfig, peaks: PeakSource
+) -> tuple[dict[str, np.ndarray], dict[str, int]]:
     """Beats of one record as arrays, plus the drop counts."""
     rec = load_record(name, data_dir, require_annotations=True)
     j = choose_lead(rec.lead_names, lead)
@@ -125,8 +137,9 @@ def record_dataset(name: str, data_dir: Path, lead: int | str | None, config: Be
         "symbol": sym_kept.astype("<U2"),
         "record": np.full(len(b), name, dtype="<U16"),
         "sample": b.sample.astype(np.int64),
-        "rhythm": rhythm_at(rec.annotations.sample, rec.annotations.symbol, rec.annotations.aux,
-                            b.sample).astype("<U16"),
+        "rhythm": rhythm_at(rec.annotations.sample, rec.annotations.symbol, rec.annotations.aux, b.sample).astype(
+            "<U16"
+        ),
     }
     return arrays, {**b.dropped, **extra}
 
@@ -157,8 +170,18 @@ def build_beat_dataset(
         if path.is_file():
             with np.load(path, allow_pickle=False) as z:
                 meta = json.loads(str(z["meta"]))
-                return BeatDataset(z["waves"], z["rr"], z["label"], z["symbol"], z["record"], z["sample"],
-                                   config, peaks, meta["dropped"], rhythm=z["rhythm"])
+                return BeatDataset(
+                    z["waves"],
+                    z["rr"],
+                    z["label"],
+                    z["symbol"],
+                    z["record"],
+                    z["sample"],
+                    config,
+                    peaks,
+                    meta["dropped"],
+                    rhythm=z["rhythm"],
+                )
     t0 = time.perf_counter()
     parts, dropped = [], {}
     for r in records:
@@ -167,10 +190,22 @@ def build_beat_dataset(
         dropped[r] = drops
         if verbose:
             print(f"  {r}: {arrays['sample'].size} beats, dropped {drops}", flush=True)
-    cat = {k: np.concatenate([p[k] for p in parts]) if parts else np.empty(0) for k in
-           ("waves", "rr", "label", "symbol", "record", "sample", "rhythm")}
-    ds = BeatDataset(cat["waves"], cat["rr"], cat["label"], cat["symbol"], cat["record"], cat["sample"], config,
-                     peaks, dropped, rhythm=cat["rhythm"])
+    cat = {
+        k: np.concatenate([p[k] for p in parts]) if parts else np.empty(0)
+        for k in ("waves", "rr", "label", "symbol", "record", "sample", "rhythm")
+    }
+    ds = BeatDataset(
+        cat["waves"],
+        cat["rr"],
+        cat["label"],
+        cat["symbol"],
+        cat["record"],
+        cat["sample"],
+        config,
+        peaks,
+        dropped,
+        rhythm=cat["rhythm"],
+    )
     if path is not None:
         meta = json.dumps({"dropped": dropped, "records": records, "seconds": time.perf_counter() - t0})
         with atomic_path(path) as tmp:

@@ -10,8 +10,9 @@ from ecg.io.records import Record
 NOISE_KINDS: tuple[str, ...] = ("white", "brown", "emg")
 
 
-def noise_record(kind: str = "white", seconds: float = 1800.0, fs: float = 360.0, rms_mv: float = 0.5,
-                 seed: int = 3) -> Record:
+def noise_record(
+    kind: str = "white", seconds: float = 1800.0, fs: float = 360.0, rms_mv: float = 0.5, seed: int = 3
+) -> Record:
     """A two-lead recording of pure noise and nothing else (float32 mV at ``fs`` Hz): ``white``
     (Gaussian), ``brown`` (integrated white noise, 2 s moving mean removed) or ``emg``
     (20-150 Hz band, capped below fs/2), scaled to ``rms_mv``; the second lead is the first

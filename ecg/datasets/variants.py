@@ -20,8 +20,9 @@ HOLTER_FS_HZ = 128.0
 HOLTER_BAND_HZ = (0.05, 40.0)
 
 
-def holter_variant(record: Record, fs_out: float = HOLTER_FS_HZ, band_hz: tuple[float, float] = HOLTER_BAND_HZ
-                   ) -> Record:
+def holter_variant(
+    record: Record, fs_out: float = HOLTER_FS_HZ, band_hz: tuple[float, float] = HOLTER_BAND_HZ
+) -> Record:
     """``record`` as a recorder at ``fs_out`` Hz with a ``band_hz`` (low, high) pass band would
     have recorded it. Every lead is band-passed then resampled; NaN gaps stay gaps. Annotation
     samples are rescaled to ``fs_out`` (rounded). The name gains ``@<fs>Hz``."""
@@ -34,8 +35,9 @@ def holter_variant(record: Record, fs_out: float = HOLTER_FS_HZ, band_hz: tuple[
     if ann is not None:
         samples = np.clip(np.round(ann.sample * (fs_out / record.fs)).astype(np.int64), 0, max(y.shape[0] - 1, 0))
         ann = Annotations(samples, ann.symbol, ann.aux, ann.extension)
-    return dataclasses.replace(record, name=f"{record.name}@{fs_out:g}Hz", signal=y.astype(np.float32),
-                               fs=float(fs_out), annotations=ann)
+    return dataclasses.replace(
+        record, name=f"{record.name}@{fs_out:g}Hz", signal=y.astype(np.float32), fs=float(fs_out), annotations=ann
+    )
 
 
 __all__ = ["HOLTER_BAND_HZ", "HOLTER_FS_HZ", "holter_variant"]

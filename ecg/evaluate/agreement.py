@@ -23,10 +23,10 @@ from ecg.evaluate.metrics import CLASSES_5, confusion_matrix, ec57_statistics
 class Comparison:
     """Beat-by-beat agreement with the reference annotations (counts of beats)."""
 
-    cm: np.ndarray          # 5x5 N,S,V,F,Q reference (rows) x predicted (columns), matched beats
-    missed: np.ndarray      # reference beats per class with no detection
-    extra: np.ndarray       # detections per predicted class with no reference beat
-    stats: dict[str, Any]   # ec57_statistics(cm, missed, extra)
+    cm: np.ndarray  # 5x5 N,S,V,F,Q reference (rows) x predicted (columns), matched beats
+    missed: np.ndarray  # reference beats per class with no detection
+    extra: np.ndarray  # detections per predicted class with no reference beat
+    stats: dict[str, Any]  # ec57_statistics(cm, missed, extra)
 
     @property
     def matched(self) -> int:
@@ -47,8 +47,13 @@ class Comparison:
         [0, 1], NaN without beats) with their ``tp``, ``fn``, ``fp`` counts; a detection is
         matched within 150 ms by the scoring."""
         tp, fn, fp = self.matched, int(self.missed.sum()), int(self.extra.sum())
-        return {"se": tp / (tp + fn) if tp + fn else float("nan"),
-                "ppv": tp / (tp + fp) if tp + fp else float("nan"), "tp": tp, "fn": fn, "fp": fp}
+        return {
+            "se": tp / (tp + fn) if tp + fn else float("nan"),
+            "ppv": tp / (tp + fp) if tp + fp else float("nan"),
+            "tp": tp,
+            "fn": fn,
+            "fp": fp,
+        }
 
     def table(self) -> pd.DataFrame:
         """TP, FN, FP and Se / +P (text, in %, "-" when undefined) for beat detection, per
@@ -74,8 +79,9 @@ def compare_reference(beats: pd.DataFrame, missed: pd.DataFrame, label_column: s
     ref = beats["ref_class"].astype(str)
     matched = beats[ref != ""]
     extra = beats[ref == ""]
-    cm = confusion_matrix(matched["ref_class"].astype(str).to_numpy(), matched[label_column].astype(str).to_numpy(),
-                          CLASSES_5)
+    cm = confusion_matrix(
+        matched["ref_class"].astype(str).to_numpy(), matched[label_column].astype(str).to_numpy(), CLASSES_5
+    )
     miss = np.array([int((missed["ref_class"].astype(str) == c).sum()) for c in CLASSES_5])
     ext = np.array([int((extra[label_column].astype(str) == c).sum()) for c in CLASSES_5])
     return Comparison(cm=cm, missed=miss, extra=ext, stats=ec57_statistics(cm, miss, ext))

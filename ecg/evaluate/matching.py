@@ -18,10 +18,10 @@ MATCH_WINDOW_S = 0.150
 class BeatMatch:
     """Result of matching: index pairs into the reference and test arrays, and the leftovers."""
 
-    ref_idx: np.ndarray      # matched reference beats (indices into ref)
-    test_idx: np.ndarray     # their matched detections (indices into test)
-    missed_idx: np.ndarray   # reference beats with no detection (false negatives)
-    extra_idx: np.ndarray    # detections with no reference beat (false positives)
+    ref_idx: np.ndarray  # matched reference beats (indices into ref)
+    test_idx: np.ndarray  # their matched detections (indices into test)
+    missed_idx: np.ndarray  # reference beats with no detection (false negatives)
+    extra_idx: np.ndarray  # detections with no reference beat (false positives)
 
     @property
     def tp(self) -> int:
@@ -134,15 +134,22 @@ class DetectionStats:
     def ppv(self) -> float:
         return self.tp / (self.tp + self.fp) if self.tp + self.fp else float("nan")
 
-    def __add__(self, other: "DetectionStats") -> "DetectionStats":
+    def __add__(self, other: DetectionStats) -> DetectionStats:
         return DetectionStats(self.tp + other.tp, self.fn + other.fn, self.fp + other.fp)
 
     def as_dict(self) -> dict:
         return {"tp": self.tp, "fn": self.fn, "fp": self.fp, "se": self.se, "ppv": self.ppv}
 
 
-def detection_stats(ref: np.ndarray, test: np.ndarray, fs: float, *, exclude: np.ndarray | None = None,
-                    start_sample: int = 0, tolerance_s: float = MATCH_WINDOW_S) -> DetectionStats:
+def detection_stats(
+    ref: np.ndarray,
+    test: np.ndarray,
+    fs: float,
+    *,
+    exclude: np.ndarray | None = None,
+    start_sample: int = 0,
+    tolerance_s: float = MATCH_WINDOW_S,
+) -> DetectionStats:
     """Match and count. Beats (reference or detected) before ``start_sample`` or inside the
     ``exclude`` intervals are left out, as bxb does with its start time and flutter episodes."""
     ref = np.asarray(ref, np.int64)

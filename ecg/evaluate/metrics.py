@@ -19,7 +19,7 @@ jκ (Mar et al. 2011) = κ/2 + (Se_S + +P_S + Se_V + +P_V)/8, with Cohen's κ ov
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -51,8 +51,16 @@ def per_class_stats(cm: np.ndarray, labels: Sequence[str]) -> dict[str, dict[str
         fp = cm[:, i].sum() - tp
         tn = total - tp - fn - fp
         se, ppv = _safe(tp, tp + fn), _safe(tp, tp + fp)
-        out[c] = {"tp": int(tp), "fn": int(fn), "fp": int(fp), "tn": int(tn), "se": se, "ppv": ppv,
-                  "fpr": _safe(fp, fp + tn), "f1": _safe(2 * tp, 2 * tp + fp + fn)}
+        out[c] = {
+            "tp": int(tp),
+            "fn": int(fn),
+            "fp": int(fp),
+            "tn": int(tn),
+            "se": se,
+            "ppv": ppv,
+            "fpr": _safe(fp, fp + tn),
+            "f1": _safe(2 * tp, 2 * tp + fp + fn),
+        }
     return out
 
 
@@ -72,7 +80,7 @@ def cohen_kappa(cm: np.ndarray) -> float:
     if n == 0:
         return float("nan")
     po = np.trace(cm) / n
-    pe = float((cm.sum(0) * cm.sum(1)).sum()) / n ** 2
+    pe = float((cm.sum(0) * cm.sum(1)).sum()) / n**2
     return float((po - pe) / (1 - pe)) if pe < 1 else float("nan")
 
 
@@ -102,8 +110,16 @@ def ec57_statistics(cm: np.ndarray, missed: Sequence[int] | None = None, extra: 
         # TN: every beat that is neither TP, FN nor FP for this class.
         tn = total - tp - fn - fp - sum(cm[r, cls] for r in range(5) if r != cls and r not in fp_rows)
         se, ppv = _safe(tp, tp + fn), _safe(tp, tp + fp)
-        return {"tp": int(tp), "fn": int(fn), "fp": int(fp), "tn": int(tn), "se": se, "ppv": ppv,
-                "fpr": _safe(fp, fp + tn), "f1": _safe(2 * tp, 2 * tp + fn + fp)}
+        return {
+            "tp": int(tp),
+            "fn": int(fn),
+            "fp": int(fp),
+            "tn": int(tn),
+            "se": se,
+            "ppv": ppv,
+            "fpr": _safe(fp, fp + tn),
+            "f1": _safe(2 * tp, 2 * tp + fn + fp),
+        }
 
     veb = gross(V, fp_rows=[N, S])
     sveb = gross(S, fp_rows=[N, V, F])

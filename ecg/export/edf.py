@@ -45,7 +45,7 @@ _SHORT_RECORDS_S = (0.5, 0.25, 0.2, 0.1)
 def _fit8(x: float, up: bool) -> float:
     """``x`` rounded outwards (up or down) to a value whose decimal text fits 8 characters."""
     for d in range(6, -1, -1):
-        q = 10.0 ** d
+        q = 10.0**d
         v = (math.ceil(x * q) if up else math.floor(x * q)) / q
         text = f"{v:.{d}f}".rstrip("0").rstrip(".") if d else f"{v:.0f}"
         if len(text) <= 8:
@@ -92,8 +92,11 @@ def beat_annotation_texts(beats: pd.DataFrame, class_column: str = "pred_class")
     """EDF+ annotation texts of the beats: class plus ``flag`` / ``flag:<reason>``."""
     cls = beats[class_column].to_numpy(dtype=object)
     flagged = beats["flagged"].to_numpy(dtype=bool) if "flagged" in beats.columns else np.zeros(len(beats), bool)
-    reason = beats["flag_reason"].to_numpy(dtype=object) if "flag_reason" in beats.columns \
+    reason = (
+        beats["flag_reason"].to_numpy(dtype=object)
+        if "flag_reason" in beats.columns
         else np.full(len(beats), "", object)
+    )
     out = []
     for c, f, r in zip(cls, flagged, reason):
         c = str(c) if isinstance(c, str) and c else "?"
@@ -101,8 +104,14 @@ def beat_annotation_texts(beats: pd.DataFrame, class_column: str = "pred_class")
     return out
 
 
-def write_edf(record: Record, beats: pd.DataFrame, path: str | os.PathLike, *,
-              start_time: datetime | None = None, class_column: str = "pred_class") -> Path:
+def write_edf(
+    record: Record,
+    beats: pd.DataFrame,
+    path: str | os.PathLike,
+    *,
+    start_time: datetime | None = None,
+    class_column: str = "pred_class",
+) -> Path:
     """Write ``record``'s signal (all leads, mV) and ``beats`` as EDF+ annotations to
     ``path`` atomically; see the module docstring for the layout. ``start_time`` sets the
     EDF start date and time (else 00:00:00 and an unknown date)."""
@@ -122,30 +131,59 @@ def write_edf(record: Record, beats: pd.DataFrame, path: str | os.PathLike, *,
         for j in range(n_leads):
             runs = _nan_runs(nan[:, j])
             if runs:
-                log.warning("%s: lead %s: %d NaN samples in %d runs written as %g mV in the EDF file",
-                            record.name, record.lead_names[j], int(nan[:, j].sum()), len(runs), NAN_FILL_MV)
+                log.warning(
+                    "%s: lead %s: %d NaN samples in %d runs written as %g mV in the EDF file",
+                    record.name,
+                    record.lead_names[j],
+                    int(nan[:, j].sum()),
+                    len(runs),
+                    NAN_FILL_MV,
+                )
             for a, b in runs:
-                annotations.append(EdfAnnotation(round(a / fs, 6), round((b - a) / fs, 6),
-                                                 f"NaN->{NAN_FILL_MV:g} {_ascii(record.lead_names[j], 16)}"))
+                annotations.append(
+                    EdfAnnotation(
+                        round(a / fs, 6),
+                        round((b - a) / fs, 6),
+                        f"NaN->{NAN_FILL_MV:g} {_ascii(record.lead_names[j], 16)}",
+                    )
+                )
     if n_padded > n:
         sig = np.concatenate([sig, np.repeat(sig[-1:], n_padded - n, axis=0)])
         annotations.append(EdfAnnotation(round(n / fs, 6), round((n_padded - n) / fs, 6), "padding"))
-        log.info("%s: EDF signal padded from %d to %d samples (whole %g-s data records)",
-                 record.name, n, n_padded, duration_rec)
+        log.info(
+            "%s: EDF signal padded from %d to %d samples (whole %g-s data records)",
+            record.name,
+            n,
+            n_padded,
+            duration_rec,
+        )
 
     texts = beat_annotation_texts(beats, class_column)
-    onsets = beats["time_s"].to_numpy(dtype=np.float64) if "time_s" in beats.columns \
+    onsets = (
+        beats["time_s"].to_numpy(dtype=np.float64)
+        if "time_s" in beats.columns
         else beats["sample"].to_numpy(dtype=np.float64) / fs
+    )
     annotations.extend(EdfAnnotation(round(float(o), 6), None, txt) for o, txt in zip(onsets, texts))
 
     signals = []
     for j in range(n_leads):
         unit = record.units[j] if j < len(record.units) and record.units[j] else "mV"
-        signals.append(EdfSignal(sig[:, j], sampling_frequency=fs, label=_ascii(record.lead_names[j], 16),
-                                 physical_dimension=_ascii(unit, 8), physical_range=physical_range(sig[:, j])))
+        signals.append(
+            EdfSignal(
+                sig[:, j],
+                sampling_frequency=fs,
+                label=_ascii(record.lead_names[j], 16),
+                physical_dimension=_ascii(unit, 8),
+                physical_range=physical_range(sig[:, j]),
+            )
+        )
     kwargs = {}
     if start_time is not None:
-        kwargs = {"recording": Recording(startdate=start_time.date()), "starttime": start_time.time().replace(microsecond=0)}
+        kwargs = {
+            "recording": Recording(startdate=start_time.date()),
+            "starttime": start_time.time().replace(microsecond=0),
+        }
     edf = Edf(signals, data_record_duration=duration_rec, annotations=annotations, **kwargs)
     return atomic_write_with(path, lambda tmp: edf.write(tmp))
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 import math
 import os
 import textwrap
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -42,12 +43,12 @@ if TYPE_CHECKING:
 
 MM_PER_INCH = 25.4
 PAGE_W_MM, PAGE_H_MM = 297.0, 210.0  # A4 landscape
-STRIP_S = 10.0                        # seconds per strip -> 250 mm
-STRIP_MV = 4.0                        # millivolts per strip -> 40 mm
+STRIP_S = 10.0  # seconds per strip -> 250 mm
+STRIP_MV = 4.0  # millivolts per strip -> 40 mm
 STRIPS_PER_PAGE = 3
 ECTOPIC_RUN_CLASSES = ("V", "S")
 MIN_RUN = 3
-PAUSE_S = 2.0                         # RR (s) beyond which a beat is next to a pause
+PAUSE_S = 2.0  # RR (s) beyond which a beat is next to a pause
 AF_EPISODES_LISTED = 6
 STRIP_GID = "ecg-strip"
 _DASH = "-"
@@ -57,6 +58,7 @@ _CLASS_NAMES = {"N": "normal", "S": "supraventricular", "V": "ventricular", "F":
 # --------------------------------------------------------------------------------------------
 # strip selection
 # --------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class StripSelection:
@@ -71,21 +73,29 @@ class StripSelection:
     sentence: str
 
 
-def ectopic_runs(beats: pd.DataFrame, classes: tuple[str, ...] = ECTOPIC_RUN_CLASSES,
-                 min_len: int = MIN_RUN) -> pd.DataFrame:
+def ectopic_runs(
+    beats: pd.DataFrame, classes: tuple[str, ...] = ECTOPIC_RUN_CLASSES, min_len: int = MIN_RUN
+) -> pd.DataFrame:
     """Runs of ``>= min_len`` consecutive beats of the same predicted class in ``classes``:
     columns ``first`` (row position), ``length``, ``cls``, ``time_s`` (s)."""
     cls = beats["pred_class"].astype(str).to_numpy() if len(beats) else np.empty(0, object)
     if cls.size == 0:
-        return pd.DataFrame({"first": pd.Series(dtype=int), "length": pd.Series(dtype=int),
-                             "cls": pd.Series(dtype=object), "time_s": pd.Series(dtype=float)})
+        return pd.DataFrame(
+            {
+                "first": pd.Series(dtype=int),
+                "length": pd.Series(dtype=int),
+                "cls": pd.Series(dtype=object),
+                "time_s": pd.Series(dtype=float),
+            }
+        )
     change = np.flatnonzero(cls[1:] != cls[:-1]) + 1
     starts = np.r_[0, change]
     lengths = np.diff(np.r_[starts, cls.size])
     keep = np.isin(cls[starts], list(classes)) & (lengths >= min_len)
     starts, lengths = starts[keep], lengths[keep]
-    return pd.DataFrame({"first": starts, "length": lengths, "cls": cls[starts],
-                         "time_s": beats["time_s"].to_numpy(float)[starts]})
+    return pd.DataFrame(
+        {"first": starts, "length": lengths, "cls": cls[starts], "time_s": beats["time_s"].to_numpy(float)[starts]}
+    )
 
 
 def _strip_candidates(beats: pd.DataFrame, pause_s: float = PAUSE_S) -> np.ndarray:
@@ -153,18 +163,26 @@ def select_strip_beats(beats: pd.DataFrame, max_strips: int = 30) -> StripSelect
     unflagged = len(pos) - shown_flagged
     run_text = ""
     if n_run_firsts:
-        run_text = (f"the first beat of each of the {n_runs} V/S runs (>= {MIN_RUN} consecutive beats)"
-                    if n_run_firsts == n_runs else
-                    f"the first beat of {n_run_firsts} of the {n_runs} V/S runs (>= {MIN_RUN} consecutive beats, "
-                    "longest first)")
+        run_text = (
+            f"the first beat of each of the {n_runs} V/S runs (>= {MIN_RUN} consecutive beats)"
+            if n_run_firsts == n_runs
+            else f"the first beat of {n_run_firsts} of the {n_runs} V/S runs (>= {MIN_RUN} consecutive beats, "
+            "longest first)"
+        )
     if not pos:
-        sentence = "No flagged beats: no strips." if n_flagged == 0 else \
-            f"{n_flagged} flagged beats, none in readable signal away from a pause: no strips."
+        sentence = (
+            "No flagged beats: no strips."
+            if n_flagged == 0
+            else f"{n_flagged} flagged beats, none in readable signal away from a pause: no strips."
+        )
     elif shown_flagged == n_flagged:
         sentence = f"Showing all {n_flagged} flagged beats" + (f", including {run_text}" if run_text else "") + "."
     else:
-        parts = ([f"top {n_top} by anomaly score (readable signal, not next to a pause, no two strips "
-                  "overlapping)"] if n_top else []) + ([run_text] if run_text else [])
+        parts = (
+            [f"top {n_top} by anomaly score (readable signal, not next to a pause, no two strips overlapping)"]
+            if n_top
+            else []
+        ) + ([run_text] if run_text else [])
         sentence = f"Showing {shown_flagged} of {n_flagged} flagged beats: " + " and ".join(parts) + "."
     if unflagged:
         sentence = sentence[:-1] + f" ({unflagged} of these run onsets not flagged)."
@@ -174,6 +192,7 @@ def select_strip_beats(beats: pd.DataFrame, max_strips: int = 30) -> StripSelect
 # --------------------------------------------------------------------------------------------
 # the summary as table rows (read from HolterSummary; nothing recomputed here)
 # --------------------------------------------------------------------------------------------
+
 
 def _fmt_num(v: Any, nd: int = 0, unit: str = "") -> str:
     try:
@@ -193,14 +212,14 @@ def _fmt_count(v: Any) -> str:
 
 
 def _event_time(ev: Any, with_clock: bool = True) -> str:
-    """" at h:mm:ss (clock)" for a summary event, "" when it has no time."""
+    """ " at h:mm:ss (clock)" for a summary event, "" when it has no time."""
     t = getattr(ev, "time_s", None)
     if t is None:
         t = getattr(ev, "start_s", None)
     if t is None:
         return ""
     clock = getattr(ev, "clock", None)
-    clock_txt = (f" ({str(clock)[11:19]})" if with_clock and isinstance(clock, str) and len(clock) >= 19 else "")
+    clock_txt = f" ({str(clock)[11:19]})" if with_clock and isinstance(clock, str) and len(clock) >= 19 else ""
     return f" at {format_hms(float(t), 0)}{clock_txt}"
 
 
@@ -245,8 +264,11 @@ def summary_rows(summary: HolterSummary) -> dict[str, list[list[str]]]:
             elif kind == "rate":
                 row.append(_fmt_num(v, 1, " /h"))
             else:
-                row.append(f"{_fmt_count(v.beats)} @ {_fmt_num(v.bpm, 0, ' bpm')},"
-                           f"{_event_time(v, False).replace(' at', '')}" if v is not None else _DASH)
+                row.append(
+                    f"{_fmt_count(v.beats)} @ {_fmt_num(v.bpm, 0, ' bpm')},{_event_time(v, False).replace(' at', '')}"
+                    if v is not None
+                    else _DASH
+                )
         ectopy_rows.append(row)
 
     p = summary.pauses
@@ -261,12 +283,20 @@ def summary_rows(summary: HolterSummary) -> dict[str, list[list[str]]]:
         pause_rows.append([f"  {label}", _fmt_count(f.by_reason.get(r, 0))])
 
     af = summary.af
-    af_rows = [["AF / flutter burden", f"{_fmt_num(af.burden_pct, 1, '%')} of {analysed:,} beats"
-                if af.burden_pct is not None else _DASH],
-               ["Episodes", f"{len(af.episodes):,}" + (f", {format_hms(af.duration_s, 0)} in all" if af.episodes else "")]]
+    af_rows = [
+        [
+            "AF / flutter burden",
+            f"{_fmt_num(af.burden_pct, 1, '%')} of {analysed:,} beats" if af.burden_pct is not None else _DASH,
+        ],
+        ["Episodes", f"{len(af.episodes):,}" + (f", {format_hms(af.duration_s, 0)} in all" if af.episodes else "")],
+    ]
     for k, e in enumerate(af.episodes[:AF_EPISODES_LISTED]):
-        af_rows.append([f"  {k + 1}. {format_hms(e.start_s, 0)} - {format_hms(e.end_s, 0)}",
-                        f"{format_hms(e.duration_s, 0)}, {_fmt_num(e.mean_hr_bpm, 0, ' bpm')}"])
+        af_rows.append(
+            [
+                f"  {k + 1}. {format_hms(e.start_s, 0)} - {format_hms(e.end_s, 0)}",
+                f"{format_hms(e.duration_s, 0)}, {_fmt_num(e.mean_hr_bpm, 0, ' bpm')}",
+            ]
+        )
     if len(af.episodes) > AF_EPISODES_LISTED:
         af_rows.append([f"  ... and {len(af.episodes) - AF_EPISODES_LISTED} more", ""])
     return {"beats": beat_rows + hr_rows, "ectopy": ectopy_rows, "pauses": pause_rows, "af": af_rows}
@@ -276,29 +306,30 @@ def summary_rows(summary: HolterSummary) -> dict[str, list[list[str]]]:
 # drawing
 # --------------------------------------------------------------------------------------------
 
-def _new_page() -> "Figure":
+
+def _new_page() -> Figure:
     from matplotlib.figure import Figure
 
     return Figure(figsize=(PAGE_W_MM / MM_PER_INCH, PAGE_H_MM / MM_PER_INCH))
 
 
-def _axes_mm(fig: "Figure", left_mm: float, bottom_mm: float, width_mm: float, height_mm: float, **kw: Any) -> "Axes":
+def _axes_mm(fig: Figure, left_mm: float, bottom_mm: float, width_mm: float, height_mm: float, **kw: Any) -> Axes:
     """Axes placed and sized in millimetres on the page."""
     return fig.add_axes((left_mm / PAGE_W_MM, bottom_mm / PAGE_H_MM, width_mm / PAGE_W_MM, height_mm / PAGE_H_MM), **kw)
 
 
-def axes_size_mm(ax: "Axes") -> tuple[float, float]:
+def axes_size_mm(ax: Axes) -> tuple[float, float]:
     """Physical (width, height) of an axes on its page, millimetres."""
     pos = ax.get_position()
     w_in, h_in = ax.figure.get_size_inches()
     return pos.width * w_in * MM_PER_INCH, pos.height * h_in * MM_PER_INCH
 
 
-def _text(fig: "Figure", x_mm: float, y_mm: float, s: str, **kw: Any) -> None:
+def _text(fig: Figure, x_mm: float, y_mm: float, s: str, **kw: Any) -> None:
     fig.text(x_mm / PAGE_W_MM, y_mm / PAGE_H_MM, s, **kw)
 
 
-def _draw_grid(ax: "Axes", t0: float, t1: float, v0: float, v1: float) -> None:
+def _draw_grid(ax: Axes, t0: float, t1: float, v0: float, v1: float) -> None:
     from matplotlib.collections import LineCollection
 
     seg = grid_segments(t0, t1, v0, v1)
@@ -313,8 +344,17 @@ def _draw_grid(ax: "Axes", t0: float, t1: float, v0: float, v1: float) -> None:
         sp.set_linewidth(0.6)
 
 
-def _table(fig: "Figure", left_mm: float, top_mm: float, width_mm: float, rows: list[list[str]], title: str,
-           col_widths: list[float], header: list[str] | None = None, row_mm: float = 4.6) -> float:
+def _table(
+    fig: Figure,
+    left_mm: float,
+    top_mm: float,
+    width_mm: float,
+    rows: list[list[str]],
+    title: str,
+    col_widths: list[float],
+    header: list[str] | None = None,
+    row_mm: float = 4.6,
+) -> float:
     """A simple ruled table drawn with text; returns the y (mm) below it."""
     _text(fig, left_mm, top_mm, title, fontsize=10.5, weight="bold", va="top")
     y = top_mm - 6.5
@@ -327,28 +367,54 @@ def _table(fig: "Figure", left_mm: float, top_mm: float, width_mm: float, rows: 
         fig.add_artist(_hline(fig, left_mm, left_mm + width_mm, y + 1.2, 0.4))
     for row in rows:
         for k, (x, cell) in enumerate(zip(xs, row)):
-            _text(fig, x, y, cell, fontsize=8, va="top", weight="bold" if (k == 0 and not cell.startswith(" ")
-                                                                                    and header is None) else "normal")
+            _text(
+                fig,
+                x,
+                y,
+                cell,
+                fontsize=8,
+                va="top",
+                weight="bold" if (k == 0 and not cell.startswith(" ") and header is None) else "normal",
+            )
         y -= row_mm
     fig.add_artist(_hline(fig, left_mm, left_mm + width_mm, y + 1.2, 0.8))
     return y
 
 
-def _hline(fig: "Figure", x0_mm: float, x1_mm: float, y_mm: float, lw: float) -> Any:
+def _hline(fig: Figure, x0_mm: float, x1_mm: float, y_mm: float, lw: float) -> Any:
     from matplotlib.lines import Line2D
 
-    return Line2D([x0_mm / PAGE_W_MM, x1_mm / PAGE_W_MM], [y_mm / PAGE_H_MM] * 2, transform=fig.transFigure,
-                  color="#444444", linewidth=lw)
+    return Line2D(
+        [x0_mm / PAGE_W_MM, x1_mm / PAGE_W_MM],
+        [y_mm / PAGE_H_MM] * 2,
+        transform=fig.transFigure,
+        color="#444444",
+        linewidth=lw,
+    )
 
 
-def _footer(fig: "Figure", record: "Record", page: int, n_pages: int, generated: str) -> None:
-    _text(fig, 12, 6, f"Record {record.name}  |  generated {generated}  |  automated analysis: every finding must be "
-                      "confirmed by a qualified reviewer", fontsize=7, color="#555555")
+def _footer(fig: Figure, record: Record, page: int, n_pages: int, generated: str) -> None:
+    _text(
+        fig,
+        12,
+        6,
+        f"Record {record.name}  |  generated {generated}  |  automated analysis: every finding must be "
+        "confirmed by a qualified reviewer",
+        fontsize=7,
+        color="#555555",
+    )
     _text(fig, PAGE_W_MM - 12, 6, f"page {page} of {n_pages}", fontsize=7, color="#555555", ha="right")
 
 
-def _summary_page(record: "Record", beats: pd.DataFrame, summary: HolterSummary, selection: StripSelection,
-                  bundle_version: str, generated: str, n_pages: int) -> "Figure":
+def _summary_page(
+    record: Record,
+    beats: pd.DataFrame,
+    summary: HolterSummary,
+    selection: StripSelection,
+    bundle_version: str,
+    generated: str,
+    n_pages: int,
+) -> Figure:
     from ecg.viz.figures import hr_trend_table
 
     fig = _new_page()
@@ -368,23 +434,48 @@ def _summary_page(record: "Record", beats: pd.DataFrame, summary: HolterSummary,
         _text(fig, 12, 191 - 4.8 * k, line, fontsize=9, va="top", color="#222222")
     top = 178.0
     for k, warning in enumerate(summary.warnings):
-        _text(fig, 12, 181.5 - 4.5 * k, f"Warning: {warning}", fontsize=9, va="top", color="#b71c1c", weight="bold",
-              gid="warning")
+        _text(
+            fig,
+            12,
+            181.5 - 4.5 * k,
+            f"Warning: {warning}",
+            fontsize=9,
+            va="top",
+            color="#b71c1c",
+            weight="bold",
+            gid="warning",
+        )
         top = 173.5 - 4.5 * k
 
     rows = summary_rows(summary)
     _table(fig, 12, top, 84, rows["beats"], "Beats and heart rate", [0.5, 0.5])
-    _table(fig, 102, top, 120, rows["ectopy"], "Ectopy (predicted classes)", [0.28, 0.24, 0.24, 0.24],
-           header=["", "Ventricular (V)", "Supraventr. (S)", "Fusion (F)"])
+    _table(
+        fig,
+        102,
+        top,
+        120,
+        rows["ectopy"],
+        "Ectopy (predicted classes)",
+        [0.28, 0.24, 0.24, 0.24],
+        header=["", "Ventricular (V)", "Supraventr. (S)", "Fusion (F)"],
+    )
     y = _table(fig, 228, top, 61, rows["pauses"], "Pauses and review", [0.45, 0.55])
     _table(fig, 228, y - 5.0, 61, rows["af"], "Atrial fibrillation / flutter", [0.5, 0.5])
 
     lines = textwrap.wrap(selection.sentence, 150) or [""]
     for k, line in enumerate(lines):
         _text(fig, 12, 66 - 4.5 * k, line, fontsize=9.5, weight="bold", va="top")
-    _text(fig, 12, 66 - 4.5 * len(lines), f"Strips: {STRIP_S:g} s centred on the beat, lead "
-                                          f"{{lead}}, 25 mm/s and 10 mm/mV when printed at actual size (100%).",
-          fontsize=8, va="top", color="#444444", gid="strip-note")
+    _text(
+        fig,
+        12,
+        66 - 4.5 * len(lines),
+        f"Strips: {STRIP_S:g} s centred on the beat, lead "
+        f"{{lead}}, 25 mm/s and 10 mm/mV when printed at actual size (100%).",
+        fontsize=8,
+        va="top",
+        color="#444444",
+        gid="strip-note",
+    )
 
     ax = _axes_mm(fig, 22, 17, 263, 34)
     tab = hr_trend_table(beats, 60.0)
@@ -392,8 +483,9 @@ def _summary_page(record: "Record", beats: pd.DataFrame, summary: HolterSummary,
     scale, unit = (3600.0, "h") if long_rec else (60.0, "min")
     if len(tab):
         x = tab["t_mid_s"].to_numpy(float) / scale
-        ax.fill_between(x, tab["hr_min_bpm"], tab["hr_max_bpm"], color="#d62728", alpha=0.15, lw=0,
-                        label="beat-to-beat range")
+        ax.fill_between(
+            x, tab["hr_min_bpm"], tab["hr_max_bpm"], color="#d62728", alpha=0.15, lw=0, label="beat-to-beat range"
+        )
         ax.plot(x, tab["hr_mean_bpm"], color="#b71c1c", lw=1.2, label="1-min mean HR")
         ax.legend(loc="upper right", fontsize=7, frameon=False, ncol=2)
     else:
@@ -427,8 +519,16 @@ def _strip_ylim(seg: np.ndarray, label_mv: float = 0.8) -> float:
     return round(v0, 1)
 
 
-def _draw_strip(fig: "Figure", record: "Record", beats: pd.DataFrame, beat: pd.Series, lead_idx: int,
-                bottom_mm: float, number: int, n_strips: int) -> "Axes":
+def _draw_strip(
+    fig: Figure,
+    record: Record,
+    beats: pd.DataFrame,
+    beat: pd.Series,
+    lead_idx: int,
+    bottom_mm: float,
+    number: int,
+    n_strips: int,
+) -> Axes:
     fs = float(record.fs)
     width_mm = STRIP_S * PAPER_SPEED_MM_S
     height_mm = STRIP_MV * PAPER_GAIN_MM_MV
@@ -450,37 +550,54 @@ def _draw_strip(fig: "Figure", record: "Record", beats: pd.DataFrame, beat: pd.S
     cal = _axes_mm(fig, left_mm - 9.0, bottom_mm, 8.0, height_mm)
     _draw_grid(cal, 0.0, 8.0 / PAPER_SPEED_MM_S, v0, v1)
     base = math.ceil((v0 + 0.5) / MAJOR_MV) * MAJOR_MV
-    cal.plot([0.0, 0.04, 0.04, 0.24, 0.24, 0.32], [base, base, base + 1, base + 1, base, base], color=TRACE_COLOR,
-             lw=0.8)
+    cal.plot(
+        [0.0, 0.04, 0.04, 0.24, 0.24, 0.32], [base, base, base + 1, base + 1, base, base], color=TRACE_COLOR, lw=0.8
+    )
 
     # beat labels: the predicted class of every beat of the window, above the trace
     win = beats[(beats["sample"] >= i0) & (beats["sample"] < i1)]
     for b in win.itertuples(index=False):
         is_focus = int(b.sample) == int(beat["sample"])
-        ax.text(b.time_s, v1 - 0.12, str(b.pred_class), ha="center", va="top", zorder=3,
-                fontsize=8.5 if is_focus else 6.5, weight="bold" if (is_focus or b.flagged) else "normal",
-                color=class_color(str(b.pred_class)) if (b.flagged or is_focus) else "#777777")
+        ax.text(
+            b.time_s,
+            v1 - 0.12,
+            str(b.pred_class),
+            ha="center",
+            va="top",
+            zorder=3,
+            fontsize=8.5 if is_focus else 6.5,
+            weight="bold" if (is_focus or b.flagged) else "normal",
+            color=class_color(str(b.pred_class)) if (b.flagged or is_focus) else "#777777",
+        )
     ax.plot([center], [v1 - 0.62], marker="v", ms=6, color=class_color(str(beat["pred_class"])), zorder=4)
     ax.axvspan(center - 0.3, center + 0.45, color="#ffd54f", alpha=0.25, lw=0, zorder=1)
 
     prob_col = f"prob_{beat['pred_class']}"
     prob = float(beat[prob_col]) if prob_col in beat.index else float("nan")
     ref = str(beat.get("ref_symbol", "") or "")
-    head = (f"{number}/{n_strips}   {format_hms(center)} ({center:,.1f} s)   lead {record.lead_names[lead_idx]}   "
-            f"predicted {beat['pred_class']}  p={prob:.2f}   anomaly score {_fmt_num(beat['anomaly_score'], 2)} / 100   "
-            f"flag: {beat.get('flag_reason', '') or 'none'}" + (f"   reference: {ref}" if ref else "")
-            + f"   [{beat.get('why', '')}]")
+    head = (
+        f"{number}/{n_strips}   {format_hms(center)} ({center:,.1f} s)   lead {record.lead_names[lead_idx]}   "
+        f"predicted {beat['pred_class']}  p={prob:.2f}   anomaly score {_fmt_num(beat['anomaly_score'], 2)} / 100   "
+        f"flag: {beat.get('flag_reason', '') or 'none'}"
+        + (f"   reference: {ref}" if ref else "")
+        + f"   [{beat.get('why', '')}]"
+    )
     _text(fig, left_mm, bottom_mm + height_mm + 1.5, head, fontsize=8, va="bottom")
     _text(fig, left_mm, bottom_mm - 1.5, format_hms(t0), fontsize=6.5, va="top", color="#555555")
-    _text(fig, left_mm + width_mm, bottom_mm - 1.5, format_hms(t1), fontsize=6.5, va="top", ha="right",
-          color="#555555")
-    _text(fig, left_mm + 30, bottom_mm - 2.0, "Reviewer: ______________________     Decision: ______________________"
-                                              "     Comment: ____________________________________",
-          fontsize=8, va="top")
+    _text(fig, left_mm + width_mm, bottom_mm - 1.5, format_hms(t1), fontsize=6.5, va="top", ha="right", color="#555555")
+    _text(
+        fig,
+        left_mm + 30,
+        bottom_mm - 2.0,
+        "Reviewer: ______________________     Decision: ______________________"
+        "     Comment: ____________________________________",
+        fontsize=8,
+        va="top",
+    )
     return ax
 
 
-def _default_lead(record: "Record", beats: pd.DataFrame, lead: int | str | None) -> int:
+def _default_lead(record: Record, beats: pd.DataFrame, lead: int | str | None) -> int:
     if lead is not None:
         return record.lead_index(lead)
     if len(beats) and "lead" in beats.columns:
@@ -491,9 +608,16 @@ def _default_lead(record: "Record", beats: pd.DataFrame, lead: int | str | None)
     return 0
 
 
-def iter_report_pages(record: "Record", beats: pd.DataFrame, summary: HolterSummary, *,
-                      max_strips: int = 30, lead: int | str | None = None, bundle_version: str = "",
-                      generated: str | None = None) -> Iterator["Figure"]:
+def iter_report_pages(
+    record: Record,
+    beats: pd.DataFrame,
+    summary: HolterSummary,
+    *,
+    max_strips: int = 30,
+    lead: int | str | None = None,
+    bundle_version: str = "",
+    generated: str | None = None,
+) -> Iterator[Figure]:
     """The report's pages as matplotlib figures (A4 landscape), in order: the summary page,
     then ``STRIPS_PER_PAGE`` strips a page. Strip axes carry ``gid="ecg-strip"``."""
     generated = generated or datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -515,9 +639,16 @@ def iter_report_pages(record: "Record", beats: pd.DataFrame, summary: HolterSumm
     first_strip_page = 2 + int(daily)
     for p in range(n_pages - first_strip_page + 1):
         fig = _new_page()
-        _text(fig, 12, PAGE_H_MM - 6, f"Record {record.name}: flagged beats   (25 mm/s, 10 mm/mV; "
-                                      "print at actual size)", fontsize=10, weight="bold", va="top")
-        for k, (_, beat) in enumerate(rows[p * STRIPS_PER_PAGE:(p + 1) * STRIPS_PER_PAGE]):
+        _text(
+            fig,
+            12,
+            PAGE_H_MM - 6,
+            f"Record {record.name}: flagged beats   (25 mm/s, 10 mm/mV; print at actual size)",
+            fontsize=10,
+            weight="bold",
+            va="top",
+        )
+        for k, (_, beat) in enumerate(rows[p * STRIPS_PER_PAGE : (p + 1) * STRIPS_PER_PAGE]):
             bottom = PAGE_H_MM - 14.0 - (k + 1) * slot_mm + 12.0
             _draw_strip(fig, record, beats, beat, lead_idx, bottom, p * STRIPS_PER_PAGE + k + 1, n_strips)
         _footer(fig, record, p + first_strip_page, n_pages, generated)
@@ -529,44 +660,86 @@ def daily_rows(summary: HolterSummary) -> list[list[str]]:
     rows = []
     for d in summary.daily:
         start = f"{format_hms(d.time_s, 0)}" + (f" ({str(d.clock).replace('T', ' ')})" if d.clock else "")
-        rows.append([f"Day {d.day + 1}", start, format_hms(d.duration_s, 0) or _DASH, _fmt_count(d.beats),
-                     _fmt_count(d.V), _fmt_count(d.S), _fmt_count(d.F), _fmt_count(d.af_beats),
-                     _fmt_num(d.mean_bpm, 0), _fmt_num(d.min_bpm, 0), _fmt_num(d.max_bpm, 0)])
+        rows.append(
+            [
+                f"Day {d.day + 1}",
+                start,
+                format_hms(d.duration_s, 0) or _DASH,
+                _fmt_count(d.beats),
+                _fmt_count(d.V),
+                _fmt_count(d.S),
+                _fmt_count(d.F),
+                _fmt_count(d.af_beats),
+                _fmt_num(d.mean_bpm, 0),
+                _fmt_num(d.min_bpm, 0),
+                _fmt_num(d.max_bpm, 0),
+            ]
+        )
     return rows
 
 
-def _daily_page(record: "Record", summary: HolterSummary, generated: str, n_pages: int) -> "Figure":
+def _daily_page(record: Record, summary: HolterSummary, generated: str, n_pages: int) -> Figure:
     fig = _new_page()
     _text(fig, 12, 200, f"Record {record.name}: day by day", fontsize=14, weight="bold", va="top")
-    _table(fig, 12, 188, 273, daily_rows(summary), "Daily breakdown (24-hour periods from the recording's start)",
-           [0.07, 0.2, 0.09, 0.09, 0.08, 0.08, 0.08, 0.08, 0.08, 0.075, 0.075],
-           header=["", "from (clock)", "duration", "beats", "V", "S", "F", "AF beats", "mean bpm", "min bpm",
-                   "max bpm"])
+    _table(
+        fig,
+        12,
+        188,
+        273,
+        daily_rows(summary),
+        "Daily breakdown (24-hour periods from the recording's start)",
+        [0.07, 0.2, 0.09, 0.09, 0.08, 0.08, 0.08, 0.08, 0.08, 0.075, 0.075],
+        header=["", "from (clock)", "duration", "beats", "V", "S", "F", "AF beats", "mean bpm", "min bpm", "max bpm"],
+    )
     _footer(fig, record, 2, n_pages, generated)
     return fig
 
 
-def write_pdf_report(record: "Record", beats: pd.DataFrame, summary: HolterSummary,
-                     path: str | os.PathLike, *, max_strips: int = 30, lead: int | str | None = None,
-                     bundle_version: str = "") -> Path:
+def write_pdf_report(
+    record: Record,
+    beats: pd.DataFrame,
+    summary: HolterSummary,
+    path: str | os.PathLike,
+    *,
+    max_strips: int = 30,
+    lead: int | str | None = None,
+    bundle_version: str = "",
+) -> Path:
     """Write the review report of one scored record to ``path`` (PDF, A4 landscape) atomically.
 
     Page 1: recording details, the Holter summary tables and the heart-rate trend; for a
-    recording longer than a day, page 2 is the daily breakdown. Then the strips: 10 s of ``lead`` (default: the lead the beats were analysed on) around each
-    selected beat (see :func:`select_strip_beats`, capped at ``max_strips``), on a true
+    recording longer than a day, page 2 is the daily breakdown. Then the strips: 10 s of
+    ``lead`` (default: the lead the beats were analysed on) around each selected beat (see
+    :func:`select_strip_beats`, capped at ``max_strips``), on a true
     ECG grid (250 mm x 40 mm per strip, 1 mm = 0.04 s / 0.1 mV), with a reviewer field.
     """
     from matplotlib.backends.backend_pdf import PdfPages
 
     path = Path(path)
     with atomic_path(path) as tmp:
-        with PdfPages(tmp, metadata={"Title": f"ECG review report: {record.name}", "Creator": "ecg-anomaly",
-                                     "Subject": f"model bundle {bundle_version}" if bundle_version else ""}) as pdf:
-            for fig in iter_report_pages(record, beats, summary, max_strips=max_strips, lead=lead,
-                                         bundle_version=bundle_version):
+        with PdfPages(
+            tmp,
+            metadata={
+                "Title": f"ECG review report: {record.name}",
+                "Creator": "ecg-anomaly",
+                "Subject": f"model bundle {bundle_version}" if bundle_version else "",
+            },
+        ) as pdf:
+            for fig in iter_report_pages(
+                record, beats, summary, max_strips=max_strips, lead=lead, bundle_version=bundle_version
+            ):
                 pdf.savefig(fig)
     return path
 
 
-__all__ = ["STRIPS_PER_PAGE", "StripSelection", "axes_size_mm", "ectopic_runs", "iter_report_pages",
-           "daily_rows", "select_strip_beats", "summary_rows", "write_pdf_report"]
+__all__ = [
+    "STRIPS_PER_PAGE",
+    "StripSelection",
+    "axes_size_mm",
+    "ectopic_runs",
+    "iter_report_pages",
+    "daily_rows",
+    "select_strip_beats",
+    "summary_rows",
+    "write_pdf_report",
+]

@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Sequence
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -66,8 +67,9 @@ def _csv_text(df: pd.DataFrame) -> str:
     return out.to_csv(index=False, na_rep="", lineterminator="\n")
 
 
-def write_beat_table(df: pd.DataFrame, out_dir: str | os.PathLike, record_name: str,
-                     formats: Sequence[str] = FORMATS) -> list[Path]:
+def write_beat_table(
+    df: pd.DataFrame, out_dir: str | os.PathLike, record_name: str, formats: Sequence[str] = FORMATS
+) -> list[Path]:
     """Write ``out_dir/<record_name>_beats.csv`` and / or ``.parquet`` atomically.
 
     The frame is normalised first (:func:`normalise_beat_table`); its index is not written.
@@ -152,7 +154,7 @@ def _jsonable(x: Any) -> Any:
     raise TypeError(f"cannot write a {type(x).__name__} to JSON")
 
 
-def write_summary_json(summary: "HolterSummary | dict", path: str | os.PathLike) -> Path:
+def write_summary_json(summary: HolterSummary | dict, path: str | os.PathLike) -> Path:
     """Write ``summary`` (a :class:`~ecg.scoring.summary_types.HolterSummary` or a dict) as
     indented UTF-8 JSON atomically (NaN / inf written as null)."""
     if isinstance(summary, HolterSummary):
@@ -161,5 +163,4 @@ def write_summary_json(summary: "HolterSummary | dict", path: str | os.PathLike)
     return atomic_write_text(path, text + "\n")
 
 
-__all__ = ["FORMATS", "STR_DTYPE", "normalise_beat_table", "read_beat_table", "write_beat_table",
-           "write_summary_json"]
+__all__ = ["FORMATS", "STR_DTYPE", "normalise_beat_table", "read_beat_table", "write_beat_table", "write_summary_json"]

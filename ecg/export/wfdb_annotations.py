@@ -25,8 +25,8 @@ import math
 import os
 import re
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -40,9 +40,15 @@ CLASS_TO_SYMBOL: dict[str, str] = {"N": "N", "S": "S", "V": "V", "F": "F", "Q": 
 _WFDB_SYMBOLS = frozenset(str(s) for s in ann_label_table["symbol"])
 
 
-def write_wfdb_annotations(record_name: str, out_dir: str | os.PathLike, samples: Sequence[int] | np.ndarray,
-                           symbols: Sequence[str], fs: float, aux: Sequence[str] | None = None,
-                           extension: str = "ecg") -> Path:
+def write_wfdb_annotations(
+    record_name: str,
+    out_dir: str | os.PathLike,
+    samples: Sequence[int] | np.ndarray,
+    symbols: Sequence[str],
+    fs: float,
+    aux: Sequence[str] | None = None,
+    extension: str = "ecg",
+) -> Path:
     """Write ``out_dir/<record_name>.<extension>`` atomically and return its path.
 
     ``samples`` are sample indices (int, >= 0, non-decreasing) at ``fs`` Hz, ``symbols``
@@ -114,8 +120,9 @@ def beat_table_to_annotations(df: pd.DataFrame) -> tuple[np.ndarray, list[str], 
     return sample, symbols, aux
 
 
-def write_beat_annotations(df: pd.DataFrame, record_name: str, out_dir: str | os.PathLike, fs: float,
-                           extension: str = "ecg") -> Path:
+def write_beat_annotations(
+    df: pd.DataFrame, record_name: str, out_dir: str | os.PathLike, fs: float, extension: str = "ecg"
+) -> Path:
     """:func:`beat_table_to_annotations` then :func:`write_wfdb_annotations`."""
     sample, symbols, aux = beat_table_to_annotations(df)
     return write_wfdb_annotations(record_name, out_dir, sample, symbols, fs, aux=aux, extension=extension)

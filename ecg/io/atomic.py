@@ -160,8 +160,9 @@ def swap_dir(staged: str | os.PathLike, target: str | os.PathLike, trash_root: s
     return target
 
 
-def recover_swaps(parent: str | os.PathLike, staging_root: str | os.PathLike,
-                  trash_root: str | os.PathLike) -> dict[str, list[str]]:
+def recover_swaps(
+    parent: str | os.PathLike, staging_root: str | os.PathLike, trash_root: str | os.PathLike
+) -> dict[str, list[str]]:
     """Clean up after :func:`swap_dir` calls that were killed, for folders of ``parent``:
     a folder of ``parent`` missing while its swapped-out copy is in ``trash_root`` (killed
     between the two renames) is put back; every other entry of ``trash_root`` and every

@@ -44,28 +44,78 @@ from ecg.io.formats import (
 #: Samples converted to float at a time (bounds the temporaries of a long read).
 READ_BLOCK_SAMPLES = 2_000_000
 
-_CANONICAL_LEADS = {n.lower(): n for n in (
-    "I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6", "MLI", "MLII", "MLIII")}
+_CANONICAL_LEADS = {
+    n.lower(): n
+    for n in ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6", "MLI", "MLII", "MLIII")
+}
 _LEAD_PREFIX = re.compile(r"^(?:(?:ecg|ekg)[\s_:.\-]*)?(?:lead[\s_:.\-]*)?(?P<rest>.*)$")
 _HAS_ECG = re.compile(r"(?:^|[^a-z])(?:ecg|ekg)", re.IGNORECASE)
-_NOT_ECG = re.compile(r"\b(?:rate|hr|bpm|pulse|spo2|sao2|sat|resp\w*|imp\w*|acc\w*|pos\w*|temp\w*|event|marker|status|"
-                      r"pleth|eeg|eog|emg|annotations?)\b", re.IGNORECASE)
+_NOT_ECG = re.compile(
+    r"\b(?:rate|hr|bpm|pulse|spo2|sao2|sat|resp\w*|imp\w*|acc\w*|pos\w*|temp\w*|event|marker|status|"
+    r"pleth|eeg|eog|emg|annotations?)\b",
+    re.IGNORECASE,
+)
 #: Physical dimensions that cannot be an ECG voltage.
-_NOT_VOLTAGE = frozenset({"bpm", "1/min", "/min", "beats/min", "%", "ms", "s", "sec", "g", "mg", "m/s2", "m/s^2",
-                          "degc",                          "°c", "c", "mmhg", "l/min", "ml", "ohm", "kohm"})
+_NOT_VOLTAGE = frozenset(
+    {
+        "bpm",
+        "1/min",
+        "/min",
+        "beats/min",
+        "%",
+        "ms",
+        "s",
+        "sec",
+        "g",
+        "mg",
+        "m/s2",
+        "m/s^2",
+        "degc",
+        "°c",
+        "c",
+        "mmhg",
+        "l/min",
+        "ml",
+        "ohm",
+        "kohm",
+    }
+)
 
 #: MIT-BIH beat symbols accepted verbatim (case-sensitive).
 BEAT_SYMBOLS = frozenset("N L R A a J S V F e j E / f Q".split())
 #: Beat words (lower case) -> MIT-BIH symbol.
 BEAT_WORDS: dict[str, str] = {
     **dict.fromkeys(("normal", "normal beat", "sinus beat", "nb"), "N"),
-    **dict.fromkeys(("pvc", "vpc", "ves", "veb", "vpb", "premature ventricular contraction",
-                     "ventricular premature beat",
-                     "ventricular premature contraction", "ventricular ectopic beat", "ventricular extrasystole"), "V"),
-    **dict.fromkeys(("apc", "pac", "apb", "atrial premature beat", "atrial premature contraction",
-                     "atrial premature complex"), "A"),
-    **dict.fromkeys(("svpb", "sves", "sveb", "svpc", "supraventricular premature beat",
-                     "supraventricular extrasystole", "supraventricular ectopic beat"), "S"),
+    **dict.fromkeys(
+        (
+            "pvc",
+            "vpc",
+            "ves",
+            "veb",
+            "vpb",
+            "premature ventricular contraction",
+            "ventricular premature beat",
+            "ventricular premature contraction",
+            "ventricular ectopic beat",
+            "ventricular extrasystole",
+        ),
+        "V",
+    ),
+    **dict.fromkeys(
+        ("apc", "pac", "apb", "atrial premature beat", "atrial premature contraction", "atrial premature complex"), "A"
+    ),
+    **dict.fromkeys(
+        (
+            "svpb",
+            "sves",
+            "sveb",
+            "svpc",
+            "supraventricular premature beat",
+            "supraventricular extrasystole",
+            "supraventricular ectopic beat",
+        ),
+        "S",
+    ),
     **dict.fromkeys(("lbbb beat", "left bundle branch block beat"), "L"),
     **dict.fromkeys(("rbbb beat", "right bundle branch block beat"), "R"),
     **dict.fromkeys(("aberrated apc", "aberrant beat", "aberrated atrial premature beat"), "a"),
@@ -87,9 +137,17 @@ RHYTHM_WORDS: dict[str, str] = {
     **dict.fromkeys(("svt", "svta", "supraventricular tachycardia", "supraventricular tachyarrhythmia"), "(SVTA"),
     **dict.fromkeys(("vf", "vfl", "ventricular fibrillation", "ventricular flutter"), "(VFL"),
     **dict.fromkeys(("sbr", "sinus bradycardia"), "(SBR"),
-    "bigeminy": "(B", "ventricular bigeminy": "(B", "trigeminy": "(T", "ventricular trigeminy": "(T",
-    "ivr": "(IVR", "idioventricular rhythm": "(IVR", "nodal rhythm": "(NOD", "junctional rhythm": "(NOD",
-    "paced rhythm": "(P", "atrial bigeminy": "(AB", "2nd degree heart block": "(BII",
+    "bigeminy": "(B",
+    "ventricular bigeminy": "(B",
+    "trigeminy": "(T",
+    "ventricular trigeminy": "(T",
+    "ivr": "(IVR",
+    "idioventricular rhythm": "(IVR",
+    "nodal rhythm": "(NOD",
+    "junctional rhythm": "(NOD",
+    "paced rhythm": "(P",
+    "atrial bigeminy": "(AB",
+    "2nd degree heart block": "(BII",
     "second degree heart block": "(BII",
 }
 
@@ -142,14 +200,17 @@ def _check_layout(path: Path, bytes_per_sample: int) -> None:
             n_records = int(fixed[236:244].decode("latin-1"))
             duration = float(fixed[244:252].decode("latin-1"))
             sig_headers = f.read(256 * ns) if ns > 0 else b""
-        spr = [int(sig_headers[216 * ns + 8 * i:216 * ns + 8 * i + 8].decode("latin-1")) for i in range(ns)]
+        spr = [int(sig_headers[216 * ns + 8 * i : 216 * ns + 8 * i + 8].decode("latin-1")) for i in range(ns)]
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise RecordError(path, f"malformed EDF header: {exc}") from None
     if ns <= 0:
         raise RecordError(path, "the file holds no signals")
     if len(fixed) < 256 or len(sig_headers) < 256 * ns or header_bytes != 256 * (ns + 1):
-        raise RecordError(path, f"malformed EDF header: {ns} signals need a {256 * (ns + 1)}-byte header, "
-                                f"the header field says {header_bytes} and the file holds {size} bytes")
+        raise RecordError(
+            path,
+            f"malformed EDF header: {ns} signals need a {256 * (ns + 1)}-byte header, "
+            f"the header field says {header_bytes} and the file holds {size} bytes",
+        )
     if not duration > 0 and any(spr):
         raise RecordError(path, f"invalid data record duration {duration} s")
     record_bytes = sum(spr) * bytes_per_sample
@@ -159,11 +220,17 @@ def _check_layout(path: Path, bytes_per_sample: int) -> None:
     if n_records <= 0:
         raise RecordError(path, f"empty record: the header declares {n_records} data records")
     if data < n_records * record_bytes:
-        raise RecordError(path, f"truncated: the header declares {n_records} data records of {record_bytes} bytes "
-                                f"({n_records * record_bytes} bytes of data) but the file holds {data} bytes of data")
+        raise RecordError(
+            path,
+            f"truncated: the header declares {n_records} data records of {record_bytes} bytes "
+            f"({n_records * record_bytes} bytes of data) but the file holds {data} bytes of data",
+        )
     if data >= (n_records + 1) * record_bytes:
-        raise RecordError(path, f"the header does not match the data: it declares {n_records} data records "
-                                f"but the file holds {data // record_bytes}")
+        raise RecordError(
+            path,
+            f"the header does not match the data: it declares {n_records} data records "
+            f"but the file holds {data // record_bytes}",
+        )
 
 
 def _open(path: Path) -> edfio.Edf | edfio.Bdf:
@@ -205,8 +272,14 @@ def _calibration(path: Path, sig: edfio.EdfSignal) -> tuple[float, float]:
     return gain, pmin - dmin * gain
 
 
-def read_edf(path: str | os.PathLike, *, sampfrom: int = 0, sampto: int | None = None,
-             leads: Sequence[int | str] | None = None, annotations: bool = True) -> RawRecording:
+def read_edf(
+    path: str | os.PathLike,
+    *,
+    sampfrom: int = 0,
+    sampto: int | None = None,
+    leads: Sequence[int | str] | None = None,
+    annotations: bool = True,
+) -> RawRecording:
     """Read the ECG signals of an EDF, EDF+ or BDF file: samples ``[sampfrom, sampto)`` of the
     chosen leads (by name or index among the ECG signals kept; ``None`` = all) as float32, in
     mV where the physical dimension is a voltage; plus the start time and, with
@@ -232,15 +305,20 @@ def read_edf(path: str | os.PathLike, *, sampfrom: int = 0, sampto: int | None =
     names = list(unique_names([name for _, name in kept]))
     comments = []
     if dropped:
-        comments.append("ECG signals at other sampling rates not loaded: "
-                        + ", ".join(f"{s.label} ({s.sampling_frequency:g} Hz)" for s, _ in dropped)
-                        + f"; loaded the {len(kept)} at {fs:g} Hz")
+        comments.append(
+            "ECG signals at other sampling rates not loaded: "
+            + ", ".join(f"{s.label} ({s.sampling_frequency:g} Hz)" for s, _ in dropped)
+            + f"; loaded the {len(kept)} at {fs:g} Hz"
+        )
         wanted = [leads] if isinstance(leads, str) else (leads or [])
         other = {name.lower(): float(s.sampling_frequency) for s, name in dropped}
         for lead in wanted:
             if isinstance(lead, str) and lead.lower() in other and lead.lower() not in (n.lower() for n in names):
-                raise RecordError(path, f"lead {lead!r} is sampled at {other[lead.lower()]:g} Hz; only the ECG signals "
-                                        f"at the most common rate, {fs:g} Hz, are read: {names}")
+                raise RecordError(
+                    path,
+                    f"lead {lead!r} is sampled at {other[lead.lower()]:g} Hz; only the ECG signals "
+                    f"at the most common rate, {fs:g} Hz, are read: {names}",
+                )
     channels = channel_indices(path, names, leads)
     n_total = min(s.samples_per_data_record for s, _ in kept) * edf.num_data_records
     sampfrom, sampto = check_range(path, sampfrom, sampto, n_total)
@@ -257,7 +335,7 @@ def read_edf(path: str | os.PathLike, *, sampfrom: int = 0, sampto: int | None =
                 raise RecordError(path, f"cannot read signal {sig.label!r}: {type(exc).__name__}: {exc}") from None
             if digital.shape[0] != b1 - b0:
                 raise RecordError(path, f"signal {sig.label!r} holds fewer samples than the header declares")
-            signal[b0 - sampfrom:b1 - sampfrom, j] = digital * gain + offset
+            signal[b0 - sampfrom : b1 - sampfrom, j] = digital * gain + offset
     scale, units = to_mv([kept[c][0].physical_dimension for c in channels])
     if np.any(scale != 1.0):
         signal *= scale.astype(np.float32)
@@ -266,13 +344,23 @@ def read_edf(path: str | os.PathLike, *, sampfrom: int = 0, sampto: int | None =
     start = _start_time(edf)
     if start is None:
         comments.append("no usable start date and time in the header (anonymised or malformed)")
-    return RawRecording(signal=signal, fs=fs, lead_names=tuple(names[c] for c in channels), units=units,
-                        n_total=n_total, start_time=start, ann_sample=ann[0] if ann else None,
-                        ann_symbol=ann[1] if ann else None, ann_aux=ann[2] if ann else None, comments=tuple(comments))
+    return RawRecording(
+        signal=signal,
+        fs=fs,
+        lead_names=tuple(names[c] for c in channels),
+        units=units,
+        n_total=n_total,
+        start_time=start,
+        ann_sample=ann[0] if ann else None,
+        ann_symbol=ann[1] if ann else None,
+        ann_aux=ann[2] if ann else None,
+        comments=tuple(comments),
+    )
 
 
-def _annotations(path: Path, edf: edfio.Edf | edfio.Bdf, fs: float, sampfrom: int,
-                 sampto: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+def _annotations(
+    path: Path, edf: edfio.Edf | edfio.Bdf, fs: float, sampfrom: int, sampto: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """Beat, rhythm and comment annotations of ``[sampfrom, sampto)`` (samples relative to
     ``sampfrom``), or ``None`` when the file holds no beat or rhythm annotation at all."""
     try:

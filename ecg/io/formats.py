@@ -29,9 +29,17 @@ ISHNE_EXTENSION = ".ecg"
 
 #: Scale factors from a physical unit (lower case, spaces removed) to millivolts.
 TO_MV: dict[str, float] = {
-    "mv": 1.0, "millivolt": 1.0, "millivolts": 1.0,
-    "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "microvolt": 1e-3, "microvolts": 1e-3,
-    "v": 1e3, "volt": 1e3, "volts": 1e3,
+    "mv": 1.0,
+    "millivolt": 1.0,
+    "millivolts": 1.0,
+    "uv": 1e-3,
+    "µv": 1e-3,
+    "μv": 1e-3,
+    "microvolt": 1e-3,
+    "microvolts": 1e-3,
+    "v": 1e3,
+    "volt": 1e3,
+    "volts": 1e3,
     "nv": 1e-6,
 }
 
@@ -95,8 +103,9 @@ def to_mv(units: Sequence[str | None]) -> tuple[np.ndarray, tuple[str, ...]]:
     return np.asarray([p[0] for p in pairs], dtype=np.float64), tuple(p[1] for p in pairs)
 
 
-def channel_indices(where: str | os.PathLike, names: Sequence[str],
-                    leads: Sequence[int | str] | int | str | None) -> list[int]:
+def channel_indices(
+    where: str | os.PathLike, names: Sequence[str], leads: Sequence[int | str] | int | str | None
+) -> list[int]:
     """Indices into ``names`` of the requested leads (by name, case-insensitive, or index);
     ``None`` selects all. Unknown names and out-of-range indices are a RecordError on ``where``."""
     names = list(names)
@@ -148,7 +157,21 @@ def recording_path(record: str | os.PathLike, data_dir: Path) -> Path:
     return data_dir / p
 
 
-__all__ = ["BDF_MAGIC", "EDF_EXTENSIONS", "EDF_MAGIC", "ISHNE_ANN_MAGIC", "ISHNE_EXTENSION", "ISHNE_MAGIC",
-           "RawRecording", "TO_MV", "channel_indices", "check_range", "read_magic", "recording_path", "sniff_format",
-           "to_mv", "unique_names",
-           "unit_to_mv"]
+__all__ = [
+    "BDF_MAGIC",
+    "EDF_EXTENSIONS",
+    "EDF_MAGIC",
+    "ISHNE_ANN_MAGIC",
+    "ISHNE_EXTENSION",
+    "ISHNE_MAGIC",
+    "RawRecording",
+    "TO_MV",
+    "channel_indices",
+    "check_range",
+    "read_magic",
+    "recording_path",
+    "sniff_format",
+    "to_mv",
+    "unique_names",
+    "unit_to_mv",
+]

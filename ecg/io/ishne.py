@@ -38,21 +38,57 @@ MISSING_SAMPLE = -32768
 READ_BLOCK_SAMPLES = 2_000_000
 
 #: The fixed header after the magic and CRC (bytes 10-521).
-HEADER_DTYPE = np.dtype([
-    ("var_length", "<i4"), ("sample_size_ecg", "<i4"), ("offset_var_length", "<i4"), ("offset_ecg_block", "<i4"),
-    ("file_version", "<i2"), ("first_name", "S40"), ("last_name", "S40"), ("id", "S20"), ("sex", "<i2"),
-    ("race", "<i2"), ("birth_date", "<i2", 3), ("record_date", "<i2", 3), ("file_date", "<i2", 3),
-    ("start_time", "<i2", 3), ("nleads", "<i2"), ("lead_spec", "<i2", 12), ("lead_qual", "<i2", 12),
-    ("resolution", "<i2", 12), ("pacemaker", "<i2"), ("recorder", "S40"), ("sampling_rate", "<i2"),
-    ("proprietary", "S80"), ("copyright", "S80"), ("reserved", "S88"),
-])
+HEADER_DTYPE = np.dtype(
+    [
+        ("var_length", "<i4"),
+        ("sample_size_ecg", "<i4"),
+        ("offset_var_length", "<i4"),
+        ("offset_ecg_block", "<i4"),
+        ("file_version", "<i2"),
+        ("first_name", "S40"),
+        ("last_name", "S40"),
+        ("id", "S20"),
+        ("sex", "<i2"),
+        ("race", "<i2"),
+        ("birth_date", "<i2", 3),
+        ("record_date", "<i2", 3),
+        ("file_date", "<i2", 3),
+        ("start_time", "<i2", 3),
+        ("nleads", "<i2"),
+        ("lead_spec", "<i2", 12),
+        ("lead_qual", "<i2", 12),
+        ("resolution", "<i2", 12),
+        ("pacemaker", "<i2"),
+        ("recorder", "S40"),
+        ("sampling_rate", "<i2"),
+        ("proprietary", "S80"),
+        ("copyright", "S80"),
+        ("reserved", "S88"),
+    ]
+)
 assert HEADER_DTYPE.itemsize == FIXED_HEADER_BYTES - 10
 
 #: Lead specification codes of the standard -> lead names (0 unknown and 1 generic bipolar
 #: have no name and become ``lead<k>``).
 LEAD_NAMES: dict[int, str] = {
-    2: "X", 3: "Y", 4: "Z", 5: "I", 6: "II", 7: "III", 8: "aVR", 9: "aVL", 10: "aVF",
-    11: "V1", 12: "V2", 13: "V3", 14: "V4", 15: "V5", 16: "V6", 17: "ES", 18: "AS", 19: "AI",
+    2: "X",
+    3: "Y",
+    4: "Z",
+    5: "I",
+    6: "II",
+    7: "III",
+    8: "aVR",
+    9: "aVL",
+    10: "aVF",
+    11: "V1",
+    12: "V2",
+    13: "V3",
+    14: "V4",
+    15: "V5",
+    16: "V6",
+    17: "ES",
+    18: "AS",
+    19: "AI",
 }
 
 
@@ -72,8 +108,9 @@ def read_ishne_header(path: str | os.PathLike, *, verify_crc: bool = True) -> np
         raise RecordError(path, f"cannot read the file: {exc.strerror}") from None
     magic = head[:8]
     if magic == ISHNE_ANN_MAGIC:
-        raise RecordError(path, "unsupported ISHNE variant: this is an ISHNE annotation file ('ANN  1.0'), "
-                                "not an ECG signal file")
+        raise RecordError(
+            path, "unsupported ISHNE variant: this is an ISHNE annotation file ('ANN  1.0'), not an ECG signal file"
+        )
     if magic != ISHNE_MAGIC:
         if magic.startswith(b"ISHNE"):
             raise RecordError(path, f"unsupported ISHNE variant {magic!r}; only ISHNE 1.0 is read")
@@ -83,8 +120,11 @@ def read_ishne_header(path: str | os.PathLike, *, verify_crc: bool = True) -> np
     h = np.frombuffer(head, dtype=HEADER_DTYPE, count=1, offset=10)[0]
     var_length, ecg_offset = int(h["var_length"]), int(h["offset_ecg_block"])
     if var_length < 0 or ecg_offset < FIXED_HEADER_BYTES or ecg_offset > size:
-        raise RecordError(path, f"invalid header: variable block of {var_length} bytes, ECG data at byte {ecg_offset} "
-                                f"(the file holds {size} bytes; data must start at byte {FIXED_HEADER_BYTES} or later)")
+        raise RecordError(
+            path,
+            f"invalid header: variable block of {var_length} bytes, ECG data at byte {ecg_offset} "
+            f"(the file holds {size} bytes; data must start at byte {FIXED_HEADER_BYTES} or later)",
+        )
     if verify_crc:
         with open(path, "rb") as f:
             f.seek(10)
@@ -92,15 +132,19 @@ def read_ishne_header(path: str | os.PathLike, *, verify_crc: bool = True) -> np
         stored = int.from_bytes(head[8:10], "little")
         got = ishne_crc(block)
         if stored != got:
-            raise RecordError(path, f"header CRC mismatch (stored 0x{stored:04X}, computed 0x{got:04X}): "
-                                    "the header is damaged or was not written as ISHNE 1.0")
+            raise RecordError(
+                path,
+                f"header CRC mismatch (stored 0x{stored:04X}, computed 0x{got:04X}): "
+                "the header is damaged or was not written as ISHNE 1.0",
+            )
     nleads = int(h["nleads"])
     if not 1 <= nleads <= MAX_LEADS:
         raise RecordError(path, f"invalid number of leads {nleads} (1 to {MAX_LEADS})")
     res = h["resolution"][:nleads]
     if np.any(res <= 0):
-        raise RecordError(path, f"invalid resolution {res.tolist()} nV per unit: every lead needs a positive "
-                                "resolution")
+        raise RecordError(
+            path, f"invalid resolution {res.tolist()} nV per unit: every lead needs a positive resolution"
+        )
     if int(h["sampling_rate"]) <= 0:
         raise RecordError(path, f"invalid sampling frequency {int(h['sampling_rate'])} Hz")
     n = int(h["sample_size_ecg"])
@@ -108,8 +152,11 @@ def read_ishne_header(path: str | os.PathLike, *, verify_crc: bool = True) -> np
         raise RecordError(path, f"empty record: the header declares {n} samples per lead")
     expected = nleads * n * 2
     if size - ecg_offset < expected:
-        raise RecordError(path, f"truncated: the header declares {n} samples x {nleads} leads ({expected} bytes of "
-                                f"ECG data from byte {ecg_offset}) but the file holds {size - ecg_offset} bytes of it")
+        raise RecordError(
+            path,
+            f"truncated: the header declares {n} samples x {nleads} leads ({expected} bytes of "
+            f"ECG data from byte {ecg_offset}) but the file holds {size - ecg_offset} bytes of it",
+        )
     return h
 
 
@@ -130,8 +177,14 @@ def start_datetime(h: np.void) -> datetime | None:
         return None
 
 
-def read_ishne(path: str | os.PathLike, *, sampfrom: int = 0, sampto: int | None = None,
-               leads: Sequence[int | str] | None = None, verify_crc: bool = True) -> RawRecording:
+def read_ishne(
+    path: str | os.PathLike,
+    *,
+    sampfrom: int = 0,
+    sampto: int | None = None,
+    leads: Sequence[int | str] | None = None,
+    verify_crc: bool = True,
+) -> RawRecording:
     """Read an ISHNE 1.0 Holter file: samples ``[sampfrom, sampto)`` of the chosen leads
     (by name or index; ``None`` = all) as float32 millivolts (resolution is nV per unit)."""
     path = Path(path)
@@ -151,7 +204,7 @@ def read_ishne(path: str | os.PathLike, *, sampfrom: int = 0, sampto: int | None
         block = np.asarray(data[b0:b1][:, channels])
         out = block * scale
         out[block == MISSING_SAMPLE] = np.nan
-        signal[b0 - sampfrom:b1 - sampfrom] = out
+        signal[b0 - sampfrom : b1 - sampfrom] = out
     del data
     comments = [f"ISHNE 1.0 file version {int(h['file_version'])}"]
     recorder = bytes(h["recorder"]).split(b"\x00")[0].decode("latin-1").strip()
@@ -162,9 +215,24 @@ def read_ishne(path: str | os.PathLike, *, sampfrom: int = 0, sampto: int | None
     start = start_datetime(h)
     if start is None:
         comments.append("no valid start date and time in the header")
-    return RawRecording(signal=signal, fs=float(h["sampling_rate"]), lead_names=tuple(names[c] for c in channels),
-                        units=("mV",) * len(channels), n_total=n_total, start_time=start, comments=tuple(comments))
+    return RawRecording(
+        signal=signal,
+        fs=float(h["sampling_rate"]),
+        lead_names=tuple(names[c] for c in channels),
+        units=("mV",) * len(channels),
+        n_total=n_total,
+        start_time=start,
+        comments=tuple(comments),
+    )
 
 
-__all__ = ["FIXED_HEADER_BYTES", "HEADER_DTYPE", "LEAD_NAMES", "ishne_crc", "lead_names", "read_ishne",
-           "read_ishne_header", "start_datetime"]
+__all__ = [
+    "FIXED_HEADER_BYTES",
+    "HEADER_DTYPE",
+    "LEAD_NAMES",
+    "ishne_crc",
+    "lead_names",
+    "read_ishne",
+    "read_ishne_header",
+    "start_datetime",
+]

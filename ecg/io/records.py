@@ -38,8 +38,16 @@ from ecg.io.ishne import read_ishne
 #: Bytes per sample of each WFDB storage format that this loader can check against the file
 #: size. FLAC formats (508, 516, 524) are compressed and checked only by their checksum.
 BYTES_PER_SAMPLE: dict[str, float] = {
-    "8": 1, "16": 2, "24": 3, "32": 4, "61": 2, "80": 1, "160": 2,
-    "212": 1.5, "310": 4 / 3, "311": 4 / 3,
+    "8": 1,
+    "16": 2,
+    "24": 3,
+    "32": 4,
+    "61": 2,
+    "80": 1,
+    "160": 2,
+    "212": 1.5,
+    "310": 4 / 3,
+    "311": 4 / 3,
 }
 COMPRESSED_FORMATS = frozenset({"508", "516", "524"})
 SUPPORTED_FORMATS = frozenset(BYTES_PER_SAMPLE) | COMPRESSED_FORMATS
@@ -51,18 +59,54 @@ _PN_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*(/[A-Za-z0-9._-]+)*/[A-Za-z0-9_.-]+$"
 
 #: PhysioNet ECG databases (slugs) that a ``database/record`` name may stream from; any other
 #: first path component is taken as a local folder and never goes to the network.
-PHYSIONET_DATABASES: frozenset[str] = frozenset({
-    "mitdb", "nsrdb", "nsr2db", "svdb", "incartdb", "afdb", "ltafdb", "ltdb", "ltstdb", "edb", "nstdb", "cudb",
-    "vfdb", "qtdb", "ptbdb", "ptb-xl", "ptb-xl-plus", "stdb", "sddb", "chfdb", "chf2db", "aftdb", "afpdb",
-    "fantasia", "apnea-ecg", "ecgiddb", "shareedb", "mghdb", "slpdb", "twadb", "cebsdb", "ludb", "butqdb",
-    "ecg-arrhythmia", "iafdb", "macecgdb", "wctecgdb",
-})
+PHYSIONET_DATABASES: frozenset[str] = frozenset(
+    {
+        "mitdb",
+        "nsrdb",
+        "nsr2db",
+        "svdb",
+        "incartdb",
+        "afdb",
+        "ltafdb",
+        "ltdb",
+        "ltstdb",
+        "edb",
+        "nstdb",
+        "cudb",
+        "vfdb",
+        "qtdb",
+        "ptbdb",
+        "ptb-xl",
+        "ptb-xl-plus",
+        "stdb",
+        "sddb",
+        "chfdb",
+        "chf2db",
+        "aftdb",
+        "afpdb",
+        "fantasia",
+        "apnea-ecg",
+        "ecgiddb",
+        "shareedb",
+        "mghdb",
+        "slpdb",
+        "twadb",
+        "cebsdb",
+        "ludb",
+        "butqdb",
+        "ecg-arrhythmia",
+        "iafdb",
+        "macecgdb",
+        "wctecgdb",
+    }
+)
 #: PhysioNet/CinC Challenge databases are accepted by prefix (``challenge-2017/1.0.0/...``).
 PHYSIONET_PREFIXES: tuple[str, ...] = ("challenge-",)
 
 #: Symbols of the standard MIT-BIH annotation codes 1-41 (what a WFDB annotation file may hold).
 MIT_ANNOTATION_SYMBOLS: frozenset[str] = frozenset(
-    'N L R a V F J A S E j / Q ~ | s T * D " = p B ^ t + u ? ! [ ] e n @ x f ( ) r'.split())
+    'N L R a V F J A S E j / Q ~ | s T * D " = p B ^ t + u ? ! [ ] e n @ x f ( ) r'.split()
+)
 #: Above this share of impossible annotations (unknown code, sample outside the record) an
 #: annotation file is rejected; below it those annotations are dropped with a warning.
 MAX_BAD_ANNOTATION_FRACTION = 0.1
@@ -138,8 +182,10 @@ class Record:
         """Index of a lead given by name (case-insensitive) or position."""
         if isinstance(lead, (int, np.integer)):
             if not -self.n_leads <= int(lead) < self.n_leads:
-                raise RecordError(self.source or self.name,
-                                  f"lead {lead} out of range; record has {self.n_leads} leads {list(self.lead_names)}")
+                raise RecordError(
+                    self.source or self.name,
+                    f"lead {lead} out of range; record has {self.n_leads} leads {list(self.lead_names)}",
+                )
             return int(lead) % self.n_leads
         names = [n.lower() for n in self.lead_names]
         if str(lead).lower() not in names:
@@ -245,8 +291,11 @@ def _read_header(base: Path) -> wfdb.Record:
     first = next((ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#")), "")
     parts = first.split()
     if len(parts) < 2 or not parts[1].isdigit() or parts[0].split("/")[0] != base.name:
-        raise RecordError(hea, f"not a WFDB header: first line {first[:60]!r} is not "
-                               f"'<record name> <number of signals> ...' for record {base.name!r}")
+        raise RecordError(
+            hea,
+            f"not a WFDB header: first line {first[:60]!r} is not "
+            f"'<record name> <number of signals> ...' for record {base.name!r}",
+        )
     if len(parts) > 2:
         _check_fs_field(hea, parts[2])
     try:
@@ -267,8 +316,9 @@ def _check_fs_field(hea: Path, text: str) -> None:
     except ValueError:
         fs = math.nan
     if not (math.isfinite(fs) and fs > 0):
-        raise RecordError(hea, f"invalid sampling frequency {text!r} Hz in the record line: it must be a positive "
-                               "number")
+        raise RecordError(
+            hea, f"invalid sampling frequency {text!r} Hz in the record line: it must be a positive number"
+        )
     if m and m["counter"] is not None:
         try:
             counter = float(m["counter"])
@@ -323,12 +373,18 @@ def _check_signal_files(base: Path, header: wfdb.Record) -> None:
         if size == 0:
             raise RecordError(dat, "empty signal file (0 bytes)")
         if size < expected:
-            raise RecordError(dat, f"truncated: the header declares {sig_len} samples x {len(idx)} signals in format "
-                                   f"{fmt} ({expected} bytes) but the file holds {size} bytes")
+            raise RecordError(
+                dat,
+                f"truncated: the header declares {sig_len} samples x {len(idx)} signals in format "
+                f"{fmt} ({expected} bytes) but the file holds {size} bytes",
+            )
         # Format 212/310/311 pack samples in groups; allow the padding of one frame.
         if size > expected + 4 * len(idx):
-            raise RecordError(dat, f"the header does not match the data: it declares {sig_len} samples x {len(idx)} "
-                                   f"signals in format {fmt} ({expected} bytes) but the file holds {size} bytes")
+            raise RecordError(
+                dat,
+                f"the header does not match the data: it declares {sig_len} samples x {len(idx)} "
+                f"signals in format {fmt} ({expected} bytes) but the file holds {size} bytes",
+            )
 
 
 def _check_annotation_bytes(path: Path) -> None:
@@ -343,12 +399,21 @@ def _check_annotation_bytes(path: Path) -> None:
     if len(head) >= 16 and all(32 <= c < 127 or c in (9, 10, 13) for c in head):
         raise RecordError(path, "not a WFDB annotation file: it is a text file")
     if len(raw) % 2 or raw[-2:] != b"\x00\x00":
-        raise RecordError(path, "truncated or not a WFDB annotation file: it does not end with the end-of-file "
-                                "marker (two zero bytes)")
+        raise RecordError(
+            path,
+            "truncated or not a WFDB annotation file: it does not end with the end-of-file marker (two zero bytes)",
+        )
 
 
-def _read_annotations(base: Path, extension: str, sampfrom: int, sampto: int, required: bool,
-                      pn_dir: str | None = None, sig_len: int | None = None) -> Annotations | None:
+def _read_annotations(
+    base: Path,
+    extension: str,
+    sampfrom: int,
+    sampto: int,
+    required: bool,
+    pn_dir: str | None = None,
+    sig_len: int | None = None,
+) -> Annotations | None:
     """Annotations of ``[sampfrom, sampto)``, checked: known MIT-BIH codes, samples in time
     order and inside the record's ``sig_len`` samples. A file with more than
     :data:`MAX_BAD_ANNOTATION_FRACTION` impossible annotations is a RecordError; a few are
@@ -365,8 +430,9 @@ def _read_annotations(base: Path, extension: str, sampfrom: int, sampto: int, re
     # Up to the end of the record, read the whole file so annotations past the end are seen.
     read_to = None if sig_len is not None and sampto >= sig_len else sampto
     try:
-        ann = wfdb.rdann(str(base) if pn_dir is None else base.name, extension, sampfrom=sampfrom,
-                         sampto=read_to, pn_dir=pn_dir)
+        ann = wfdb.rdann(
+            str(base) if pn_dir is None else base.name, extension, sampfrom=sampfrom, sampto=read_to, pn_dir=pn_dir
+        )
     except Exception as exc:
         if pn_dir is not None and not required:
             return None
@@ -384,11 +450,14 @@ def _read_annotations(base: Path, extension: str, sampfrom: int, sampto: int, re
     bad = ~known | ~inside
     n_bad = int(bad.sum())
     if n_bad:
-        what = (f"{int((~known).sum())} with unknown annotation codes, "
-                f"{int((~inside).sum())} outside the record's {sig_len} samples")
+        what = (
+            f"{int((~known).sum())} with unknown annotation codes, "
+            f"{int((~inside).sum())} outside the record's {sig_len} samples"
+        )
         if n_bad > MAX_BAD_ANNOTATION_FRACTION * sample.size:
-            raise RecordError(path, f"not a usable annotation file: {n_bad} of {sample.size} annotations are "
-                                    f"impossible ({what})")
+            raise RecordError(
+                path, f"not a usable annotation file: {n_bad} of {sample.size} annotations are impossible ({what})"
+            )
         warnings.warn(f"{path}: ignored {n_bad} of {sample.size} annotations ({what})", stacklevel=3)
         sample, symbol, aux = sample[~bad], symbol[~bad], aux[~bad]
     keep = (sample >= sampfrom) & (sample < sampto)
@@ -482,8 +551,11 @@ def _locate(record: str | os.PathLike, data_dir: str | os.PathLike | None) -> tu
         magic = read_magic(path)
         if kind == "ishne-ann" or magic.startswith(b"ISHNE"):
             return "ishne", path  # the ISHNE reader names the unsupported variant
-        raise RecordError(path, f"not an ISHNE file (it starts with {magic!r}, not {ISHNE_MAGIC!r}) and there is no "
-                                f"WFDB header {base.name}.hea beside it")
+        raise RecordError(
+            path,
+            f"not an ISHNE file (it starts with {magic!r}, not {ISHNE_MAGIC!r}) and there is no "
+            f"WFDB header {base.name}.hea beside it",
+        )
     if ext not in (".hea", ".dat", ".atr") and p.is_file():
         kind = sniff_format(p)
         if kind in ("edf", "bdf"):
@@ -499,13 +571,29 @@ def _from_raw(path: Path, raw: RawRecording, sampfrom: int, kind: str, require_a
         annotations = Annotations(raw.ann_sample, raw.ann_symbol, raw.ann_aux, kind)
     elif require_annotations:
         raise RecordError(path, "the file holds no beat or rhythm annotations")
-    return Record(name=recording_name(path), signal=raw.signal, fs=raw.fs, lead_names=raw.lead_names, units=raw.units,
-                  start_sample=sampfrom, annotations=annotations, source=str(path), comments=raw.comments,
-                  start_time=raw.start_time)
+    return Record(
+        name=recording_name(path),
+        signal=raw.signal,
+        fs=raw.fs,
+        lead_names=raw.lead_names,
+        units=raw.units,
+        start_sample=sampfrom,
+        annotations=annotations,
+        source=str(path),
+        comments=raw.comments,
+        start_time=raw.start_time,
+    )
 
 
-def _load_wfdb(base: Path, sampfrom: int, sampto: int | None, leads: Sequence[int | str] | None,
-               annotator: str | None, require_annotations: bool, verify_checksum: bool) -> Record:
+def _load_wfdb(
+    base: Path,
+    sampfrom: int,
+    sampto: int | None,
+    leads: Sequence[int | str] | None,
+    annotator: str | None,
+    require_annotations: bool,
+    verify_checksum: bool,
+) -> Record:
     header = _read_header(base)
     _check_signal_files(base, header)
     hea = base.with_suffix(".hea")
@@ -532,7 +620,7 @@ def _load_wfdb(base: Path, sampfrom: int, sampto: int | None, leads: Sequence[in
         if digital is None or digital.shape[0] != b1 - b0:
             raise RecordError(dat, "signal file holds fewer samples than the header declares")
         sums += digital.sum(axis=0, dtype=np.int64)
-        signal[b0 - sampfrom:b1 - sampfrom] = _digital_to_mv(digital, rec, hea)
+        signal[b0 - sampfrom : b1 - sampfrom] = _digital_to_mv(digital, rec, hea)
         del digital, rec
 
     if verify_checksum and sampfrom == 0 and sampto == sig_len and header.checksum:
@@ -540,9 +628,11 @@ def _load_wfdb(base: Path, sampfrom: int, sampto: int | None, leads: Sequence[in
             want = header.checksum[ch]
             got = int(sums[j]) & 0xFFFF
             if want is not None and got != (int(want) & 0xFFFF):
-                raise RecordError(base.parent / header.file_name[ch],
-                                  f"checksum mismatch on signal {names[ch]!r} (header {int(want) & 0xFFFF}, "
-                                  f"data {got}): the data do not match the header")
+                raise RecordError(
+                    base.parent / header.file_name[ch],
+                    f"checksum mismatch on signal {names[ch]!r} (header {int(want) & 0xFFFF}, "
+                    f"data {got}): the data do not match the header",
+                )
 
     scale, units = to_mv([header.units[c] if header.units else None for c in channels])
     if np.any(scale != 1.0):
@@ -583,21 +673,28 @@ def _digital_to_mv(digital: np.ndarray, rec: wfdb.Record, hea: Path) -> np.ndarr
     return out
 
 
-def _load_physionet(record: str, pn_dir: str, sampfrom: int, sampto: int | None,
-                    leads: Sequence[int | str] | None, annotator: str | None,
-                    require_annotations: bool) -> Record:
+def _load_physionet(
+    record: str,
+    pn_dir: str,
+    sampfrom: int,
+    sampto: int | None,
+    leads: Sequence[int | str] | None,
+    annotator: str | None,
+    require_annotations: bool,
+) -> Record:
     where = f"physionet:{pn_dir}/{record}"
     try:
         header = wfdb.rdheader(record, pn_dir=pn_dir)
         names = [str(n) for n in header.sig_name]
         channels = channel_indices(Path(where), names, leads)
-        rec = wfdb.rdrecord(record, sampfrom=sampfrom, sampto=sampto, channels=channels, pn_dir=pn_dir,
-                            physical=False)
+        rec = wfdb.rdrecord(record, sampfrom=sampfrom, sampto=sampto, channels=channels, pn_dir=pn_dir, physical=False)
     except RecordError:
         raise
     except Exception as exc:
-        raise DownloadError(f"{where}: cannot stream the record from PhysioNet ({type(exc).__name__}: {exc}). "
-                            "Are you online? Use a local copy with data_dir instead.") from None
+        raise DownloadError(
+            f"{where}: cannot stream the record from PhysioNet ({type(exc).__name__}: {exc}). "
+            "Are you online? Use a local copy with data_dir instead."
+        ) from None
     end = sampfrom + rec.d_signal.shape[0]
     signal = _digital_to_mv(rec.d_signal, rec, Path(where))
     scale, units = to_mv(rec.units)
@@ -606,6 +703,15 @@ def _load_physionet(record: str, pn_dir: str, sampfrom: int, sampto: int | None,
     annotations = None
     if annotator:
         annotations = _read_annotations(Path(record), annotator, sampfrom, end, require_annotations, pn_dir=pn_dir)
-    return Record(name=Path(record).name, signal=signal, fs=float(rec.fs), lead_names=tuple(rec.sig_name),
-                  units=units, start_sample=sampfrom, annotations=annotations, source=where,
-                  comments=tuple(rec.comments or ()), start_time=_header_start_time(header))
+    return Record(
+        name=Path(record).name,
+        signal=signal,
+        fs=float(rec.fs),
+        lead_names=tuple(rec.sig_name),
+        units=units,
+        start_sample=sampfrom,
+        annotations=annotations,
+        source=where,
+        comments=tuple(rec.comments or ()),
+        start_time=_header_start_time(header),
+    )

@@ -29,9 +29,10 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Iterable, Sequence, Union
+from typing import IO
 
 from ecg.errors import ECGError
 
@@ -47,7 +48,7 @@ UPLOAD_DIR_PREFIX: str = "ecg-upload-"
 _ALLOWED_CHAR = re.compile(r"[^A-Za-z0-9._-]")
 _CHUNK = 1 << 20
 
-Data = Union[bytes, bytearray, memoryview, IO[bytes]]
+Data = bytes | bytearray | memoryview | IO[bytes]
 
 
 class UploadError(ECGError, ValueError):
@@ -84,6 +85,7 @@ class UploadResult:
 # names
 # ---------------------------------------------------------------------------------------------
 
+
 def sanitize_filename(name: str) -> str:
     """A safe base name for an uploaded file: the part after the last ``/`` or ``\\``, with
     every character other than ``A-Z a-z 0-9 . _ -`` replaced by ``_``, leading dots removed
@@ -114,13 +116,18 @@ def split_extension(name: str) -> tuple[str, str]:
 
 def is_safe_record_name(name: str) -> bool:
     """Whether ``name`` can be used unchanged as a record (file stem) name."""
-    return bool(name) and name == _ALLOWED_CHAR.sub("_", name) and not name.startswith(".") \
+    return (
+        bool(name)
+        and name == _ALLOWED_CHAR.sub("_", name)
+        and not name.startswith(".")
         and len(name) <= MAX_NAME_LEN - 4
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # headers
 # ---------------------------------------------------------------------------------------------
+
 
 def parse_header_files(text: str, where: str = "header") -> tuple[str, list[str]]:
     """``(record name, signal file names)`` from the text of a WFDB header.
@@ -135,15 +142,16 @@ def parse_header_files(text: str, where: str = "header") -> tuple[str, list[str]
         raise UploadError(f"{where}: not a WFDB header (no record line)")
     parts = lines[0].split()
     if len(parts) < 2 or not parts[1].isdigit():
-        raise UploadError(f"{where}: not a WFDB header: first line {lines[0][:60]!r} is not "
-                          "'<record name> <number of signals> ...'")
+        raise UploadError(
+            f"{where}: not a WFDB header: first line {lines[0][:60]!r} is not '<record name> <number of signals> ...'"
+        )
     name = parts[0]
     if "/" in name:
         raise UploadError(f"{where}: multi-segment records are not supported")
     n_sig = int(parts[1])
     if n_sig == 0:
         raise UploadError(f"{where}: the header declares no signals")
-    sig_lines = lines[1:1 + n_sig]
+    sig_lines = lines[1 : 1 + n_sig]
     if len(sig_lines) < n_sig:
         raise UploadError(f"{where}: the header declares {n_sig} signals but has {len(sig_lines)} signal lines")
     files: list[str] = []
@@ -168,6 +176,7 @@ def _header_text(raw: bytes, where: str) -> str:
 # ---------------------------------------------------------------------------------------------
 # reading and saving
 # ---------------------------------------------------------------------------------------------
+
 
 def _announced_size(data: object) -> int | None:
     if isinstance(data, (bytes, bytearray, memoryview)):
@@ -208,8 +217,9 @@ def _fmt_names(names: Iterable[str]) -> str:
     return ", ".join(sorted(names))
 
 
-def save_wfdb_upload(files: Sequence[tuple[str, Data]], dest_dir: str | os.PathLike | None = None,
-                     max_total_bytes: int = MAX_TOTAL_BYTES) -> UploadResult:
+def save_wfdb_upload(
+    files: Sequence[tuple[str, Data]], dest_dir: str | os.PathLike | None = None, max_total_bytes: int = MAX_TOTAL_BYTES
+) -> UploadResult:
     """Check, pair and save uploaded WFDB files; returns the saved records.
 
     ``files``: ``(original file name, bytes or binary file object)`` pairs. ``dest_dir``: an
@@ -226,10 +236,12 @@ def save_wfdb_upload(files: Sequence[tuple[str, Data]], dest_dir: str | os.PathL
     announced = [_announced_size(d) for _, d in files]
     known = sum(s for s in announced if s is not None)
     if known > max_total_bytes:
-        raise UploadError(f"the upload is too large ({known / 1e6:.1f} MB); at most "
-                          f"{max_total_bytes / 1e6:.0f} MB in total is accepted")
+        raise UploadError(
+            f"the upload is too large ({known / 1e6:.1f} MB); at most "
+            f"{max_total_bytes / 1e6:.0f} MB in total is accepted"
+        )
 
-    kept: dict[str, tuple[str, str]] = {}   # safe name -> (original name, ext)
+    kept: dict[str, tuple[str, str]] = {}  # safe name -> (original name, ext)
     data: dict[str, bytes] = {}
     ignored: list[str] = []
     total = 0
@@ -251,12 +263,13 @@ def save_wfdb_upload(files: Sequence[tuple[str, Data]], dest_dir: str | os.PathL
     headers = [n for n, (_, ext) in kept.items() if ext == "hea"]
     if not headers:
         got = _fmt_names(kept) or "no .hea, .dat or .atr file"
-        raise UploadError(f"no WFDB header (.hea) in the upload ({got}): upload the record's .hea file "
-                          "together with its .dat file")
+        raise UploadError(
+            f"no WFDB header (.hea) in the upload ({got}): upload the record's .hea file together with its .dat file"
+        )
 
     dats = {n for n, (_, ext) in kept.items() if ext == "dat"}
     atrs = {n for n, (_, ext) in kept.items() if ext == "atr"}
-    plan: list[tuple[str, dict[str, str]]] = []   # record -> {target name: source name}
+    plan: list[tuple[str, dict[str, str]]] = []  # record -> {target name: source name}
     referenced: set[str] = set()
     for hea in headers:
         rec_name, sig_files = parse_header_files(_header_text(data[hea], hea), hea)
@@ -267,10 +280,10 @@ def save_wfdb_upload(files: Sequence[tuple[str, Data]], dest_dir: str | os.PathL
         mapping = {f"{rec_name}.hea": hea}
         for f in sig_files:
             if f == "~":
-                raise UploadError(f"{hea}: the header declares signals without a signal file ('~'), "
-                                  "which cannot be read")
-            if f != os.path.basename(f) or not is_safe_record_name(split_extension(f)[0]) \
-                    or _ALLOWED_CHAR.search(f):
+                raise UploadError(
+                    f"{hea}: the header declares signals without a signal file ('~'), which cannot be read"
+                )
+            if f != os.path.basename(f) or not is_safe_record_name(split_extension(f)[0]) or _ALLOWED_CHAR.search(f):
                 raise UploadError(f"{hea}: signal file name {f!r} is not allowed")
             mapping[f] = f
         plan.append((rec_name, mapping))
@@ -285,8 +298,10 @@ def save_wfdb_upload(files: Sequence[tuple[str, Data]], dest_dir: str | os.PathL
             mapping[missing[0]] = spare.pop()
             missing = []
         if missing:
-            raise UploadError(f"{hea}: the signal file {_fmt_names(missing)} is missing from the upload; "
-                              f"upload it together with the header (got {_fmt_names(kept)})")
+            raise UploadError(
+                f"{hea}: the signal file {_fmt_names(missing)} is missing from the upload; "
+                f"upload it together with the header (got {_fmt_names(kept)})"
+            )
     # Annotations: <record>.atr, or the only .atr when there is only one record.
     for rec_name, mapping in plan:
         want = f"{rec_name}.atr"
@@ -331,13 +346,24 @@ def remove_upload_dir(directory: str | os.PathLike | None) -> bool:
         real = d.resolve()
     except OSError:
         return False
-    if real.parent != tmp_root or not real.name.startswith(UPLOAD_DIR_PREFIX) or not real.is_dir() \
-            or d.is_symlink():
+    if real.parent != tmp_root or not real.name.startswith(UPLOAD_DIR_PREFIX) or not real.is_dir() or d.is_symlink():
         return False
     shutil.rmtree(real, ignore_errors=True)
     return True
 
 
-__all__ = ["ALLOWED_EXTENSIONS", "MAX_NAME_LEN", "MAX_TOTAL_BYTES", "UPLOAD_DIR_PREFIX", "UploadError",
-           "UploadResult", "UploadedRecord", "is_safe_record_name", "parse_header_files", "remove_upload_dir",
-           "sanitize_filename", "save_wfdb_upload", "split_extension"]
+__all__ = [
+    "ALLOWED_EXTENSIONS",
+    "MAX_NAME_LEN",
+    "MAX_TOTAL_BYTES",
+    "UPLOAD_DIR_PREFIX",
+    "UploadError",
+    "UploadResult",
+    "UploadedRecord",
+    "is_safe_record_name",
+    "parse_header_files",
+    "remove_upload_dir",
+    "sanitize_filename",
+    "save_wfdb_upload",
+    "split_extension",
+]

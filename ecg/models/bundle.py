@@ -28,10 +28,10 @@ import torch
 
 from ecg.datasets.splits import DS2
 from ecg.errors import ECGError
-from ecg.processing.pipeline import BeatConfig
 from ecg.models.features import RR_INPUT_NAMES, RR_INPUTS_V1, ModelInputs, model_inputs
 from ecg.models.inference import ae_errors, predict_proba
 from ecg.models.networks import BeatSequenceClassifier, ClassifierEnsemble, GRUAutoencoder
+from ecg.processing.pipeline import BeatConfig
 
 BUNDLE_FORMAT = "ecg-anomaly-bundle"
 BUNDLE_FORMAT_VERSION = 3
@@ -44,7 +44,10 @@ BUNDLE_DIR = Path(__file__).resolve().parent / "bundles"
 #: The shipped bundles, by short name. ``ds1``: the evaluation bundle, trained on DS1 only (it
 #: gives every DS2 figure). ``production``: the same recipe trained on all 44 non-paced MIT-BIH
 #: records (no DS2 figure is quoted for it: DS2 is in its training set).
-BUNDLE_NAMES: dict[str, Path] = {"ds1": BUNDLE_DIR / "ecg_gru_ds1.pt", "production": BUNDLE_DIR / "ecg_gru_production.pt"}
+BUNDLE_NAMES: dict[str, Path] = {
+    "ds1": BUNDLE_DIR / "ecg_gru_ds1.pt",
+    "production": BUNDLE_DIR / "ecg_gru_production.pt",
+}
 DEFAULT_BUNDLE = "production"
 EVALUATION_BUNDLE = "ds1"
 DEFAULT_BUNDLE_PATH = BUNDLE_NAMES[DEFAULT_BUNDLE]
@@ -99,7 +102,7 @@ class AnomalyScorer:
         morph = np.log(np.maximum(errors, 1e-9) / max(med, 1e-9))
         z_prev = rr_in[:, 0] / self.rr_sigma[0]
         z_next = rr_in[:, 1] / self.rr_sigma[1]
-        return (morph + self.rr_weight * 0.5 * (z_prev ** 2 + z_next ** 2)).astype(np.float64)
+        return (morph + self.rr_weight * 0.5 * (z_prev**2 + z_next**2)).astype(np.float64)
 
     def percentile(self, raw: np.ndarray) -> np.ndarray:
         """Raw scores on the bounded 0-100 scale (float64; NaN stays NaN)."""
@@ -113,7 +116,7 @@ class AnomalyScorer:
         i10, i999 = int(np.argmin(np.abs(p - 0.99))), p.size - 1
         tau_hi = max((q[i999] - q[i10]) / math.log(10.0), 1e-6)
         tau_lo = max((q[9] - q[0]) / math.log(10.0), 1e-6)  # p = 0.01 and 0.001
-        qu, last = np.unique(q[::-1], return_index=True)       # right-continuous at ties
+        qu, last = np.unique(q[::-1], return_index=True)  # right-continuous at ties
         pu = p[::-1][last]
         mid = np.interp(raw, qu, pu)
         hi = 1.0 - (1.0 - p[-1]) * np.exp(-np.maximum(raw - q[-1], 0.0) / tau_hi)
@@ -135,8 +138,8 @@ class AnomalyScorer:
 class BeatScores:
     """What the models say about each beat of a record (see :meth:`ModelBundle.score_beats`)."""
 
-    probs: np.ndarray        # float32 (n, len(classes))
-    score: np.ndarray        # float64 (n,), anomaly score 0-100
+    probs: np.ndarray  # float32 (n, len(classes))
+    score: np.ndarray  # float64 (n,), anomaly score 0-100
     model_waves: np.ndarray  # float32 (n, window): the normalised beats
 
 
@@ -196,8 +199,7 @@ class ModelBundle:
         normalised waveforms the autoencoder saw."""
         inputs = self.inputs(waves, rr)
         errors = ae_errors(self.autoencoder, inputs.waves)
-        return BeatScores(self.class_probabilities(inputs), self.scorer.score(errors, inputs.rr),
-                          inputs.waves[:, :, 0])
+        return BeatScores(self.class_probabilities(inputs), self.scorer.score(errors, inputs.rr), inputs.waves[:, :, 0])
 
     # ------------------------------------------------------------------ persistence
     def meta(self) -> dict[str, Any]:
@@ -205,10 +207,13 @@ class ModelBundle:
             "version": self.version,
             "config": self.config.as_dict(),
             "classes": list(self.classes),
-            "scorer": {"rr_weight": self.scorer.rr_weight, "rr_sigma": list(self.scorer.rr_sigma),
-                       "log_threshold": self.scorer.log_threshold,
-                       "target_normal_flag_rate": self.scorer.target_normal_flag_rate,
-                       "normal_quantiles": list(self.scorer.normal_quantiles)},
+            "scorer": {
+                "rr_weight": self.scorer.rr_weight,
+                "rr_sigma": list(self.scorer.rr_sigma),
+                "log_threshold": self.scorer.log_threshold,
+                "target_normal_flag_rate": self.scorer.target_normal_flag_rate,
+                "normal_quantiles": list(self.scorer.normal_quantiles),
+            },
             "ae_params": self.ae_params,
             "clf_params": self.clf_params,
             "n_classifiers": self.n_classifiers,
@@ -241,13 +246,16 @@ class ModelBundle:
         return Path(path)
 
     @classmethod
-    def load(cls, path: str | os.PathLike | None = None) -> "ModelBundle":
+    def load(cls, path: str | os.PathLike | None = None) -> ModelBundle:
         """Load and verify a bundle: a short name (``ds1``, ``production``), a path, or
         ``None`` for the default (``production``)."""
         p = bundle_path(path)
         if not p.is_file():
-            hint = (" (train it with `ecg train" + (" --production" if p == DEFAULT_BUNDLE_PATH else "") + "`)"
-                    if p in BUNDLE_NAMES.values() else "")
+            hint = (
+                " (train it with `ecg train" + (" --production" if p == DEFAULT_BUNDLE_PATH else "") + "`)"
+                if p in BUNDLE_NAMES.values()
+                else ""
+            )
             raise BundleError(f"{p}: model bundle not found{hint}")
         try:
             payload = torch.load(p, map_location="cpu", weights_only=True)
@@ -257,9 +265,11 @@ class ModelBundle:
             raise BundleError(f"{p}: not an {BUNDLE_FORMAT} file")
         fv = payload.get("format_version")
         if fv not in SUPPORTED_FORMAT_VERSIONS:
-            raise BundleError(f"{p}: bundle format version {fv!r} is not supported by this code "
-                              f"(reads {', '.join(map(str, SUPPORTED_FORMAT_VERSIONS))}); "
-                              "retrain or upgrade ecg-anomaly")
+            raise BundleError(
+                f"{p}: bundle format version {fv!r} is not supported by this code "
+                f"(reads {', '.join(map(str, SUPPORTED_FORMAT_VERSIONS))}); "
+                "retrain or upgrade ecg-anomaly"
+            )
         try:
             meta_json, ae_state, clf_state = payload["meta"], payload["autoencoder"], payload["classifier"]
         except KeyError as exc:
@@ -283,29 +293,36 @@ class ModelBundle:
             raise BundleError(f"{p}: malformed bundle metadata: {_what(exc)}") from None
 
     @classmethod
-    def _from_meta(cls, meta: dict[str, Any], ae_state: dict[str, torch.Tensor], clf_state: dict[str, torch.Tensor],
-                   digest: str) -> ModelBundle:
+    def _from_meta(
+        cls, meta: dict[str, Any], ae_state: dict[str, torch.Tensor], clf_state: dict[str, torch.Tensor], digest: str
+    ) -> ModelBundle:
         """The bundle described by a parsed ``meta`` with these weights. Raises BundleError
         (without the path) for a meta this code cannot use, and KeyError / TypeError /
         ValueError... for a malformed one."""
         rr_names = tuple(meta.get("rr_inputs", RR_INPUTS_V1))
         unknown = [n for n in rr_names if n not in RR_INPUT_NAMES]
         if unknown:
-            raise BundleError(f"the bundle uses RR inputs {unknown} that this code does not compute; "
-                              "upgrade ecg-anomaly")
+            raise BundleError(
+                f"the bundle uses RR inputs {unknown} that this code does not compute; upgrade ecg-anomaly"
+            )
         ae_params, clf_params = _params(meta, "ae_params"), _params(meta, "clf_params")
         ae = GRUAutoencoder(**ae_params)
         n_clf = int(meta.get("n_classifiers", 1))
         if n_clf < 1:
             raise BundleError(f"malformed bundle metadata: n_classifiers must be >= 1, got {n_clf}")
-        clf = BeatSequenceClassifier(**clf_params) if n_clf == 1 else \
-            ClassifierEnsemble([BeatSequenceClassifier(**clf_params) for _ in range(n_clf)])
+        clf = (
+            BeatSequenceClassifier(**clf_params)
+            if n_clf == 1
+            else ClassifierEnsemble([BeatSequenceClassifier(**clf_params) for _ in range(n_clf)])
+        )
         try:
             ae.load_state_dict(ae_state)
             clf.load_state_dict(clf_state)
         except RuntimeError as exc:
-            raise BundleError("malformed bundle metadata: the weights do not match the architecture it describes "
-                              f"({_first_problem(exc)})") from None
+            raise BundleError(
+                "malformed bundle metadata: the weights do not match the architecture it describes "
+                f"({_first_problem(exc)})"
+            ) from None
         ae.eval()
         clf.eval()
         s = meta["scorer"]
@@ -314,9 +331,13 @@ class ModelBundle:
             classes=tuple(str(c) for c in _sequence(meta, "classes")),
             autoencoder=ae,
             classifier=clf,
-            scorer=AnomalyScorer(float(s["rr_weight"]), (float(s["rr_sigma"][0]), float(s["rr_sigma"][1])),
-                                 float(s["log_threshold"]), float(s["target_normal_flag_rate"]),
-                                 tuple(float(v) for v in s.get("normal_quantiles", ()))),
+            scorer=AnomalyScorer(
+                float(s["rr_weight"]),
+                (float(s["rr_sigma"][0]), float(s["rr_sigma"][1])),
+                float(s["log_threshold"]),
+                float(s["target_normal_flag_rate"]),
+                tuple(float(v) for v in s.get("normal_quantiles", ())),
+            ),
             ae_params=ae_params,
             clf_params=clf_params,
             seq_len=int(meta["seq_len"]),
@@ -329,8 +350,10 @@ class ModelBundle:
         )
         n_out = int(clf_params.get("n_classes", len(bundle.classes)))
         if len(bundle.classes) != n_out:
-            raise ValueError(f"'classes' names {len(bundle.classes)} classes {list(bundle.classes)} but the "
-                             f"classifier has {n_out} outputs")
+            raise ValueError(
+                f"'classes' names {len(bundle.classes)} classes {list(bundle.classes)} but the "
+                f"classifier has {n_out} outputs"
+            )
         return bundle
 
 
@@ -378,8 +401,9 @@ def _what(exc: Exception) -> str:
     return f"{exc}" if isinstance(exc, (TypeError, ValueError)) and str(exc) else f"{type(exc).__name__}: {exc}"
 
 
-def merge_class(probs: np.ndarray, classes: tuple[str, ...], mask: np.ndarray, source: str = "S",
-                target: str = "N") -> np.ndarray:
+def merge_class(
+    probs: np.ndarray, classes: tuple[str, ...], mask: np.ndarray, source: str = "S", target: str = "N"
+) -> np.ndarray:
     """Probabilities (n, len(classes)) with, on the rows in ``mask``, the ``source`` class's
     probability added to ``target`` and set to 0. Other rows and classes are unchanged.
     Returns a new array."""

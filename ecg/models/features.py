@@ -15,8 +15,15 @@ from ecg.processing.segmentation import RR_FEATURES
 
 #: Every RR input :func:`rr_inputs` can compute (dimensionless or in s).
 RR_INPUT_NAMES: tuple[str, ...] = (
-    "log_rr_prev_local", "log_rr_next_local", "log_rr_prev_record", "log_rr_next_record",
-    "log_rr_local_record", "rr_prev_s", "rr_next_s", "rr_local_cv", "rr_irregularity",
+    "log_rr_prev_local",
+    "log_rr_next_local",
+    "log_rr_prev_record",
+    "log_rr_next_record",
+    "log_rr_local_record",
+    "rr_prev_s",
+    "rr_next_s",
+    "rr_local_cv",
+    "rr_irregularity",
 )
 #: The RR inputs of bundles that do not name theirs (format 1 and early format 2).
 RR_INPUTS_V1: tuple[str, ...] = RR_INPUT_NAMES[:8]
@@ -57,7 +64,7 @@ def normalise_waves(waves: np.ndarray, pre: int, polarity: bool = False) -> tupl
     scale = qrs_amplitude(w, pre)
     w = w / scale
     if polarity and w.shape[0]:
-        med = np.median(w[:, max(0, pre - 8):pre + 9], axis=0)
+        med = np.median(w[:, max(0, pre - 8) : pre + 9], axis=0)
         if -med.min() > med.max():
             w = -w
     return w.astype(np.float32), scale
@@ -94,8 +101,9 @@ def rr_inputs(rr: np.ndarray, names: tuple[str, ...] = RR_INPUTS) -> np.ndarray:
     return np.clip(out, -3, 3).astype(np.float32)
 
 
-def model_inputs(waves: np.ndarray, rr: np.ndarray, pre: int, rr_names: tuple[str, ...] = RR_INPUTS,
-                 polarity: bool = False) -> ModelInputs:
+def model_inputs(
+    waves: np.ndarray, rr: np.ndarray, pre: int, rr_names: tuple[str, ...] = RR_INPUTS, polarity: bool = False
+) -> ModelInputs:
     """Inputs for one record (or one chunk of a long record): beats (n, window) in mV and RR
     features (n, len(RR_FEATURES)) as cut by :func:`ecg.processing.segmentation.segment_beats`;
     ``rr_names`` picks the RR inputs (a bundle's :attr:`~ecg.models.bundle.ModelBundle.rr_inputs`);

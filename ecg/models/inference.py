@@ -19,13 +19,18 @@ def ae_errors(model: GRUAutoencoder, waves: np.ndarray, batch: int = 2048) -> np
     out = []
     with torch.inference_mode():
         for i in range(0, waves.shape[0], batch):
-            x = torch.from_numpy(np.ascontiguousarray(waves[i:i + batch, :, :1]))
+            x = torch.from_numpy(np.ascontiguousarray(waves[i : i + batch, :, :1]))
             out.append(((model(x) - x) ** 2).mean(dim=(1, 2)).numpy())
     return np.concatenate(out) if out else np.zeros(0, np.float32)
 
 
-def predict_proba(model: BeatSequenceClassifier | ClassifierEnsemble, inputs: ModelInputs, seq_len: int = 64,
-                  windows_per_batch: int = 64, channels: tuple[int, ...] = (1,)) -> np.ndarray:
+def predict_proba(
+    model: BeatSequenceClassifier | ClassifierEnsemble,
+    inputs: ModelInputs,
+    seq_len: int = 64,
+    windows_per_batch: int = 64,
+    channels: tuple[int, ...] = (1,),
+) -> np.ndarray:
     """Class probabilities (n, n_classes) for every beat of one record, from windows of
     ``seq_len`` beats overlapping by half; each beat takes the window where it is most
     central. Windows are run in batches. ``channels`` selects the wave channels the
@@ -47,21 +52,24 @@ def predict_proba(model: BeatSequenceClassifier | ClassifierEnsemble, inputs: Mo
     # Each beat's best window: the one whose centre is closest.
     centres = starts_arr + (L - 1) / 2
     pos = np.arange(n)
-    best = np.abs(pos[:, None] - centres[None, :]).argmin(axis=1) if starts_arr.size < 4096 else \
-        np.clip(np.searchsorted(centres, pos), 0, starts_arr.size - 1)
+    best = (
+        np.abs(pos[:, None] - centres[None, :]).argmin(axis=1)
+        if starts_arr.size < 4096
+        else np.clip(np.searchsorted(centres, pos), 0, starts_arr.size - 1)
+    )
     probs = np.zeros((n, n_cls), np.float32)
     model.eval()
     offs = np.arange(L)
     with torch.inference_mode():
         # Each beat's embedding is computed once; only the sequence GRU runs per window.
-        emb = torch.cat([model.wave_embedding(torch.from_numpy(waves[i:i + 4096])) for i in range(0, n, 4096)])
+        emb = torch.cat([model.wave_embedding(torch.from_numpy(waves[i : i + 4096])) for i in range(0, n, 4096)])
         emb = torch.cat([emb, model.rr_proj(torch.from_numpy(np.ascontiguousarray(inputs.rr)))], dim=-1)
         for b0 in range(0, starts_arr.size, windows_per_batch):
-            ws = starts_arr[b0:b0 + windows_per_batch]
+            ws = starts_arr[b0 : b0 + windows_per_batch]
             idx = torch.from_numpy(ws[:, None] + offs[None, :])
             p = torch.softmax(model.forward_embedded(emb[idx]), dim=-1).numpy()
             for k, s in enumerate(ws):
-                mine = np.flatnonzero(best[s:s + L] == b0 + k)
+                mine = np.flatnonzero(best[s : s + L] == b0 + k)
                 probs[s + mine] = p[k, mine]
     return probs
 

@@ -44,8 +44,16 @@ class GRUAutoencoder(nn.Module):
     layer maps its state back to the signal.
     """
 
-    def __init__(self, n_channels: int = 1, hidden: int = 48, latent: int = 12, seq_len: int = 70,
-                 cell: str = "gru", n_pos: int = 8, frame: int = 1) -> None:
+    def __init__(
+        self,
+        n_channels: int = 1,
+        hidden: int = 48,
+        latent: int = 12,
+        seq_len: int = 70,
+        cell: str = "gru",
+        n_pos: int = 8,
+        frame: int = 1,
+    ) -> None:
         super().__init__()
         if seq_len % frame:
             raise ValueError(f"seq_len {seq_len} is not a multiple of frame {frame}")
@@ -70,8 +78,9 @@ class GRUAutoencoder(nn.Module):
         if x.shape[1] != self.seq_len:
             raise ValueError(f"expected beats of {self.seq_len} samples, got {x.shape[1]}")
         z = self.encode(x)
-        steps = torch.cat([z.unsqueeze(1).expand(-1, self.pos.shape[0], -1),
-                           self.pos.unsqueeze(0).expand(x.shape[0], -1, -1)], dim=-1)
+        steps = torch.cat(
+            [z.unsqueeze(1).expand(-1, self.pos.shape[0], -1), self.pos.unsqueeze(0).expand(x.shape[0], -1, -1)], dim=-1
+        )
         y, _ = self.decoder(steps)
         return self.out(y).reshape(x.shape[0], self.seq_len, self.n_channels)
 
@@ -86,13 +95,23 @@ class BeatSequenceClassifier(nn.Module):
     beat-sequence RNN's states, so each beat can look at any other beat of the run.
     """
 
-    def __init__(self, n_channels: int = 2, n_rr: int = 7, n_classes: int = 4, beat_hidden: int = 32,
-                 seq_hidden: int = 32, cell: str = "gru", dropout: float = 0.2, frame: int = 1,
-                 attention: bool = False) -> None:
+    def __init__(
+        self,
+        n_channels: int = 2,
+        n_rr: int = 7,
+        n_classes: int = 4,
+        beat_hidden: int = 32,
+        seq_hidden: int = 32,
+        cell: str = "gru",
+        dropout: float = 0.2,
+        frame: int = 1,
+        attention: bool = False,
+    ) -> None:
         super().__init__()
         self.frame = frame
-        self.attention = nn.MultiheadAttention(2 * seq_hidden, 2, dropout=dropout, batch_first=True) \
-            if attention else None
+        self.attention = (
+            nn.MultiheadAttention(2 * seq_hidden, 2, dropout=dropout, batch_first=True) if attention else None
+        )
         self.attention_norm = nn.LayerNorm(2 * seq_hidden) if attention else None
         self.beat_rnn = _rnn(cell, n_channels * frame, beat_hidden)
         self.rr_proj = nn.Sequential(nn.Linear(n_rr, 16), nn.ReLU())
@@ -133,7 +152,7 @@ class ClassifierEnsemble(nn.Module):
     :func:`ecg.models.training.predict_proba`). Averaging reduces the seed-to-seed swing that
     inter-patient S-beat results are prone to."""
 
-    def __init__(self, members: "list[BeatSequenceClassifier]") -> None:
+    def __init__(self, members: list[BeatSequenceClassifier]) -> None:
         super().__init__()
         if not members:
             raise ValueError("an ensemble needs at least one member")

@@ -7,26 +7,33 @@ import os
 import platform
 import subprocess
 import time
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Sequence
-
-import torch
 
 import numpy as np
+import torch
 
 from ecg.datasets import DS1, DS2, build_beat_dataset
 from ecg.datasets.beats import BeatDataset
-
 from ecg.models.bundle import ModelBundle
 from ecg.models.features import qrs_amplitude
-from ecg.models.training import (MODEL_CLASSES, PreparedRecord, TrainConfig, TrainLog, calibrate_scorer,
-                                 prepare, seed_everything, train_autoencoder, train_classifier)
+from ecg.models.training import (
+    MODEL_CLASSES,
+    PreparedRecord,
+    TrainConfig,
+    TrainLog,
+    calibrate_scorer,
+    prepare,
+    seed_everything,
+    train_autoencoder,
+    train_classifier,
+)
 from ecg.processing.pipeline import SECOND_LEAD, BeatConfig
-
 
 #: The production bundle's training records: every non-paced MIT-BIH record.
 PRODUCTION_RECORDS: tuple[str, ...] = tuple(sorted(DS1 + DS2))
+
 
 def code_version() -> str:
     """Package version plus the git commit when run from a checkout."""
@@ -34,12 +41,17 @@ def code_version() -> str:
 
     here = Path(__file__).resolve().parent
     try:
-        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=here).stdout.strip()
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5, cwd=here
+        ).stdout.strip()
         # Uncommitted changes to the code (the bundles themselves excluded) mark the version dirty.
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", str(here.parent),
-                                f":!{here / 'bundles'}"],
-                               capture_output=True, text=True, timeout=5, cwd=here).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", str(here.parent), f":!{here / 'bundles'}"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=here,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         sha, dirty = "", ""
     if not sha:
@@ -87,8 +99,13 @@ def projected_lead_dataset(primary: BeatDataset, second: BeatDataset, seed: int)
     return dataclasses.replace(mixed, waves=waves[keep_p])
 
 
-def training_sequences(records: Sequence[str], data_dir: str | os.PathLike, cfg: TrainConfig,
-                       beat_config: BeatConfig, cache_dir: str | os.PathLike | None) -> dict[str, PreparedRecord]:
+def training_sequences(
+    records: Sequence[str],
+    data_dir: str | os.PathLike,
+    cfg: TrainConfig,
+    beat_config: BeatConfig,
+    cache_dir: str | os.PathLike | None,
+) -> dict[str, PreparedRecord]:
     """Prepared beat sequences per record and per trained lead (:attr:`TrainConfig.train_leads`):
     the primary lead under the record's name, the second lead under ``name + "/2"``, a
     projected lead (:func:`projected_lead_dataset`) under ``name + "/p"``."""
@@ -102,23 +119,32 @@ def training_sequences(records: Sequence[str], data_dir: str | os.PathLike, cfg:
             if which == "projected":
                 datasets[which] = projected_lead_dataset(dataset("primary"), dataset("second"), cfg.seed)
             else:
-                datasets[which] = build_beat_dataset(records, data_dir, lead=None if which == "primary" else SECOND_LEAD,
-                                                     config=beat_config, cache_dir=cache_dir)
+                datasets[which] = build_beat_dataset(
+                    records,
+                    data_dir,
+                    lead=None if which == "primary" else SECOND_LEAD,
+                    config=beat_config,
+                    cache_dir=cache_dir,
+                )
         return datasets[which]
 
     suffixes = {"primary": "", "second": SECOND_LEAD_SUFFIX, "projected": PROJECTED_LEAD_SUFFIX}
     out: dict[str, PreparedRecord] = {}
     for which in cfg.train_leads:
         suffix = suffixes[which]
-        out.update({k + suffix: dataclasses.replace(v, name=k + suffix)
-                    for k, v in prepare(dataset(which), tuple(cfg.rr_inputs), cfg.polarity).items()})
+        out.update(
+            {
+                k + suffix: dataclasses.replace(v, name=k + suffix)
+                for k, v in prepare(dataset(which), tuple(cfg.rr_inputs), cfg.polarity).items()
+            }
+        )
     return out
 
 
 def train_bundle(
     data_dir: str | os.PathLike,
     out_path: str | os.PathLike,
-    cfg: TrainConfig = TrainConfig(),
+    cfg: TrainConfig | None = None,
     *,
     records: Sequence[str] = DS1,
     beat_config: BeatConfig = BeatConfig(),
@@ -135,6 +161,8 @@ def train_bundle(
     include DS2 (by default all 44 non-paced records, :data:`PRODUCTION_RECORDS`); no DS2
     figure can be quoted for it. Otherwise DS2 records are refused.
     """
+    cfg = TrainConfig() if cfg is None else cfg
+    kind = "production" if production else "ds1"
     if production and records is DS1:
         records = PRODUCTION_RECORDS
     leaked = sorted(set(records) & set(DS2))
@@ -149,9 +177,13 @@ def train_bundle(
     recs = training_sequences(records, data_dir, cfg, beat_config, cache_dir)
     val = {k: v for k, v in recs.items() if patient_of(k) in cfg.val_records}
     train = {k: v for k, v in recs.items() if patient_of(k) not in cfg.val_records}
-    log.add(stage="data", train_records=sorted(train), val_records=sorted(val),
-            train_beats=int(sum(r.target.size for r in train.values())),
-            val_beats=int(sum(r.target.size for r in val.values())))
+    log.add(
+        stage="data",
+        train_records=sorted(train),
+        val_records=sorted(val),
+        train_beats=int(sum(r.target.size for r in train.values())),
+        val_beats=int(sum(r.target.size for r in val.values())),
+    )
 
     t_clf = time.perf_counter()
     clf = train_classifier(train, val, cfg, log, progress)
@@ -169,27 +201,40 @@ def train_bundle(
         autoencoder=ae,
         classifier=clf,
         scorer=scorer,
-        ae_params={"n_channels": 1, "hidden": cfg.ae_hidden, "latent": cfg.ae_latent,
-                   "seq_len": beat_config.window.length, "cell": cfg.cell,
-                   "frame": cfg.frame},
-        clf_params={"n_channels": len(cfg.clf_channels), "n_rr": n_rr, "n_classes": len(MODEL_CLASSES),
-                    "beat_hidden": cfg.beat_hidden, "seq_hidden": cfg.seq_hidden, "cell": cfg.cell,
-                    "frame": cfg.frame, **({"attention": True} if cfg.attention else {})},
+        ae_params={
+            "n_channels": 1,
+            "hidden": cfg.ae_hidden,
+            "latent": cfg.ae_latent,
+            "seq_len": beat_config.window.length,
+            "cell": cfg.cell,
+            "frame": cfg.frame,
+        },
+        clf_params={
+            "n_channels": len(cfg.clf_channels),
+            "n_rr": n_rr,
+            "n_classes": len(MODEL_CLASSES),
+            "beat_hidden": cfg.beat_hidden,
+            "seq_hidden": cfg.seq_hidden,
+            "cell": cfg.cell,
+            "frame": cfg.frame,
+            **({"attention": True} if cfg.attention else {}),
+        },
         seq_len=64,
         clf_channels=tuple(cfg.clf_channels),
         rr_inputs=tuple(cfg.rr_inputs),
         polarity=cfg.polarity,
-        version=f"{cfg.cell}-{'production' if production else 'ds1'}-{datetime.now(timezone.utc):%Y%m%d}-seed{cfg.seed}",
+        version=f"{cfg.cell}-{kind}-{datetime.now(timezone.utc):%Y%m%d}-seed{cfg.seed}",
         metadata={
-            "trained_on": "MIT-BIH Arrhythmia Database, all 44 non-paced records (DS1 + DS2); no DS2 figure "
-                          "applies" if production else
-                          "MIT-BIH Arrhythmia Database, DS1 (de Chazal 2004 inter-patient split)",
+            "trained_on": "MIT-BIH Arrhythmia Database, all 44 non-paced records (DS1 + DS2); no DS2 figure applies"
+            if production
+            else "MIT-BIH Arrhythmia Database, DS1 (de Chazal 2004 inter-patient split)",
             "train_records": sorted({patient_of(k) for k in train}),
             "val_records": sorted({patient_of(k) for k in val}),
             "train_leads": list(cfg.train_leads),
-            "lead": "MLII (first lead when MLII is absent)" if tuple(cfg.train_leads) == ("primary",) else
-                    "MLII and the second lead (V1, V2, V4 or V5)" + (", and projected leads mixed from both"
-                                                                     if "projected" in cfg.train_leads else ""),
+            "lead": "MLII (first lead when MLII is absent)"
+            if tuple(cfg.train_leads) == ("primary",)
+            else "MLII and the second lead (V1, V2, V4 or V5)"
+            + (", and projected leads mixed from both" if "projected" in cfg.train_leads else ""),
             "train_config": cfg.as_dict(),
             "code_version": code_version(),
             "torch_version": torch.__version__,
@@ -199,7 +244,7 @@ def train_bundle(
             "validation": [row for row in log.lines if row.get("model") == "calibration"][-1],
             "model_fs_hz": beat_config.window.fs,
             "classifier_note": "Q (8 beats in DS1) is not learned: Q beats are left out of the loss; "
-                               "the classifier never predicts Q (prob_Q is 0).",
+            "the classifier never predicts Q (prob_Q is 0).",
         },
     )
     out = bundle.save(out_path)
@@ -207,4 +252,14 @@ def train_bundle(
     return bundle
 
 
-__all__ = ["PRODUCTION_RECORDS", "PROJECTED_LEAD_SUFFIX", "SECOND_LEAD_SUFFIX", "TRAIN_LEADS", "projected_lead_dataset", "code_version", "patient_of", "train_bundle", "training_sequences"]
+__all__ = [
+    "PRODUCTION_RECORDS",
+    "PROJECTED_LEAD_SUFFIX",
+    "SECOND_LEAD_SUFFIX",
+    "TRAIN_LEADS",
+    "projected_lead_dataset",
+    "code_version",
+    "patient_of",
+    "train_bundle",
+    "training_sequences",
+]

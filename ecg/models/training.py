@@ -8,22 +8,21 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
 from torch import nn
 
 from ecg.datasets.beats import BeatDataset
-from ecg.labels import AAMI_CLASSES
 from ecg.evaluate.metrics import confusion_matrix, ec57_statistics, roc_auc
+from ecg.labels import AAMI_CLASSES
 from ecg.models.bundle import QUANTILE_PROBS, AnomalyScorer
 from ecg.models.features import RR_INPUTS, ModelInputs, model_inputs
 from ecg.models.inference import ae_errors, predict_proba
 from ecg.models.networks import BeatSequenceClassifier, ClassifierEnsemble, GRUAutoencoder
-
 
 #: Classes the classifier predicts. Q (8 beats in DS1) is too rare to learn: Q beats are left
 #: out of the loss, and the classifier never predicts Q.
@@ -63,7 +62,10 @@ class TrainConfig:
     clf_refit: bool = False  # retrain on train + validation patients for the early-stopped epoch count
     rr_inputs: tuple[str, ...] = RR_INPUTS  # names from ecg.models.features.RR_INPUT_NAMES
     polarity: bool = True  # beats turned upright per record and lead (features.normalise_waves); DS1 CV, issue 10
-    train_leads: tuple[str, ...] = ("primary", "second")  # "primary" (MLII), "second" (V1/V2/V4/V5), "projected"; DS1 CV
+    train_leads: tuple[str, ...] = (
+        "primary",
+        "second",
+    )  # "primary" (MLII), "second" (V1/V2/V4/V5), "projected"; DS1 CV
     augment: bool = True
     augment_device: bool = False  # also imitate other recorders: band limits and baseline wander (augment_waves)
     patience: int = 6
@@ -86,8 +88,8 @@ class PreparedRecord:
     name: str
     inputs: ModelInputs
     target: np.ndarray  # int64 index into MODEL_CLASSES, -100 for Q / unlabelled
-    label: np.ndarray   # AAMI letters
-    rhythm: np.ndarray | None = None        # reference rhythm label per beat ("(AFIB", ...)
+    label: np.ndarray  # AAMI letters
+    rhythm: np.ndarray | None = None  # reference rhythm label per beat ("(AFIB", ...)
 
 
 @dataclass
@@ -113,8 +115,9 @@ def seed_everything(seed: int, threads: int = 2) -> None:
     torch.use_deterministic_algorithms(True)
 
 
-def prepare(ds: BeatDataset, rr_names: tuple[str, ...] = RR_INPUTS, polarity: bool = False
-            ) -> dict[str, PreparedRecord]:
+def prepare(
+    ds: BeatDataset, rr_names: tuple[str, ...] = RR_INPUTS, polarity: bool = False
+) -> dict[str, PreparedRecord]:
     """Per-record model inputs (normalised per record, RR inputs ``rr_names``) and targets."""
     out = {}
     lookup = {c: i for i, c in enumerate(MODEL_CLASSES)}
@@ -130,8 +133,14 @@ def prepare(ds: BeatDataset, rr_names: tuple[str, ...] = RR_INPUTS, polarity: bo
 
 # --------------------------------------------------------------------------------- autoencoder
 
-def train_autoencoder(train: dict[str, PreparedRecord], val: dict[str, PreparedRecord], cfg: TrainConfig,
-                      log: TrainLog, progress: bool = True) -> GRUAutoencoder:
+
+def train_autoencoder(
+    train: dict[str, PreparedRecord],
+    val: dict[str, PreparedRecord],
+    cfg: TrainConfig,
+    log: TrainLog,
+    progress: bool = True,
+) -> GRUAutoencoder:
     """Fit on normal beats of the training patients; keep the epoch with the lowest
     validation error on the held-out patients' normal beats."""
     rng = np.random.default_rng(cfg.seed)
@@ -149,7 +158,7 @@ def train_autoencoder(train: dict[str, PreparedRecord], val: dict[str, PreparedR
         perm = rng.permutation(x_tr.shape[0])
         total = 0.0
         for i in range(0, perm.size, cfg.ae_batch):
-            x = torch.from_numpy(x_tr[perm[i:i + cfg.ae_batch]])
+            x = torch.from_numpy(x_tr[perm[i : i + cfg.ae_batch]])
             loss = ((model(x) - x) ** 2).mean()
             opt.zero_grad()
             loss.backward()
@@ -157,8 +166,13 @@ def train_autoencoder(train: dict[str, PreparedRecord], val: dict[str, PreparedR
             opt.step()
             total += float(loss.detach()) * x.shape[0]
         val_err = float(np.mean(ae_errors(model, x_va)))
-        log.add(model="autoencoder", epoch=epoch + 1, train_mse=total / perm.size, val_mse=val_err,
-                seconds=time.perf_counter() - t0)
+        log.add(
+            model="autoencoder",
+            epoch=epoch + 1,
+            train_mse=total / perm.size,
+            val_mse=val_err,
+            seconds=time.perf_counter() - t0,
+        )
         if val_err < best:
             best, best_state = val_err, {k: v.clone() for k, v in model.state_dict().items()}
         bar.update(1)
@@ -170,6 +184,7 @@ def train_autoencoder(train: dict[str, PreparedRecord], val: dict[str, PreparedR
 
 
 # --------------------------------------------------------------------------------- classifier
+
 
 def _crops(records: list[PreparedRecord], seq_len: int, rng: np.random.Generator) -> list[tuple[int, int]]:
     """Random-offset tiling of every record into runs of ``seq_len`` beats."""
@@ -210,14 +225,20 @@ def augment_waves(w: np.ndarray, rng: np.random.Generator, max_shift: int = 2, d
 
 
 def class_weights(train: dict[str, PreparedRecord], power: float) -> np.ndarray:
-    counts = np.array([sum(int(np.sum(r.target == k)) for r in train.values()) for k in range(len(MODEL_CLASSES))],
-                      dtype=np.float64)
+    counts = np.array(
+        [sum(int(np.sum(r.target == k)) for r in train.values()) for k in range(len(MODEL_CLASSES))], dtype=np.float64
+    )
     w = (counts.sum() / np.maximum(counts, 1)) ** power
     return (w / w[0]).astype(np.float32)
 
 
-def train_classifier(train: dict[str, PreparedRecord], val: dict[str, PreparedRecord], cfg: TrainConfig,
-                     log: TrainLog, progress: bool = True) -> BeatSequenceClassifier | ClassifierEnsemble:
+def train_classifier(
+    train: dict[str, PreparedRecord],
+    val: dict[str, PreparedRecord],
+    cfg: TrainConfig,
+    log: TrainLog,
+    progress: bool = True,
+) -> BeatSequenceClassifier | ClassifierEnsemble:
     """The classifier: one network, or with ``cfg.n_classifiers > 1`` an ensemble of networks
     trained alike from seeds ``seed + 1000 k`` (see :func:`train_classifier_member`)."""
     if cfg.n_classifiers < 1:
@@ -226,8 +247,14 @@ def train_classifier(train: dict[str, PreparedRecord], val: dict[str, PreparedRe
     return members[0] if len(members) == 1 else ClassifierEnsemble(members).eval()
 
 
-def train_classifier_member(train: dict[str, PreparedRecord], val: dict[str, PreparedRecord], cfg: TrainConfig,
-                            log: TrainLog, progress: bool = True, member: int = 0) -> BeatSequenceClassifier:
+def train_classifier_member(
+    train: dict[str, PreparedRecord],
+    val: dict[str, PreparedRecord],
+    cfg: TrainConfig,
+    log: TrainLog,
+    progress: bool = True,
+    member: int = 0,
+) -> BeatSequenceClassifier:
     """Weighted cross-entropy (weights = inverse class frequency ** class_weight_power) on
     runs of consecutive beats, with amplitude, noise and time-shift augmentation; early
     stopping on the held-out patients' mean of EC57 VEB F1 and SVEB F1.
@@ -244,7 +271,9 @@ def train_classifier_member(train: dict[str, PreparedRecord], val: dict[str, Pre
         for r in val.values():
             keep = r.target >= 0
             y_true.append(r.label[keep])
-            y_pred.append(np.asarray(MODEL_CLASSES)[predict_proba(model, r.inputs, channels=cfg.clf_channels).argmax(1)][keep])
+            y_pred.append(
+                np.asarray(MODEL_CLASSES)[predict_proba(model, r.inputs, channels=cfg.clf_channels).argmax(1)][keep]
+            )
         cm = confusion_matrix(np.concatenate(y_true), np.concatenate(y_pred))
         st = ec57_statistics(cm)
         return float(np.nan_to_num(0.5 * (st["veb"]["f1"] + st["sveb"]["f1"]))), st, cm
@@ -258,10 +287,17 @@ def train_classifier_member(train: dict[str, PreparedRecord], val: dict[str, Pre
     return model
 
 
-def _fit_classifier(recs_by_name: dict[str, PreparedRecord], cfg: TrainConfig, log: TrainLog, progress: bool,
-                    member: int, rng_seed: int, epochs: int,
-                    validate: Callable[[BeatSequenceClassifier], tuple[float, dict, np.ndarray]] | None,
-                    desc: str) -> tuple[BeatSequenceClassifier, int]:
+def _fit_classifier(
+    recs_by_name: dict[str, PreparedRecord],
+    cfg: TrainConfig,
+    log: TrainLog,
+    progress: bool,
+    member: int,
+    rng_seed: int,
+    epochs: int,
+    validate: Callable[[BeatSequenceClassifier], tuple[float, dict, np.ndarray]] | None,
+    desc: str,
+) -> tuple[BeatSequenceClassifier, int]:
     """Train one network for up to ``epochs`` epochs. With ``validate``, keep the best epoch and
     stop after ``cfg.patience`` epochs without improvement; returns the model and the 1-based
     epoch it comes from."""
@@ -270,11 +306,20 @@ def _fit_classifier(recs_by_name: dict[str, PreparedRecord], cfg: TrainConfig, l
     recs = list(recs_by_name.values())
     waves_tr = [np.ascontiguousarray(r.inputs.waves[:, :, ch]) for r in recs]
     first = recs[0].inputs
-    model = BeatSequenceClassifier(len(ch), first.rr.shape[1], len(MODEL_CLASSES), cfg.beat_hidden,
-                                   cfg.seq_hidden, cfg.cell, frame=cfg.frame, attention=cfg.attention)
+    model = BeatSequenceClassifier(
+        len(ch),
+        first.rr.shape[1],
+        len(MODEL_CLASSES),
+        cfg.beat_hidden,
+        cfg.seq_hidden,
+        cfg.cell,
+        frame=cfg.frame,
+        attention=cfg.attention,
+    )
     weights = torch.from_numpy(class_weights(recs_by_name, cfg.class_weight_power))
-    log.add(model="classifier", member=member, refit=validate is None,
-            class_weights=[round(float(w), 3) for w in weights])
+    log.add(
+        model="classifier", member=member, refit=validate is None, class_weights=[round(float(w), 3) for w in weights]
+    )
     loss_fn = nn.CrossEntropyLoss(weight=weights, ignore_index=-100)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.clf_lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.clf_epochs)
@@ -288,13 +333,13 @@ def _fit_classifier(recs_by_name: dict[str, PreparedRecord], cfg: TrainConfig, l
         order = rng.permutation(len(crops))
         total, count = 0.0, 0
         for i in range(0, order.size, cfg.clf_batch):
-            batch = [crops[j] for j in order[i:i + cfg.clf_batch]]
-            w_np = np.stack([waves_tr[ri][s:s + L] for ri, s in batch])
+            batch = [crops[j] for j in order[i : i + cfg.clf_batch]]
+            w_np = np.stack([waves_tr[ri][s : s + L] for ri, s in batch])
             if cfg.augment:
                 w_np = augment_waves(w_np, rng, device=cfg.augment_device)
             w = torch.from_numpy(w_np)
-            r = torch.from_numpy(np.stack([recs[ri].inputs.rr[s:s + L] for ri, s in batch]))
-            y = torch.from_numpy(np.stack([recs[ri].target[s:s + L] for ri, s in batch]))
+            r = torch.from_numpy(np.stack([recs[ri].inputs.rr[s : s + L] for ri, s in batch]))
+            y = torch.from_numpy(np.stack([recs[ri].target[s : s + L] for ri, s in batch]))
             logits = model(w, r)
             loss = loss_fn(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
             opt.zero_grad()
@@ -306,16 +351,35 @@ def _fit_classifier(recs_by_name: dict[str, PreparedRecord], cfg: TrainConfig, l
         sched.step()
         bar.update(1)
         if validate is None:
-            log.add(model="classifier", member=member, refit=True, epoch=epoch + 1,
-                    train_loss=total / max(count, 1), seconds=time.perf_counter() - t0)
+            log.add(
+                model="classifier",
+                member=member,
+                refit=True,
+                epoch=epoch + 1,
+                train_loss=total / max(count, 1),
+                seconds=time.perf_counter() - t0,
+            )
             continue
         score, st, cm = validate(model)
-        log.add(model="classifier", member=member, epoch=epoch + 1, train_loss=total / max(count, 1), val_score=score,
-                val_veb_f1=st["veb"]["f1"], val_sveb_f1=st["sveb"]["f1"], val_macro_f1=st["macro_f1"],
-                val_confusion=cm[:4, :4].tolist(), seconds=time.perf_counter() - t0)
+        log.add(
+            model="classifier",
+            member=member,
+            epoch=epoch + 1,
+            train_loss=total / max(count, 1),
+            val_score=score,
+            val_veb_f1=st["veb"]["f1"],
+            val_sveb_f1=st["sveb"]["f1"],
+            val_macro_f1=st["macro_f1"],
+            val_confusion=cm[:4, :4].tolist(),
+            seconds=time.perf_counter() - t0,
+        )
         if score > best:
-            best, best_state, best_epoch, since_best = score, {k: v.clone() for k, v in model.state_dict().items()}, \
-                epoch + 1, 0
+            best, best_state, best_epoch, since_best = (
+                score,
+                {k: v.clone() for k, v in model.state_dict().items()},
+                epoch + 1,
+                0,
+            )
         else:
             since_best += 1
         bar.set_postfix(val_score=f"{score:.3f}")
@@ -334,8 +398,19 @@ def _bar(total: int, desc: str, enabled: bool):
     return tqdm(total=total, desc=desc, unit="epoch", disable=not enabled, leave=True)
 
 
-__all__ = ["AAMI_CLASSES", "DEFAULT_VAL_RECORDS", "MODEL_CLASSES", "PreparedRecord", "TrainConfig", "TrainLog",
-           "prepare", "seed_everything", "train_autoencoder", "train_classifier", "train_classifier_member"]
+__all__ = [
+    "AAMI_CLASSES",
+    "DEFAULT_VAL_RECORDS",
+    "MODEL_CLASSES",
+    "PreparedRecord",
+    "TrainConfig",
+    "TrainLog",
+    "prepare",
+    "seed_everything",
+    "train_autoencoder",
+    "train_classifier",
+    "train_classifier_member",
+]
 
 
 # --------------------------------------------------------------------------------- calibration
@@ -343,8 +418,13 @@ __all__ = ["AAMI_CLASSES", "DEFAULT_VAL_RECORDS", "MODEL_CLASSES", "PreparedReco
 RR_WEIGHT_GRID: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
 
 
-def calibrate_scorer(ae: GRUAutoencoder, train: dict[str, PreparedRecord], val: dict[str, PreparedRecord],
-                     cfg: TrainConfig, log: TrainLog) -> AnomalyScorer:
+def calibrate_scorer(
+    ae: GRUAutoencoder,
+    train: dict[str, PreparedRecord],
+    val: dict[str, PreparedRecord],
+    cfg: TrainConfig,
+    log: TrainLog,
+) -> AnomalyScorer:
     """Fit the RR spread on normal training beats, choose the RR weight by ROC-AUC (normal vs
     S/V/F) on the held-out DS1 patients, and set the threshold so that
     ``target_normal_flag_rate`` of their normal beats score above it."""
@@ -370,6 +450,12 @@ def calibrate_scorer(ae: GRUAutoencoder, train: dict[str, PreparedRecord], val: 
     quantiles = tuple(float(v) for v in np.quantile(raw[normal], QUANTILE_PROBS))
     scorer = AnomalyScorer(best_w, sigma, log_thr, cfg.target_normal_flag_rate, quantiles)
     flagged = raw >= log_thr
-    log.add(model="calibration", chosen_rr_weight=best_w, val_roc_auc=best_auc, log_threshold=log_thr,
-            val_normal_flag_rate=float(flagged[normal].mean()), val_abnormal_caught=float(flagged[abnormal].mean()))
+    log.add(
+        model="calibration",
+        chosen_rr_weight=best_w,
+        val_roc_auc=best_auc,
+        log_threshold=log_thr,
+        val_normal_flag_rate=float(flagged[normal].mean()),
+        val_abnormal_caught=float(flagged[abnormal].mean()),
+    )
     return scorer

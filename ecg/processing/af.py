@@ -131,19 +131,39 @@ class AFResult:
 PETRENAS_PARAMS: Final[dict[str, float]] = {"N": 8, "gamma": 0.03, "alpha": 0.1, "delta": 5e-4, "eta": 0.85}
 IRREGULARITY_PARAMS: Final[dict[str, float]] = {"window": 65, "threshold": 0.11}
 
-COMBINED_PARAMS: Final[dict[str, float]] = {"N": 8, "gamma": 0.03, "alpha": 0.1, "delta": 2e-4, "eta": 0.75,
-                                            "window": 65, "threshold": 0.10}
+COMBINED_PARAMS: Final[dict[str, float]] = {
+    "N": 8,
+    "gamma": 0.03,
+    "alpha": 0.1,
+    "delta": 2e-4,
+    "eta": 0.75,
+    "window": 65,
+    "threshold": 0.10,
+}
 
 #: ``petrenas2015_lags`` with the ectopic beats removed and merged intervals averaged (``"mean"``),
 #: chosen on DS1 with the classifier's V calls as the mask (scripts/evaluate_af.py --calibrate
 #: --ectopic model; reports/af_calibration_ds1_ectopic.json): DS1 J 0.988, Se 99.4 %, Sp 99.4 %,
 #: false AF 0.00 % on the DS1 records without AF. Without a mask it is petrenas2015_lags with
 #: these thresholds.
-COMBINED_MEAN_PARAMS: Final[dict] = {"N": 8, "gamma": 0.03, "alpha": 0.1, "delta": 2e-4, "eta": 0.70,
-                                     "window": 65, "threshold": 0.06, "ectopic_handling": "mean"}
+COMBINED_MEAN_PARAMS: Final[dict] = {
+    "N": 8,
+    "gamma": 0.03,
+    "alpha": 0.1,
+    "delta": 2e-4,
+    "eta": 0.70,
+    "window": 65,
+    "threshold": 0.06,
+    "ectopic_handling": "mean",
+}
 
-AF_METHODS: Final[tuple[str, ...]] = ("default", "petrenas2015", "irregularity", "petrenas2015_lags",
-                                      "petrenas2015_lags_mean")
+AF_METHODS: Final[tuple[str, ...]] = (
+    "default",
+    "petrenas2015",
+    "irregularity",
+    "petrenas2015_lags",
+    "petrenas2015_lags_mean",
+)
 #: The method ``"default"`` stands for.
 DEFAULT_METHOD: Final[str] = "petrenas2015_lags_mean"
 
@@ -163,8 +183,16 @@ def _centred_window_sum(x: np.ndarray, n: int) -> np.ndarray:
     return uniform_filter1d(x.astype(np.float64), size=n, mode="nearest") * n
 
 
-def petrenas_decision(rr: np.ndarray, *, N: int = 8, gamma: float = 0.03, alpha: float = 0.02,
-                      delta: float = 2e-4, eta: float = 0.6, return_signals: bool = False):
+def petrenas_decision(
+    rr: np.ndarray,
+    *,
+    N: int = 8,
+    gamma: float = 0.03,
+    alpha: float = 0.02,
+    delta: float = 2e-4,
+    eta: float = 0.6,
+    return_signals: bool = False,
+):
     """Per-interval AF decision of Petrėnas, Marozas & Sörnmo (2015) on an RR series in
     seconds (bool (m,)); with ``return_signals`` also ``(I, B)``. See the module docstring."""
     r = np.asarray(rr, dtype=np.float64)
@@ -188,15 +216,14 @@ def petrenas_decision(rr: np.ndarray, *, N: int = 8, gamma: float = 0.03, alpha:
     shift = N // 2
     M = np.concatenate((M[shift:], np.full(min(shift, m), M[-1])))[:m]
     rt = np.maximum(_exp_average(rm, alpha), 1e-3)
-    I = _exp_average(M, alpha) / rt
+    I = _exp_average(M, alpha) / rt  # noqa: E741 (Petrenas 2015 names the irregularity I)
     B = (_centred_window_sum(rm, N) / np.maximum(_centred_window_sum(r, N), 1e-9) - 1.0) ** 2
     Bt = _exp_average(B, alpha)
     af = (Bt >= delta) & (I > eta)
     return (af, I, Bt) if return_signals else af
 
 
-def irregularity_decision(rr: np.ndarray, *, window: int = 65, threshold: float = 0.12,
-                          return_signals: bool = False):
+def irregularity_decision(rr: np.ndarray, *, window: int = 65, threshold: float = 0.12, return_signals: bool = False):
     """Per-interval AF decision: :func:`ecg.processing.segmentation.rr_irregularity` above
     ``threshold``."""
     irr = rr_irregularity(np.asarray(rr, dtype=np.float64), window=int(window))
@@ -204,9 +231,12 @@ def irregularity_decision(rr: np.ndarray, *, window: int = 65, threshold: float 
     return (af, irr) if return_signals else af
 
 
-_PARAMS: Final[dict[str, dict[str, float]]] = {"petrenas2015": PETRENAS_PARAMS, "irregularity": IRREGULARITY_PARAMS,
-                                               "petrenas2015_lags": COMBINED_PARAMS,
-                                               "petrenas2015_lags_mean": COMBINED_MEAN_PARAMS}
+_PARAMS: Final[dict[str, dict[str, float]]] = {
+    "petrenas2015": PETRENAS_PARAMS,
+    "irregularity": IRREGULARITY_PARAMS,
+    "petrenas2015_lags": COMBINED_PARAMS,
+    "petrenas2015_lags_mean": COMBINED_MEAN_PARAMS,
+}
 
 
 #: Without an ``ectopic`` mask (argument absent) these methods use the parameters of another:
@@ -241,9 +271,17 @@ def _empty(n: int, method: str, min_duration_s: float) -> AFResult:
     return AFResult(np.zeros(n, bool), (), method, float(min_duration_s))
 
 
-def detect_af(peaks: np.ndarray, fs: float, *, method: str = "default", valid: np.ndarray | None = None,
-              ectopic: np.ndarray | None = None, min_duration_s: float = 30.0,
-              merge_gap_s: float = 0.0, params: dict | None = None) -> AFResult:
+def detect_af(
+    peaks: np.ndarray,
+    fs: float,
+    *,
+    method: str = "default",
+    valid: np.ndarray | None = None,
+    ectopic: np.ndarray | None = None,
+    min_duration_s: float = 30.0,
+    merge_gap_s: float = 0.0,
+    params: dict | None = None,
+) -> AFResult:
     """Detect atrial fibrillation / flutter episodes from R-peak times.
 
     Parameters
@@ -367,12 +405,30 @@ def detect_af(peaks: np.ndarray, fs: float, *, method: str = "default", valid: n
     for a, b in zip(first.tolist(), last.tolist()):
         k = int(n_used[b] - n_used[a])
         mean_rr = (rr_used[b] - rr_used[a]) / k if k else 0.0
-        episodes.append(AFEpisode(start_s=float(t[a]), end_s=float(t[b]), duration_s=float(t[b] - t[a]),
-                                  mean_hr_bpm=float(60.0 / mean_rr) if mean_rr > 0 else None,
-                                  first_beat=int(a), last_beat=int(b)))
+        episodes.append(
+            AFEpisode(
+                start_s=float(t[a]),
+                end_s=float(t[b]),
+                duration_s=float(t[b] - t[a]),
+                mean_hr_bpm=float(60.0 / mean_rr) if mean_rr > 0 else None,
+                first_beat=int(a),
+                last_beat=int(b),
+            )
+        )
     return AFResult(in_af, tuple(episodes), name, float(min_duration_s))
 
 
-__all__ = ["AFEpisode", "AFResult", "AF_METHODS", "COMBINED_MEAN_PARAMS", "COMBINED_PARAMS", "DEFAULT_METHOD",
-           "ECTOPIC_HANDLING", "MAX_ECTOPIC_RUN", "MAX_GAP_S", "detect_af",
-           "irregularity_decision", "petrenas_decision"]
+__all__ = [
+    "AFEpisode",
+    "AFResult",
+    "AF_METHODS",
+    "COMBINED_MEAN_PARAMS",
+    "COMBINED_PARAMS",
+    "DEFAULT_METHOD",
+    "ECTOPIC_HANDLING",
+    "MAX_ECTOPIC_RUN",
+    "MAX_GAP_S",
+    "detect_af",
+    "irregularity_decision",
+    "petrenas_decision",
+]

@@ -10,11 +10,12 @@ than the filter's padding) come out as NaN.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
-from typing import Callable
 
 import numpy as np
-from scipy import ndimage, signal as sps
+from scipy import ndimage
+from scipy import signal as sps
 
 from ecg.errors import SignalError
 from ecg.processing.quality import _as_2d, gap_mask, runs
@@ -140,8 +141,14 @@ def remove_baseline(signal: np.ndarray, fs: float, method: str = "butterworth", 
     raise ValueError(f"unknown baseline method {method!r}; use 'butterworth' or 'median'")
 
 
-def ecg_clean(signal: np.ndarray, fs: float, method: str = "bandpass", low_hz: float = 0.5, high_hz: float = 40.0,
-              powerline_hz: float | None = None) -> np.ndarray:
+def ecg_clean(
+    signal: np.ndarray,
+    fs: float,
+    method: str = "bandpass",
+    low_hz: float = 0.5,
+    high_hz: float = 40.0,
+    powerline_hz: float | None = None,
+) -> np.ndarray:
     """Clean an ECG for display and beat morphology.
 
     ``method="bandpass"`` (default): zero-phase 0.5-40 Hz Butterworth band-pass, which removes

@@ -54,7 +54,8 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-from scipy import ndimage, signal as sps
+from scipy import ndimage
+from scipy import signal as sps
 
 from ecg.errors import SignalError
 from ecg.processing.validation import check_fs, check_real
@@ -69,15 +70,21 @@ _ABS_FLOOR = 0.05
 
 #: Parameters of the default method (times in seconds).
 _DEFAULT = dict(
-    lo=5.0, hi=18.0, order=3,       # band-pass (Hz) and Butterworth order
-    mwi=0.12,                       # envelope window
-    refr=0.25,                      # refractory period / candidate spacing
-    thc=0.3125,                     # threshold coefficient (Hamilton & Tompkins 1986)
-    nbuf=8,                         # QRS / noise / RR history length
-    sb=1.5, sbf=0.5,                # search-back after sb * mean RR, at sbf * threshold
-    twin=0.36, tslope=0.5,          # T-wave window and slope ratio
-    decay_s=8.0, decay_rr=4.0, max_decay=4,  # recovery from long silences
-    snap=0.07,                      # half-width of the R-extremum search window
+    lo=5.0,
+    hi=18.0,
+    order=3,  # band-pass (Hz) and Butterworth order
+    mwi=0.12,  # envelope window
+    refr=0.25,  # refractory period / candidate spacing
+    thc=0.3125,  # threshold coefficient (Hamilton & Tompkins 1986)
+    nbuf=8,  # QRS / noise / RR history length
+    sb=1.5,
+    sbf=0.5,  # search-back after sb * mean RR, at sbf * threshold
+    twin=0.36,
+    tslope=0.5,  # T-wave window and slope ratio
+    decay_s=8.0,
+    decay_rr=4.0,
+    max_decay=4,  # recovery from long silences
+    snap=0.07,  # half-width of the R-extremum search window
 )
 
 
@@ -162,11 +169,12 @@ def detect_r_peaks(signal: np.ndarray, fs: float, method: str = "default") -> np
 # default method
 # --------------------------------------------------------------------------------------
 
+
 def _detect_default(x: np.ndarray, fs: float, **overrides: float) -> np.ndarray:
     p = dict(_DEFAULT, **overrides)
     n = x.size
     bp = sps.sosfiltfilt(_bandpass_sos(int(p["order"]), p["lo"], p["hi"], fs), x)
-    d = np.gradient(bp) * fs                                  # mV/s
+    d = np.gradient(bp) * fs  # mV/s
     w = max(1, int(round(p["mwi"] * fs)))
     env = np.sqrt(np.maximum(ndimage.uniform_filter1d(d * d, w, mode="nearest"), 0.0))
     refr = max(1, int(round(p["refr"] * fs)))
@@ -231,9 +239,11 @@ def _decide(cand: np.ndarray, h_arr: np.ndarray, sl_arr: np.ndarray, fs: float, 
                     best, bj = h[j], j
             if bj >= 0:
                 acc[bj] = True
-                qbuf[qi % nb] = h[bj]; qi += 1
+                qbuf[qi % nb] = h[bj]
+                qi += 1
                 if have_beat:
-                    rrbuf[ri % nb] = pos_l[bj] - last; ri += 1
+                    rrbuf[ri % nb] = pos_l[bj] - last
+                    ri += 1
                 last, last_k, last_slope, have_beat = pos_l[bj], bj, sl[bj], True
                 decays = 0
                 continue
@@ -247,13 +257,16 @@ def _decide(cand: np.ndarray, h_arr: np.ndarray, sl_arr: np.ndarray, fs: float, 
         hi_ = h[i]
         if hi_ > th and not (have_beat and pos - last < twin and sl[i] < tslope * last_slope):
             acc[i] = True
-            qbuf[qi % nb] = hi_; qi += 1
+            qbuf[qi % nb] = hi_
+            qi += 1
             if have_beat:
-                rrbuf[ri % nb] = pos - last; ri += 1
+                rrbuf[ri % nb] = pos - last
+                ri += 1
             last, last_k, last_slope, have_beat = pos, i, sl[i], True
             decays = 0
         else:
-            nbuf[ni % nb] = hi_; ni += 1
+            nbuf[ni % nb] = hi_
+            ni += 1
         i += 1
     return acc
 
@@ -262,12 +275,13 @@ def _decide(cand: np.ndarray, h_arr: np.ndarray, sl_arr: np.ndarray, fs: float, 
 # Pan-Tompkins
 # --------------------------------------------------------------------------------------
 
+
 def _detect_pantompkins(x: np.ndarray, fs: float) -> np.ndarray:
     n = x.size
     bp = sps.sosfiltfilt(_bandpass_sos(2, 5.0, 15.0, fs), x)
     d = np.gradient(bp) * fs
     mwi = ndimage.uniform_filter1d(d * d, max(1, int(round(0.15 * fs))), mode="nearest")
-    cand, _ = sps.find_peaks(mwi, height=_ABS_FLOOR ** 2, distance=max(1, int(round(0.2 * fs))))
+    cand, _ = sps.find_peaks(mwi, height=_ABS_FLOOR**2, distance=max(1, int(round(0.2 * fs))))
     if cand.size == 0:
         return np.empty(0, np.int64)
     slope_arr, _ = _window_max(np.abs(d), cand, max(1, int(round(0.075 * fs))))

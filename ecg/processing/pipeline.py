@@ -6,8 +6,8 @@ prepared exactly as in training.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Sequence
 
 import numpy as np
 
@@ -31,7 +31,7 @@ class BeatConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "BeatConfig":
+    def from_dict(cls, d: dict) -> BeatConfig:
         return cls(low_hz=float(d["low_hz"]), high_hz=float(d["high_hz"]), window=BeatWindow(**d["window"]))
 
 
@@ -40,8 +40,9 @@ class BeatConfig:
 SECOND_LEAD = "@second"
 
 
-def choose_lead(lead_names: Sequence[str], lead: int | str | None = None,
-                preferred: Sequence[str] = PREFERRED_LEADS) -> int:
+def choose_lead(
+    lead_names: Sequence[str], lead: int | str | None = None, preferred: Sequence[str] = PREFERRED_LEADS
+) -> int:
     """Index of the lead to analyse: ``lead`` if given (name, index or :data:`SECOND_LEAD`),
     else the first of ``preferred`` present (case-insensitive), else 0."""
     lower = [n.lower() for n in lead_names]
@@ -70,8 +71,13 @@ def clean_lead(signal: np.ndarray, fs: float, config: BeatConfig = BeatConfig())
     return ecg_clean(signal, fs, low_hz=config.low_hz, high_hz=config.high_hz)
 
 
-def beats_from_signal(signal: np.ndarray, fs: float, peaks: np.ndarray, config: BeatConfig = BeatConfig(),
-                      cleaned: np.ndarray | None = None) -> Beats:
+def beats_from_signal(
+    signal: np.ndarray,
+    fs: float,
+    peaks: np.ndarray,
+    config: BeatConfig = BeatConfig(),
+    cleaned: np.ndarray | None = None,
+) -> Beats:
     """Clean a 1-D lead (unless ``cleaned`` is given) and cut beats around ``peaks``.
     Gaps are judged on the raw signal (NaN, flat runs)."""
     x = clean_lead(signal, fs, config) if cleaned is None else cleaned

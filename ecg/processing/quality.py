@@ -64,21 +64,31 @@ References
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Sequence
 
 import numpy as np
-from scipy import ndimage, signal as sps
+from scipy import ndimage
+from scipy import signal as sps
 
 from ecg.errors import SignalError
 from ecg.processing.peaks import detect_r_peaks
 from ecg.processing.validation import check_fs, check_real
 
 __all__ = [
-    "runs", "flat_mask", "gap_mask", "clip_mask",
-    "QUALITY_LABELS", "GOOD", "NOISY", "UNREADABLE", "METHODS", "WINDOW_S",
-    "SignalQuality", "assess_quality",
+    "runs",
+    "flat_mask",
+    "gap_mask",
+    "clip_mask",
+    "QUALITY_LABELS",
+    "GOOD",
+    "NOISY",
+    "UNREADABLE",
+    "METHODS",
+    "WINDOW_S",
+    "SignalQuality",
+    "assess_quality",
 ]
 
 QUALITY_LABELS: tuple[str, ...] = ("good", "noisy", "unreadable")
@@ -168,8 +178,10 @@ def clip_mask(signal: np.ndarray, fs: float, min_duration_s: float = 0.1, tolera
 # SignalQuality
 # --------------------------------------------------------------------------------------
 
-def _segments(mask_w: np.ndarray, key: np.ndarray | None, window: int, n: int, fs: float,
-              names: Sequence[tuple[str, ...]]) -> list[tuple[float, float, tuple[str, ...]]]:
+
+def _segments(
+    mask_w: np.ndarray, key: np.ndarray | None, window: int, n: int, fs: float, names: Sequence[tuple[str, ...]]
+) -> list[tuple[float, float, tuple[str, ...]]]:
     """Maximal runs of windows where ``mask_w`` holds and ``key`` (an int per window) is constant."""
     m = np.asarray(mask_w, bool)
     if not m.any():
@@ -190,8 +202,8 @@ class SignalQuality:
 
     fs: float
     n_samples: int
-    window: int            # samples per window; window k covers [k*window, min((k+1)*window, n_samples))
-    labels: np.ndarray     # int8, shape (n_windows, n_leads), codes GOOD / NOISY / UNREADABLE
+    window: int  # samples per window; window k covers [k*window, min((k+1)*window, n_samples))
+    labels: np.ndarray  # int8, shape (n_windows, n_leads), codes GOOD / NOISY / UNREADABLE
     leads: tuple[str, ...]
     method: str
 
@@ -237,8 +249,7 @@ class SignalQuality:
 
     def unreadable_segments(self) -> list[tuple[float, float, tuple[str, ...]]]:
         """Maximal spans ``(start_s, end_s, leads)`` where no lead is readable (``leads``: all)."""
-        return _segments(self.best() == UNREADABLE, None, self.window, self.n_samples, self.fs,
-                         [tuple(self.leads)])
+        return _segments(self.best() == UNREADABLE, None, self.window, self.n_samples, self.fs, [tuple(self.leads)])
 
     def lead_unreadable_segments(self) -> list[tuple[float, float, tuple[str, ...]]]:
         """Maximal spans where at least one lead is unreadable, with the tuple of unreadable leads
@@ -258,21 +269,21 @@ class SignalQuality:
 #: Decision thresholds (tuned on DS1 only, see scripts/evaluate_quality.py).
 _PARAMS = dict(
     window_s=WINDOW_S,
-    context=2,              # windows each side of the judged one (5 x 2 s = 10 s)
-    bad_frac=0.5,           # own-window share of NaN / flat / clipped samples -> unreadable
-    min_good_s=2.0,         # fewer good seconds than this in the context -> unreadable
-    k_unread=4.5,           # kSQI (context) below -> unreadable
-    b_unread=0.5,           # bSQI (context) below ...
-    k_gate=8.0,             # ... while kSQI is below this -> unreadable ("default"; "bsqi" has no gate)
-    lf_block=1.0,           # own-window 0-1 Hz swing above (mV) ...
-    p_block=0.05,           # ... with in-band power under this fraction of the lead's median -> unreadable
-    k_local=3.6,            # own-window kurtosis below ...
-    p_local=4.0,            # ... and own in-band power above this multiple of the lead's median -> unreadable
+    context=2,  # windows each side of the judged one (5 x 2 s = 10 s)
+    bad_frac=0.5,  # own-window share of NaN / flat / clipped samples -> unreadable
+    min_good_s=2.0,  # fewer good seconds than this in the context -> unreadable
+    k_unread=4.5,  # kSQI (context) below -> unreadable
+    b_unread=0.5,  # bSQI (context) below ...
+    k_gate=8.0,  # ... while kSQI is below this -> unreadable ("default"; "bsqi" has no gate)
+    lf_block=1.0,  # own-window 0-1 Hz swing above (mV) ...
+    p_block=0.05,  # ... with in-band power under this fraction of the lead's median -> unreadable
+    k_local=3.6,  # own-window kurtosis below ...
+    p_local=4.0,  # ... and own in-band power above this multiple of the lead's median -> unreadable
     # "noisy": each at the 5th percentile of that SQI over the DS1 windows annotated clean (both leads)
-    k_noisy=7.8,            # kSQI below -> noisy
-    b_noisy=0.82,           # bSQI below -> noisy
-    bas_noisy=0.30,         # basSQI below -> noisy
-    p_noisy=(0.40, np.inf), # pSQI outside -> noisy
+    k_noisy=7.8,  # kSQI below -> noisy
+    b_noisy=0.82,  # bSQI below -> noisy
+    bas_noisy=0.30,  # basSQI below -> noisy
+    p_noisy=(0.40, np.inf),  # pSQI outside -> noisy
 )
 
 
@@ -349,7 +360,7 @@ def _lead_features(x: np.ndarray, fs: float, window: int, p: dict, want_b: bool 
         with np.errstate(invalid="ignore", divide="ignore"):
             m = a1 / n0
             m2 = a2 / n0 - m * m
-            m4 = a4 / n0 - 4 * m * a3 / n0 + 6 * m * m * a2 / n0 - 3 * m ** 4
+            m4 = a4 / n0 - 4 * m * a3 / n0 + 6 * m * m * a2 / n0 - 3 * m**4
             k = m4 / (m2 * m2)
         return np.where((n0 > 10) & (m2 > 1e-12), k, 0.0), np.where(n0 > 0, m2, 0.0)
 
@@ -437,8 +448,15 @@ def _check(signal: np.ndarray, fs: float, method: str, window_s: float) -> tuple
     return x, fs_f, one_d
 
 
-def assess_quality(signal: np.ndarray, fs: float, *, leads: Sequence[str] | None = None,
-                   method: str = "default", window_s: float = WINDOW_S, chunk_s: float = CHUNK_S) -> SignalQuality:
+def assess_quality(
+    signal: np.ndarray,
+    fs: float,
+    *,
+    leads: Sequence[str] | None = None,
+    method: str = "default",
+    window_s: float = WINDOW_S,
+    chunk_s: float = CHUNK_S,
+) -> SignalQuality:
     """Label each lead as good / noisy / unreadable over consecutive ``window_s`` windows.
 
     Parameters
@@ -471,14 +489,14 @@ def assess_quality(signal: np.ndarray, fs: float, *, leads: Sequence[str] | None
     labels = np.full((nw, nl), UNREADABLE, np.int8)
     if n >= window:
         k = max(1, int(round(n / (chunk_s * fs_f))))
-        edges = np.unique(np.linspace(0, nw, k + 1).round().astype(np.int64))   # in windows
-        margin = p["context"] + int(np.ceil(CHUNK_SETTLE_S * fs_f / window))     # windows
+        edges = np.unique(np.linspace(0, nw, k + 1).round().astype(np.int64))  # in windows
+        margin = p["context"] + int(np.ceil(CHUNK_SETTLE_S * fs_f / window))  # windows
         for j in range(nl):
             for w0, w1 in zip(edges[:-1], edges[1:]):
                 m0, m1 = max(0, w0 - margin), min(nw, w1 + margin)
-                seg = x[m0 * window: min(n, m1 * window), j]
+                seg = x[m0 * window : min(n, m1 * window), j]
                 if seg.size < window:
                     continue
                 f = _lead_features(seg, fs_f, window, p, want_b=method != "ksqi")
-                labels[w0:w1, j] = _decide(f, p, method)[w0 - m0: w1 - m0]
+                labels[w0:w1, j] = _decide(f, p, method)[w0 - m0 : w1 - m0]
     return SignalQuality(fs=fs_f, n_samples=int(n), window=window, labels=labels, leads=names, method=method)

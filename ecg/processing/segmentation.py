@@ -19,16 +19,16 @@ from ecg.processing.quality import gap_mask
 
 #: Names of the RR features, in column order of :attr:`Beats.rr`.
 RR_FEATURES: tuple[str, ...] = (
-    "rr_prev_s",          # previous RR interval (s)
-    "rr_next_s",          # next RR interval (s)
-    "rr_local_s",         # mean of the last 10 RR intervals (s)
-    "rr_record_s",        # mean RR of the whole record (s)
-    "rr_prev_local",      # rr_prev / rr_local
-    "rr_next_local",      # rr_next / rr_local
-    "rr_prev_record",     # rr_prev / rr_record
-    "rr_next_prev",       # rr_next / rr_prev
-    "rr_local_cv",        # std / mean of the last 10 RR intervals (rhythm irregularity)
-    "rr_irregularity",    # patterned-vs-chaotic irregularity over 65 beats, see rr_irregularity()
+    "rr_prev_s",  # previous RR interval (s)
+    "rr_next_s",  # next RR interval (s)
+    "rr_local_s",  # mean of the last 10 RR intervals (s)
+    "rr_record_s",  # mean RR of the whole record (s)
+    "rr_prev_local",  # rr_prev / rr_local
+    "rr_next_local",  # rr_next / rr_local
+    "rr_prev_record",  # rr_prev / rr_record
+    "rr_next_prev",  # rr_next / rr_prev
+    "rr_local_cv",  # std / mean of the last 10 RR intervals (rhythm irregularity)
+    "rr_irregularity",  # patterned-vs-chaotic irregularity over 65 beats, see rr_irregularity()
 )
 
 LOCAL_RR_BEATS = 10
@@ -96,12 +96,12 @@ def rr_features(peaks: np.ndarray, fs: float, local_beats: int = LOCAL_RR_BEATS)
     prev = np.concatenate(([rr[0]], rr))
     nxt = np.concatenate((rr, [rr[-1]]))
     csum = np.concatenate(([0.0], np.cumsum(prev)))
-    csum2 = np.concatenate(([0.0], np.cumsum(prev ** 2)))
+    csum2 = np.concatenate(([0.0], np.cumsum(prev**2)))
     idx = np.arange(n)
     lo = np.maximum(0, idx + 1 - local_beats)
     count = idx + 1 - lo
     local = (csum[idx + 1] - csum[lo]) / count
-    local_var = np.maximum((csum2[idx + 1] - csum2[lo]) / count - local ** 2, 0.0)
+    local_var = np.maximum((csum2[idx + 1] - csum2[lo]) / count - local**2, 0.0)
     record = float(rr.mean())
     out[:, 0] = prev
     out[:, 1] = nxt
@@ -222,8 +222,9 @@ def segment_beats(
     )
 
 
-def reference_labels(ref_sample: np.ndarray, ref_symbol: np.ndarray, peaks: np.ndarray, fs: float,
-                     tolerance_s: float = 0.150) -> np.ndarray:
+def reference_labels(
+    ref_sample: np.ndarray, ref_symbol: np.ndarray, peaks: np.ndarray, fs: float, tolerance_s: float = 0.150
+) -> np.ndarray:
     """Label detected peaks with the reference symbol of the beat they match within
     ``tolerance_s`` (bxb matching). Unmatched detections get ``""``. Object array of str."""
     from ecg.evaluate.matching import match_beats

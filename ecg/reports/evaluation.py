@@ -16,15 +16,16 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from ecg.evaluate.metrics import CLASSES_5, confusion_matrix, ec57_statistics, pr_auc, roc_auc
 from ecg.datasets.variants import holter_variant
+from ecg.evaluate.metrics import CLASSES_5, confusion_matrix, ec57_statistics, pr_auc, roc_auc
 from ecg.io.records import Record, load_record
 from ecg.models.bundle import ModelBundle
 from ecg.processing.pipeline import SECOND_LEAD, choose_lead
@@ -84,8 +85,19 @@ def evaluate_records(
     for m in modes:
         if m not in MODES:
             raise ValueError(f"unknown mode {m!r}; use {MODES}")
-    acc = {m: {"cm": np.zeros((5, 5), np.int64), "missed": np.zeros(5, np.int64), "extra": np.zeros(5, np.int64),
-               "rows": [], "scores": [], "labels": [], "anomaly_flags": [], "flags": []} for m in modes}
+    acc = {
+        m: {
+            "cm": np.zeros((5, 5), np.int64),
+            "missed": np.zeros(5, np.int64),
+            "extra": np.zeros(5, np.int64),
+            "rows": [],
+            "scores": [],
+            "labels": [],
+            "anomaly_flags": [],
+            "flags": [],
+        }
+        for m in modes
+    }
     for name in tqdm(list(records), desc="evaluating", unit="record", disable=not progress):
         rec = load_record(name, data_dir, require_annotations=True)
         for m in modes:
@@ -96,20 +108,32 @@ def evaluate_records(
             a["missed"] += c["missed"]
             a["extra"] += c["extra"]
             st = ec57_statistics(c["cm"], c["missed"], c["extra"])
-            a["rows"].append({"record": name, "beats": st["beats"],
-                              "missed": int(c["missed"].sum()), "extra": int(c["extra"].sum()),
-                              "veb_se": st["veb"]["se"], "veb_ppv": st["veb"]["ppv"],
-                              "sveb_se": st["sveb"]["se"], "sveb_ppv": st["sveb"]["ppv"],
-                              **{f"{c}_{k}": st[c][k] for c in ("veb", "sveb") for k in ("tp", "fn", "fp")},
-                              "seconds": sr.seconds})
+            a["rows"].append(
+                {
+                    "record": name,
+                    "beats": st["beats"],
+                    "missed": int(c["missed"].sum()),
+                    "extra": int(c["extra"].sum()),
+                    "veb_se": st["veb"]["se"],
+                    "veb_ppv": st["veb"]["ppv"],
+                    "sveb_se": st["sveb"]["se"],
+                    "sveb_ppv": st["sveb"]["ppv"],
+                    **{f"{c}_{k}": st[c][k] for c in ("veb", "sveb") for k in ("tp", "fn", "fp")},
+                    "seconds": sr.seconds,
+                }
+            )
             matched = sr.beats[sr.beats["ref_class"] != ""]
             a["scores"].append(matched["anomaly_score"].to_numpy())
             a["labels"].append(matched["ref_class"].to_numpy())
             a["anomaly_flags"].append(matched["flag_reason"].str.contains("anomaly").to_numpy())
             a["flags"].append(matched["flagged"].to_numpy())
 
-    out: dict[str, Any] = {"records": list(records), "bundle_version": bundle.version,
-                           "threshold": bundle.scorer.threshold, "modes": {}}
+    out: dict[str, Any] = {
+        "records": list(records),
+        "bundle_version": bundle.version,
+        "threshold": bundle.scorer.threshold,
+        "modes": {},
+    }
     for m in modes:
         a = acc[m]
         st = ec57_statistics(a["cm"], a["missed"], a["extra"])
@@ -124,15 +148,20 @@ def evaluate_records(
             "roc_auc": roc_auc(abnormal[keep], scores[keep]),
             "pr_auc": pr_auc(abnormal[keep], scores[keep]),
             "positives": "reference S, V, F beats; negatives: reference N beats",
-            "caught_at_threshold": {c: float(an_flag[labels == c].mean()) if (labels == c).any() else None
-                                    for c in ("S", "V", "F", "Q")},
+            "caught_at_threshold": {
+                c: float(an_flag[labels == c].mean()) if (labels == c).any() else None for c in ("S", "V", "F", "Q")
+            },
             "false_alarm_rate_normal": float(an_flag[normal].mean()) if normal.any() else None,
-            "flagged_any_reason": {c: float(flags[labels == c].mean()) if (labels == c).any() else None
-                                   for c in ("N", "S", "V", "F", "Q")},
+            "flagged_any_reason": {
+                c: float(flags[labels == c].mean()) if (labels == c).any() else None for c in ("N", "S", "V", "F", "Q")
+            },
         }
         res = {
-            "confusion_matrix": {"rows_reference": list(CLASSES_5) + ["O"], "cols_predicted": list(CLASSES_5) + ["O"],
-                                 "matrix": _full_matrix(a["cm"], a["missed"], a["extra"]).tolist()},
+            "confusion_matrix": {
+                "rows_reference": list(CLASSES_5) + ["O"],
+                "cols_predicted": list(CLASSES_5) + ["O"],
+                "matrix": _full_matrix(a["cm"], a["missed"], a["extra"]).tolist(),
+            },
             "statistics": st,
             "autoencoder": ae,
             "per_record": a["rows"],
@@ -153,10 +182,18 @@ def _full_matrix(cm: np.ndarray, missed: np.ndarray, extra: np.ndarray) -> np.nd
 
 def headline(res: dict[str, Any]) -> dict[str, float]:
     st, ae = res["statistics"], res["autoencoder"]
-    return {"veb_f1": st["veb"]["f1"], "veb_se": st["veb"]["se"], "veb_ppv": st["veb"]["ppv"],
-            "sveb_f1": st["sveb"]["f1"], "sveb_se": st["sveb"]["se"], "sveb_ppv": st["sveb"]["ppv"],
-            "macro_f1": st["macro_f1"], "j_kappa": st["j_kappa"], "ae_roc_auc": ae["roc_auc"],
-            "ae_pr_auc": ae["pr_auc"]}
+    return {
+        "veb_f1": st["veb"]["f1"],
+        "veb_se": st["veb"]["se"],
+        "veb_ppv": st["veb"]["ppv"],
+        "sveb_f1": st["sveb"]["f1"],
+        "sveb_se": st["sveb"]["se"],
+        "sveb_ppv": st["sveb"]["ppv"],
+        "macro_f1": st["macro_f1"],
+        "j_kappa": st["j_kappa"],
+        "ae_roc_auc": ae["roc_auc"],
+        "ae_pr_auc": ae["pr_auc"],
+    }
 
 
 def _pct(x: Any) -> str:
@@ -165,19 +202,29 @@ def _pct(x: Any) -> str:
 
 def to_markdown(result: dict[str, Any], command: str, title: str = "DS2 evaluation (inter-patient)") -> str:
     """A Markdown report of :func:`evaluate_records` output."""
-    lines = [f"# {title}", "", f"Command: `{command}`", "",
-             f"Bundle: `{result['bundle_version']}`; records: {', '.join(result['records'])}", "",
-             "Statistics follow ANSI/AAMI EC57 as bxb computes them: beats match within 150 ms; VEB FP = Nv+Sv(+Ov), "
-             "SVEB FP = Ns+Vs+Fs(+Os); F or Q beats labelled V, and Q labelled S, are not counted against the "
-             "algorithm. Symbol mapping (de Chazal 2004): N = N L R e j; S = A a J S; V = V E; F = F; Q = / f Q. "
-             "All values in %.", ""]
+    lines = [
+        f"# {title}",
+        "",
+        f"Command: `{command}`",
+        "",
+        f"Bundle: `{result['bundle_version']}`; records: {', '.join(result['records'])}",
+        "",
+        "Statistics follow ANSI/AAMI EC57 as bxb computes them: beats match within 150 ms; VEB FP = Nv+Sv(+Ov), "
+        "SVEB FP = Ns+Vs+Fs(+Os); F or Q beats labelled V, and Q labelled S, are not counted against the "
+        "algorithm. Symbol mapping (de Chazal 2004): N = N L R e j; S = A a J S; V = V E; F = F; Q = / f Q. "
+        "All values in %.",
+        "",
+    ]
     for mode, res in result["modes"].items():
         st, ae = res["statistics"], res["autoencoder"]
         lines += [f"## Mode: {mode.replace('_', ' ')}", ""]
         cm = res["confusion_matrix"]
-        lines += ["Confusion matrix (rows: reference, columns: predicted; O = missed / no reference):", "",
-                  "| ref \\ pred | " + " | ".join(cm["cols_predicted"]) + " |",
-                  "|---" * (len(cm["cols_predicted"]) + 1) + "|"]
+        lines += [
+            "Confusion matrix (rows: reference, columns: predicted; O = missed / no reference):",
+            "",
+            "| ref \\ pred | " + " | ".join(cm["cols_predicted"]) + " |",
+            "|---" * (len(cm["cols_predicted"]) + 1) + "|",
+        ]
         for name, row in zip(cm["rows_reference"], cm["matrix"]):
             lines.append(f"| **{name}** | " + " | ".join(str(v) for v in row) + " |")
         lines += ["", "| Class | Se | +P | FPR | F1 |", "|---|---|---|---|---|"]
@@ -187,22 +234,33 @@ def to_markdown(result: dict[str, Any], command: str, title: str = "DS2 evaluati
         for key, label in (("veb", "VEB (gross, EC57)"), ("sveb", "SVEB (gross, EC57)")):
             s = st[key]
             lines.append(f"| {label} | {_pct(s['se'])} | {_pct(s['ppv'])} | {_pct(s['fpr'])} | {_pct(s['f1'])} |")
-        lines += ["", f"Macro-F1 (N,S,V,F): {_pct(st['macro_f1'])}; Cohen's kappa: {st['kappa']:.3f}; "
-                      f"jκ: {st['j_kappa']:.3f}; accuracy: {_pct(st['accuracy'])}", "",
-                  "Autoencoder (normal vs S/V/F beats): "
-                  f"ROC-AUC {ae['roc_auc']:.3f}, PR-AUC {ae['pr_auc']:.3f}; at the calibrated threshold it flags "
-                  + ", ".join(f"{c} {_pct(v)}%" for c, v in ae["caught_at_threshold"].items())
-                  + f" with {_pct(ae['false_alarm_rate_normal'])}% of normal beats flagged.", "",
-                  "Per record:", "", "| record | beats | missed | extra | VEB Se | VEB +P | SVEB Se | SVEB +P | s |",
-                  "|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            f"Macro-F1 (N,S,V,F): {_pct(st['macro_f1'])}; Cohen's kappa: {st['kappa']:.3f}; "
+            f"jκ: {st['j_kappa']:.3f}; accuracy: {_pct(st['accuracy'])}",
+            "",
+            "Autoencoder (normal vs S/V/F beats): "
+            f"ROC-AUC {ae['roc_auc']:.3f}, PR-AUC {ae['pr_auc']:.3f}; at the calibrated threshold it flags "
+            + ", ".join(f"{c} {_pct(v)}%" for c, v in ae["caught_at_threshold"].items())
+            + f" with {_pct(ae['false_alarm_rate_normal'])}% of normal beats flagged.",
+            "",
+            "Per record:",
+            "",
+            "| record | beats | missed | extra | VEB Se | VEB +P | SVEB Se | SVEB +P | s |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
         for r in res["per_record"]:
-            lines.append(f"| {r['record']} | {r['beats']} | {r['missed']} | {r['extra']} | {_pct(r['veb_se'])} | "
-                         f"{_pct(r['veb_ppv'])} | {_pct(r['sveb_se'])} | {_pct(r['sveb_ppv'])} | {r['seconds']:.2f} |")
+            lines.append(
+                f"| {r['record']} | {r['beats']} | {r['missed']} | {r['extra']} | {_pct(r['veb_se'])} | "
+                f"{_pct(r['veb_ppv'])} | {_pct(r['sveb_se'])} | {_pct(r['sveb_ppv'])} | {r['seconds']:.2f} |"
+            )
         lines.append("")
     return "\n".join(lines)
 
 
-def write_report(result: dict[str, Any], out_dir: str | os.PathLike, command: str, name: str = "ds2_evaluation") -> tuple[Path, Path]:
+def write_report(
+    result: dict[str, Any], out_dir: str | os.PathLike, command: str, name: str = "ds2_evaluation"
+) -> tuple[Path, Path]:
     """Write ``<name>.md`` and ``<name>.json`` under ``out_dir`` atomically."""
     from ecg.io.atomic import atomic_write_text
 

@@ -21,8 +21,17 @@ from ecg.review.store import (
     effective_label,
     record_review_key,
 )
+
 # ecg.review.views (tables and downloads) is imported on its own: it pulls in Plotly and the
 # report code, which users of the store alone should not pay for.
 
-__all__ = ["DECISIONS", "DISMISS_LABEL", "Decision", "ReviewStore", "SCHEMA_VERSION", "default_db_path",
-           "effective_label", "record_review_key"]
+__all__ = [
+    "DECISIONS",
+    "DISMISS_LABEL",
+    "Decision",
+    "ReviewStore",
+    "SCHEMA_VERSION",
+    "default_db_path",
+    "effective_label",
+    "record_review_key",
+]

@@ -24,10 +24,11 @@ import operator
 import os
 import sqlite3
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Final
+from typing import Any, Final
 
 import pandas as pd
 
@@ -65,8 +66,7 @@ def _migrate_to_1(conn: sqlite3.Connection) -> None:
             comment        TEXT    NOT NULL DEFAULT '',
             bundle_version TEXT    NOT NULL DEFAULT ''
         )""")
-    conn.execute("CREATE INDEX IF NOT EXISTS decisions_record_beat_id "
-                 "ON decisions (record, beat_sample, id)")
+    conn.execute("CREATE INDEX IF NOT EXISTS decisions_record_beat_id ON decisions (record, beat_sample, id)")
 
 
 #: ``MIGRATIONS[v]`` upgrades a database from ``user_version`` v-1 to v. Append new entries
@@ -103,9 +103,17 @@ class Decision:
 
 _COLUMNS: Final[tuple[str, ...]] = tuple(f.name for f in fields(Decision))
 _FRAME_DTYPES: Final[dict[str, str]] = {
-    "id": "int64", "record": "object", "beat_sample": "int64", "reviewer": "object",
-    "decided_at": "object", "model_label": "object", "decision": "object", "new_label": "object",
-    "comment": "object", "bundle_version": "object", "effective_label": "object",
+    "id": "int64",
+    "record": "object",
+    "beat_sample": "int64",
+    "reviewer": "object",
+    "decided_at": "object",
+    "model_label": "object",
+    "decision": "object",
+    "new_label": "object",
+    "comment": "object",
+    "bundle_version": "object",
+    "effective_label": "object",
 }
 
 
@@ -150,8 +158,7 @@ class ReviewStore:
     # -- connection management -------------------------------------------------------------
 
     def _open(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
-                               check_same_thread=False)
+        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -174,8 +181,10 @@ class ReviewStore:
         try:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
-                raise RuntimeError(f"{self.path}: schema version {version} is newer than this "
-                                   f"code supports ({SCHEMA_VERSION}); upgrade the package")
+                raise RuntimeError(
+                    f"{self.path}: schema version {version} is newer than this "
+                    f"code supports ({SCHEMA_VERSION}); upgrade the package"
+                )
             for v in range(version + 1, SCHEMA_VERSION + 1):
                 MIGRATIONS[v](conn)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -214,7 +223,7 @@ class ReviewStore:
             self._conn = None
             self._closed = True
 
-    def __enter__(self) -> "ReviewStore":
+    def __enter__(self) -> ReviewStore:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -225,9 +234,17 @@ class ReviewStore:
 
     # -- writing -----------------------------------------------------------------------------
 
-    def record_decision(self, record: str, beat_sample: int, reviewer: str, model_label: str,
-                        decision: str, new_label: str | None = None, comment: str | None = "",
-                        bundle_version: str | None = "") -> Decision:
+    def record_decision(
+        self,
+        record: str,
+        beat_sample: int,
+        reviewer: str,
+        model_label: str,
+        decision: str,
+        new_label: str | None = None,
+        comment: str | None = "",
+        bundle_version: str | None = "",
+    ) -> Decision:
         """Validate and append one decision, committed (and fsynced) before returning.
 
         Raises ValueError for an empty record or reviewer, a negative or non-integer
@@ -251,20 +268,30 @@ class ReviewStore:
         _check_label("model_label", model_label)
         if decision == "relabel":
             if new_label is None or new_label == "":
-                raise ValueError("decision 'relabel' requires new_label (one of "
-                                 f"{', '.join(AAMI_CLASSES)})")
+                raise ValueError(f"decision 'relabel' requires new_label (one of {', '.join(AAMI_CLASSES)})")
             _check_label("new_label", new_label)
         elif new_label not in (None, ""):
-            raise ValueError(f"new_label is only allowed with decision 'relabel'; got "
-                             f"new_label={new_label!r} with decision {decision!r}")
+            raise ValueError(
+                f"new_label is only allowed with decision 'relabel'; got "
+                f"new_label={new_label!r} with decision {decision!r}"
+            )
         else:
             new_label = None
         for name, value in (("comment", comment), ("bundle_version", bundle_version)):
             if value is not None and not isinstance(value, str):
                 raise ValueError(f"{name} must be a string; got {type(value).__name__}")
 
-        row = (record, sample, reviewer.strip(), _utc_now(), model_label, decision, new_label,
-               comment or "", bundle_version or "")
+        row = (
+            record,
+            sample,
+            reviewer.strip(),
+            _utc_now(),
+            model_label,
+            decision,
+            new_label,
+            comment or "",
+            bundle_version or "",
+        )
         with self._lock:
             conn = self._connection()
             conn.execute("BEGIN IMMEDIATE")
@@ -272,7 +299,8 @@ class ReviewStore:
                 cur = conn.execute(
                     "INSERT INTO decisions (record, beat_sample, reviewer, decided_at, model_label,"
                     " decision, new_label, comment, bundle_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    row)
+                    row,
+                )
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
@@ -286,15 +314,17 @@ class ReviewStore:
 
     def _frame(self, rows: list[tuple[Any, ...]]) -> pd.DataFrame:
         df = pd.DataFrame.from_records(rows, columns=list(_COLUMNS))
-        df["effective_label"] = [effective_label(d, m, n) for d, m, n
-                                 in zip(df["decision"], df["model_label"], df["new_label"])]
+        df["effective_label"] = [
+            effective_label(d, m, n) for d, m, n in zip(df["decision"], df["model_label"], df["new_label"])
+        ]
         return df.astype(_FRAME_DTYPES)
 
     def history(self, record: str, beat_sample: int) -> list[Decision]:
         """All decisions on one beat, oldest first."""
-        rows = self._query(f"SELECT {', '.join(_COLUMNS)} FROM decisions "
-                           "WHERE record = ? AND beat_sample = ? ORDER BY id",
-                           (record, operator.index(beat_sample)))
+        rows = self._query(
+            f"SELECT {', '.join(_COLUMNS)} FROM decisions WHERE record = ? AND beat_sample = ? ORDER BY id",
+            (record, operator.index(beat_sample)),
+        )
         return [Decision(*r) for r in rows]
 
     def all_decisions(self, record: str | None = None) -> pd.DataFrame:
@@ -314,7 +344,9 @@ class ReviewStore:
         rows = self._query(
             f"SELECT {cols} FROM decisions d JOIN ("
             "  SELECT MAX(id) AS id FROM decisions WHERE record = ? GROUP BY beat_sample"
-            ") m ON d.id = m.id ORDER BY d.beat_sample", (record,))
+            ") m ON d.id = m.id ORDER BY d.beat_sample",
+            (record,),
+        )
         return self._frame(rows).reset_index(drop=True)
 
     def effective_labels(self, record: str, beats_df: pd.DataFrame) -> pd.Series:
@@ -327,8 +359,12 @@ class ReviewStore:
         if missing:
             raise ValueError(f"beats_df lacks columns {missing}")
         samples = beats_df["sample"].to_numpy()
-        labels = pd.Series(beats_df["pred_class"].to_numpy(dtype=object), index=pd.Index(samples, name="sample"),
-                           name="effective_label", dtype="object")
+        labels = pd.Series(
+            beats_df["pred_class"].to_numpy(dtype=object),
+            index=pd.Index(samples, name="sample"),
+            name="effective_label",
+            dtype="object",
+        )
         latest = self.latest_decisions(record)
         if len(latest):
             reviewed = pd.Series(latest["effective_label"].to_numpy(), index=latest["beat_sample"].to_numpy())
@@ -342,8 +378,17 @@ class ReviewStore:
             return int(self._query("SELECT COUNT(*) FROM decisions")[0][0])
         return int(self._query("SELECT COUNT(*) FROM decisions WHERE record = ?", (record,))[0][0])
 
-__all__ = ["DECISIONS", "DISMISS_LABEL", "Decision", "MIGRATIONS", "ReviewStore", "SCHEMA_VERSION",
-           "default_db_path", "effective_label"]
+
+__all__ = [
+    "DECISIONS",
+    "DISMISS_LABEL",
+    "Decision",
+    "MIGRATIONS",
+    "ReviewStore",
+    "SCHEMA_VERSION",
+    "default_db_path",
+    "effective_label",
+]
 
 
 def record_review_key(base: str | os.PathLike, name: str | None = None) -> str:

@@ -12,8 +12,9 @@ import dataclasses
 import math
 import re
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,6 +27,7 @@ from ecg.viz.grid import format_hms
 # ---------------------------------------------------------------------------------------------
 # review state
 # ---------------------------------------------------------------------------------------------
+
 
 def reviewed_table(beats: pd.DataFrame, latest: pd.DataFrame) -> pd.DataFrame:
     """The beat table plus the latest review of each beat (``latest``: one row per reviewed
@@ -64,10 +66,17 @@ def decision_text(decision: str, model_label: str, new_label: str | None) -> str
 def history_frame(decisions: Sequence[Any]) -> pd.DataFrame:
     """Review decisions (:class:`ecg.review.store.Decision`, oldest first) as a display
     table, newest first; times are UTC, to the second."""
-    rows = [{"when (UTC)": d.decided_at[:19].replace("T", " "), "reviewer": d.reviewer,
-             "decision": decision_text(d.decision, d.model_label, d.new_label),
-             "label": d.effective_label, "comment": d.comment, "bundle": d.bundle_version}
-            for d in decisions]
+    rows = [
+        {
+            "when (UTC)": d.decided_at[:19].replace("T", " "),
+            "reviewer": d.reviewer,
+            "decision": decision_text(d.decision, d.model_label, d.new_label),
+            "label": d.effective_label,
+            "comment": d.comment,
+            "bundle": d.bundle_version,
+        }
+        for d in decisions
+    ]
     cols = ["when (UTC)", "reviewer", "decision", "label", "comment", "bundle"]
     return pd.DataFrame(rows[::-1], columns=cols)
 
@@ -78,26 +87,34 @@ def flagged_list(beats: pd.DataFrame, mask: np.ndarray, reviewed: pd.DataFrame |
     ``reviewed``, the review (``decision -> label``); indexed by beat sample."""
     sub = beats.loc[np.asarray(mask, bool)]
     pred = sub["pred_class"].astype(str).to_numpy()
-    prob = np.array([sub[f"prob_{c}"].iloc[k] if f"prob_{c}" in sub.columns else np.nan
-                     for k, c in enumerate(pred)], dtype=float)
-    out = pd.DataFrame({
-        "time": [format_hms(t, 1) for t in sub["time_s"].to_numpy(float)],
-        "class": pred,
-        "p": np.round(prob, 2),
-        "anomaly score": sub["anomaly_score"].to_numpy(float).round(2),
-        "flag": sub["flag_reason"].astype(str).to_numpy(),
-        "reference": sub["ref_symbol"].astype(str).to_numpy(),
-    }, index=pd.Index(sub["sample"].to_numpy(np.int64), name="sample"))
+    prob = np.array(
+        [sub[f"prob_{c}"].iloc[k] if f"prob_{c}" in sub.columns else np.nan for k, c in enumerate(pred)], dtype=float
+    )
+    out = pd.DataFrame(
+        {
+            "time": [format_hms(t, 1) for t in sub["time_s"].to_numpy(float)],
+            "class": pred,
+            "p": np.round(prob, 2),
+            "anomaly score": sub["anomaly_score"].to_numpy(float).round(2),
+            "flag": sub["flag_reason"].astype(str).to_numpy(),
+            "reference": sub["ref_symbol"].astype(str).to_numpy(),
+        },
+        index=pd.Index(sub["sample"].to_numpy(np.int64), name="sample"),
+    )
     if reviewed is not None and len(sub):
         rv = reviewed.set_index("sample").loc[sub["sample"].to_numpy()]
-        out["review"] = np.where(rv["review_decision"].astype(str) != "",
-                                 rv["review_decision"].astype(str) + " -> " + rv["effective_label"].astype(str), "")
+        out["review"] = np.where(
+            rv["review_decision"].astype(str) != "",
+            rv["review_decision"].astype(str) + " -> " + rv["effective_label"].astype(str),
+            "",
+        )
     return out
 
 
 # ---------------------------------------------------------------------------------------------
 # Holter summary
 # ---------------------------------------------------------------------------------------------
+
 
 def _event(ev: Any) -> str:
     """When an event happened: its clock time, else its elapsed time, else h:mm:ss of its
@@ -130,48 +147,98 @@ def summary_tables(summary: HolterSummary, beats: pd.DataFrame) -> dict[str, pd.
     b = summary.beats
     flagged = beats.loc[beats["flagged"].to_numpy(bool)] if len(beats) else beats
     out["beats"] = pd.DataFrame(
-        [{"class": c, "beats": int(b.by_class.get(c, 0)),
-          "%": round(100.0 * int(b.by_class.get(c, 0)) / b.total, 2) if b.total else 0.0,
-          "flagged": int((flagged["pred_class"].astype(str) == c).sum()) if len(flagged) else 0}
-         for c in CLASSES_5]).set_index("class")
+        [
+            {
+                "class": c,
+                "beats": int(b.by_class.get(c, 0)),
+                "%": round(100.0 * int(b.by_class.get(c, 0)) / b.total, 2) if b.total else 0.0,
+                "flagged": int((flagged["pred_class"].astype(str) == c).sum()) if len(flagged) else 0,
+            }
+            for c in CLASSES_5
+        ]
+    ).set_index("class")
     hr = summary.heart_rate
     out["heart_rate"] = pd.DataFrame(
-        [{"": "mean", "bpm": _num(hr.mean_bpm), "at": "-"},
-         {"": "minimum", "bpm": _num(hr.min.bpm if hr.min else None), "at": _event(hr.min)},
-         {"": "maximum", "bpm": _num(hr.max.bpm if hr.max else None), "at": _event(hr.max)}]).set_index("")
+        [
+            {"": "mean", "bpm": _num(hr.mean_bpm), "at": "-"},
+            {"": "minimum", "bpm": _num(hr.min.bpm if hr.min else None), "at": _event(hr.min)},
+            {"": "maximum", "bpm": _num(hr.max.bpm if hr.max else None), "at": _event(hr.max)},
+        ]
+    ).set_index("")
     rows = []
     for cls in ECTOPY_CLASSES:
         e = summary.ectopy.of(cls)
         longest, fastest = e.runs.longest, e.runs.fastest
-        rows.append({
-            "class": cls, "total": e.total, "burden %": _num(e.burden_pct, 2), "per hour": _num(e.per_hour, 1),
-            "isolated": e.isolated, "couplets": e.couplets, "runs": e.runs.count,
-            "longest run": f"{longest.beats} beats at {_event(longest)}" if longest else "-",
-            "fastest run": f"{_num(fastest.bpm)} bpm at {_event(fastest)}" if fastest else "-",
-            "bigeminy episodes": e.bigeminy.episodes, "trigeminy episodes": e.trigeminy.episodes,
-        })
+        rows.append(
+            {
+                "class": cls,
+                "total": e.total,
+                "burden %": _num(e.burden_pct, 2),
+                "per hour": _num(e.per_hour, 1),
+                "isolated": e.isolated,
+                "couplets": e.couplets,
+                "runs": e.runs.count,
+                "longest run": f"{longest.beats} beats at {_event(longest)}" if longest else "-",
+                "fastest run": f"{_num(fastest.bpm)} bpm at {_event(fastest)}" if fastest else "-",
+                "bigeminy episodes": e.bigeminy.episodes,
+                "trigeminy episodes": e.trigeminy.episodes,
+            }
+        )
     out["ectopy"] = pd.DataFrame(rows).set_index("class")
-    out["pauses"] = pd.DataFrame([{"duration (s)": _num(ev.duration_s, 2), "at": _event(ev)}
-                                  for ev in summary.pauses.listed], columns=["duration (s)", "at"])
-    out["af"] = pd.DataFrame([{"from": _event(e), "to": format_hms(e.end_s, 0), "duration": format_hms(e.duration_s, 0),
-                               "mean HR (bpm)": _num(e.mean_hr_bpm), "beats": e.beats} for e in summary.af.episodes],
-                             columns=["from", "to", "duration", "mean HR (bpm)", "beats"])
-    out["quality"] = pd.DataFrame([{"from": _event(g), "to": format_hms(g.end_s, 0),
-                                    "duration (s)": _num((g.end_s or 0.0) - (g.start_s or 0.0), 1),
-                                    "leads": ", ".join(g.leads)} for g in summary.signal_quality.segments],
-                                  columns=["from", "to", "duration (s)", "leads"])
+    out["pauses"] = pd.DataFrame(
+        [{"duration (s)": _num(ev.duration_s, 2), "at": _event(ev)} for ev in summary.pauses.listed],
+        columns=["duration (s)", "at"],
+    )
+    out["af"] = pd.DataFrame(
+        [
+            {
+                "from": _event(e),
+                "to": format_hms(e.end_s, 0),
+                "duration": format_hms(e.duration_s, 0),
+                "mean HR (bpm)": _num(e.mean_hr_bpm),
+                "beats": e.beats,
+            }
+            for e in summary.af.episodes
+        ],
+        columns=["from", "to", "duration", "mean HR (bpm)", "beats"],
+    )
+    out["quality"] = pd.DataFrame(
+        [
+            {
+                "from": _event(g),
+                "to": format_hms(g.end_s, 0),
+                "duration (s)": _num((g.end_s or 0.0) - (g.start_s or 0.0), 1),
+                "leads": ", ".join(g.leads),
+            }
+            for g in summary.signal_quality.segments
+        ],
+        columns=["from", "to", "duration (s)", "leads"],
+    )
     for key, periods in (("hourly", summary.hourly), ("daily", summary.daily)):
         if periods:
-            out[key] = pd.DataFrame([{
-                "from": p.clock or p.elapsed, "beats": p.beats, "V": p.V, "S": p.S, "F": p.F, "AF beats": p.af_beats,
-                "mean bpm": _num(p.mean_bpm), "min bpm": _num(p.min_bpm), "max bpm": _num(p.max_bpm),
-            } for p in periods]).set_index("from")
+            out[key] = pd.DataFrame(
+                [
+                    {
+                        "from": p.clock or p.elapsed,
+                        "beats": p.beats,
+                        "V": p.V,
+                        "S": p.S,
+                        "F": p.F,
+                        "AF beats": p.af_beats,
+                        "mean bpm": _num(p.mean_bpm),
+                        "min bpm": _num(p.min_bpm),
+                        "max bpm": _num(p.max_bpm),
+                    }
+                    for p in periods
+                ]
+            ).set_index("from")
     return out
 
 
 # ---------------------------------------------------------------------------------------------
 # downloads (built with the library's exporters)
 # ---------------------------------------------------------------------------------------------
+
 
 def csv_bytes(reviewed: pd.DataFrame, record_name: str) -> bytes:
     """The reviewed beat table (:func:`reviewed_table`) as the library's CSV file (schema
@@ -199,18 +266,26 @@ def annotation_bytes(reviewed: pd.DataFrame, record_name: str, fs: float, extens
         return Path(path).read_bytes()
 
 
-def pdf_bytes(record: Any, beats: pd.DataFrame, summary: HolterSummary, bundle_version: str,
-              lead: str | None = None, threshold: float | None = None) -> bytes:
+def pdf_bytes(
+    record: Any,
+    beats: pd.DataFrame,
+    summary: HolterSummary,
+    bundle_version: str,
+    lead: str | None = None,
+    threshold: float | None = None,
+) -> bytes:
     """The library's PDF review report (:func:`ecg.export.pdf_report.write_pdf_report`) for
     the scored beats, as bytes. The summary's flag section is recomputed for ``beats`` (as
     flagged at ``threshold``, the dashboard's current one) with the summary's own definition."""
     from ecg.export.pdf_report import write_pdf_report
 
-    summary = dataclasses.replace(summary, flags=summarise_flags(
-        beats, threshold if threshold is not None else summary.flags.anomaly_threshold))
+    summary = dataclasses.replace(
+        summary, flags=summarise_flags(beats, threshold if threshold is not None else summary.flags.anomaly_threshold)
+    )
     with tempfile.TemporaryDirectory(prefix="ecg-dl-") as td:
-        path = write_pdf_report(record, beats, summary, Path(td) / f"{record.name}_report.pdf",
-                                bundle_version=bundle_version, lead=lead)
+        path = write_pdf_report(
+            record, beats, summary, Path(td) / f"{record.name}_report.pdf", bundle_version=bundle_version, lead=lead
+        )
         return Path(path).read_bytes()
 
 

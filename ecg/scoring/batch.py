@@ -84,8 +84,11 @@ THREADS_ENV = "ECG_TORCH_THREADS"
 def _is_signal_file(p: Path) -> bool:
     """An EDF/EDF+/BDF or ISHNE file (by extension and content), scored as a file."""
     fmt = sniff_format(p) if p.is_file() else None
-    return fmt in ("edf", "bdf") or (fmt == "ishne" and p.suffix.lower() == ISHNE_EXTENSION) or \
-        (p.is_file() and p.suffix.lower() in EDF_EXTENSIONS)
+    return (
+        fmt in ("edf", "bdf")
+        or (fmt == "ishne" and p.suffix.lower() == ISHNE_EXTENSION)
+        or (p.is_file() and p.suffix.lower() in EDF_EXTENSIONS)
+    )
 
 
 def resolve_inputs(inputs: Iterable[str]) -> list[RecordInput]:
@@ -103,8 +106,11 @@ def resolve_inputs(inputs: Iterable[str]) -> list[RecordInput]:
                 out.append(RecordInput(name=recording_name(path), path=str(path)))
         elif _is_signal_file(p):
             out.append(RecordInput(name=recording_name(p), path=str(p)))
-        elif p.suffix in (".hea", ".dat", ".atr", ".ecg") or p.with_suffix(".hea").is_file() \
-                or Path(str(p) + ".hea").is_file():
+        elif (
+            p.suffix in (".hea", ".dat", ".atr", ".ecg")
+            or p.with_suffix(".hea").is_file()
+            or Path(str(p) + ".hea").is_file()
+        ):
             base = p.with_suffix("") if p.suffix in (".hea", ".dat", ".atr", ".ecg") else p
             out.append(RecordInput(name=base.name, path=str(base)))
         elif is_physionet_name(item):
@@ -128,8 +134,9 @@ def _input_digest(rec: RecordInput) -> str:
         return f"physionet:{rec.pn_dir}/{rec.name}"
     h = hashlib.sha256()
     base = Path(rec.path)
-    wfdb_files = [(ext, base.with_suffix(ext) if base.suffix == "" else Path(str(base) + ext))
-                  for ext in (".hea", ".dat", ".atr")]
+    wfdb_files = [
+        (ext, base.with_suffix(ext) if base.suffix == "" else Path(str(base) + ext)) for ext in (".hea", ".dat", ".atr")
+    ]
     files = [("file", base)] if base.is_file() else wfdb_files
     for ext, f in files:
         if f.is_file():
@@ -146,14 +153,25 @@ def output_paths(out_dir: Path, name: str) -> dict[str, Path]:
 def record_files(folder: Path, name: str) -> dict[str, Path]:
     """The files of record ``name`` in its own ``folder``, by format (and ``manifest``)."""
     d = Path(folder)
-    return {"csv": d / f"{name}_beats.csv", "parquet": d / f"{name}_beats.parquet", "json": d / f"{name}_summary.json",
-            "wfdb": d / f"{name}.ecg", "edf": d / f"{name}.edf", "pdf": d / f"{name}_report.pdf",
-            "manifest": d / f"{name}_manifest.json"}
+    return {
+        "csv": d / f"{name}_beats.csv",
+        "parquet": d / f"{name}_beats.parquet",
+        "json": d / f"{name}_summary.json",
+        "wfdb": d / f"{name}.ecg",
+        "edf": d / f"{name}.edf",
+        "pdf": d / f"{name}_report.pdf",
+        "manifest": d / f"{name}_manifest.json",
+    }
 
 
 def _manifest(rec: RecordInput, bundle_digest: str, options: dict[str, Any]) -> dict[str, Any]:
-    return {"record": rec.name, "input": rec.label, "input_digest": _input_digest(rec), "bundle_sha256": bundle_digest,
-            "options": options}
+    return {
+        "record": rec.name,
+        "input": rec.label,
+        "input_digest": _input_digest(rec),
+        "bundle_sha256": bundle_digest,
+        "options": options,
+    }
 
 
 def _is_done(rec: RecordInput, out_dir: Path, want: dict[str, Any], formats: Sequence[str]) -> dict[str, Any] | None:
@@ -174,9 +192,27 @@ def _is_done(rec: RecordInput, out_dir: Path, want: dict[str, Any], formats: Seq
 #: ``index.csv`` columns after ``record``, ``status`` and ``error``; every figure is read
 #: from the record's Holter summary (:class:`~ecg.scoring.summary_types.HolterSummary`).
 INDEX_COLUMNS: tuple[str, ...] = (
-    "duration_s", "analysable_pct", "lead", "beats", "n_N", "n_S", "n_V", "n_F", "n_Q", "flagged", "hr_mean_bpm",
-    "v_burden_pct", "s_burden_pct", "f_burden_pct", "af_burden_pct", "af_episodes", "pauses", "longest_pause_s",
-    "warning", "seconds")
+    "duration_s",
+    "analysable_pct",
+    "lead",
+    "beats",
+    "n_N",
+    "n_S",
+    "n_V",
+    "n_F",
+    "n_Q",
+    "flagged",
+    "hr_mean_bpm",
+    "v_burden_pct",
+    "s_burden_pct",
+    "f_burden_pct",
+    "af_burden_pct",
+    "af_episodes",
+    "pauses",
+    "longest_pause_s",
+    "warning",
+    "seconds",
+)
 
 
 def index_row(summary: HolterSummary, seconds: float | None = None) -> dict[str, Any]:
@@ -204,8 +240,9 @@ def index_row(summary: HolterSummary, seconds: float | None = None) -> dict[str,
     }
 
 
-def score_one(rec: RecordInput, out_dir: Path, bundle_path: str | None, options: dict[str, Any],
-              formats: Sequence[str]) -> RecordOutcome:
+def score_one(
+    rec: RecordInput, out_dir: Path, bundle_path: str | None, options: dict[str, Any], formats: Sequence[str]
+) -> RecordOutcome:
     """Score one record and put its outputs in ``out_dir/<rec.name>`` as a whole
     (:func:`write_outputs`). Never raises: failures are returned. Runs in worker processes and
     on Dask workers, so its arguments stay picklable."""
@@ -229,13 +266,22 @@ def score_one(rec: RecordInput, out_dir: Path, bundle_path: str | None, options:
         return RecordOutcome(rec.name, "failed", error=str(exc), seconds=time.perf_counter() - t0)
     except Exception as exc:  # a bug or an unexpected file problem: report it, keep the batch going
         last = traceback.extract_tb(exc.__traceback__)[-1]
-        return RecordOutcome(rec.name, "failed", error=f"{rec.label}: unexpected {type(exc).__name__}: {exc} "
-                                                       f"(at {Path(last.filename).name}:{last.lineno})",
-                             seconds=time.perf_counter() - t0)
+        return RecordOutcome(
+            rec.name,
+            "failed",
+            error=f"{rec.label}: unexpected {type(exc).__name__}: {exc} (at {Path(last.filename).name}:{last.lineno})",
+            seconds=time.perf_counter() - t0,
+        )
 
 
-def write_outputs(scored: Any, out_dir: Path, formats: Sequence[str], *, manifest: dict[str, Any] | None = None,
-                  name: str | None = None) -> dict[str, Path]:
+def write_outputs(
+    scored: Any,
+    out_dir: Path,
+    formats: Sequence[str],
+    *,
+    manifest: dict[str, Any] | None = None,
+    name: str | None = None,
+) -> dict[str, Path]:
     """Write the chosen output formats of one scored record, and ``manifest`` last, into a
     staging folder ``out_dir/.staging/<name>.<pid>.<random>``, then swap it into
     ``out_dir/<name>`` as a whole (:func:`ecg.io.atomic.swap_dir`; ``OUT/<name>`` is absent for
@@ -263,8 +309,9 @@ def write_outputs(scored: Any, out_dir: Path, formats: Sequence[str], *, manifes
     return {key: target / path.name for key, path in written.items()}
 
 
-def write_record_files(scored: Any, folder: Path, formats: Sequence[str], *,
-                       name: str | None = None) -> dict[str, Path]:
+def write_record_files(
+    scored: Any, folder: Path, formats: Sequence[str], *, name: str | None = None
+) -> dict[str, Path]:
     """Write the chosen output formats of one scored record into ``folder`` (named as
     :func:`record_files`); returns the paths written. Use :func:`write_outputs` to put a
     record's folder in place as a whole."""
@@ -291,12 +338,19 @@ def write_record_files(scored: Any, folder: Path, formats: Sequence[str], *,
     if "pdf" in formats:
         from ecg.export.pdf_report import write_pdf_report
 
-        written["pdf"] = write_pdf_report(scored.record, scored.beats, scored.summary, paths["pdf"],
-                                          lead=scored.leads[0], bundle_version=scored.bundle_version)
+        written["pdf"] = write_pdf_report(
+            scored.record,
+            scored.beats,
+            scored.summary,
+            paths["pdf"],
+            lead=scored.leads[0],
+            bundle_version=scored.bundle_version,
+        )
     return written
 
 
 # ------------------------------------------------------------------------------ the output folder
+
 
 def _os_reason(exc: OSError) -> str:
     """``Permission denied``, ``Read-only file system``, ``No space left on device``..."""
@@ -316,8 +370,9 @@ def _lock_holder(fd: int) -> str:
 
 
 @contextlib.contextmanager
-def lock_output_dir(out_dir: str | os.PathLike, *, wait: bool = False,
-                    on_wait: Callable[[str], Any] | None = None) -> Iterator[Path]:
+def lock_output_dir(
+    out_dir: str | os.PathLike, *, wait: bool = False, on_wait: Callable[[str], Any] | None = None
+) -> Iterator[Path]:
     """Hold an exclusive lock on the output folder ``out_dir`` (``flock`` on ``out_dir/.lock``,
     which records this process's pid, host and start time) for the ``with`` block.
 
@@ -338,13 +393,18 @@ def lock_output_dir(out_dir: str | os.PathLike, *, wait: bool = False,
             except BlockingIOError:
                 holder = _lock_holder(fd)
                 if not wait:
-                    raise ECGError(f"{out}: another `ecg score` run is writing into this folder ({holder}); "
-                                   "wait for it to end (or use --wait), or choose another --out") from None
+                    raise ECGError(
+                        f"{out}: another `ecg score` run is writing into this folder ({holder}); "
+                        "wait for it to end (or use --wait), or choose another --out"
+                    ) from None
                 if on_wait is not None:
                     on_wait(f"waiting for the run writing into {out} ({holder}) to end")
                 fcntl.flock(fd, fcntl.LOCK_EX)
-        info = {"pid": os.getpid(), "host": socket.gethostname(),
-                "started": datetime.now().astimezone().isoformat(timespec="seconds")}
+        info = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "started": datetime.now().astimezone().isoformat(timespec="seconds"),
+        }
         try:
             os.ftruncate(fd, 0)
             os.pwrite(fd, (json.dumps(info) + "\n").encode(), 0)
@@ -359,8 +419,9 @@ def lock_output_dir(out_dir: str | os.PathLike, *, wait: bool = False,
 def record_folders(out_dir: Path) -> list[Path]:
     """The record folders in ``out_dir`` (its non-hidden subfolders)."""
     try:
-        return sorted(Path(e.path) for e in os.scandir(out_dir)
-                      if not e.name.startswith(".") and e.is_dir(follow_symlinks=False))
+        return sorted(
+            Path(e.path) for e in os.scandir(out_dir) if not e.name.startswith(".") and e.is_dir(follow_symlinks=False)
+        )
     except FileNotFoundError:
         return []
 
@@ -406,6 +467,7 @@ def _tidy_output_dir(out_dir: Path) -> None:
 
 
 # ------------------------------------------------------------------------------ processes and threads
+
 
 def _env_threads() -> int | None:
     n = os.environ.get(THREADS_ENV, "").strip()
@@ -473,8 +535,12 @@ def worker_pool(jobs: int) -> ProcessPoolExecutor:
     """``jobs`` worker processes (spawned) with :func:`torch_threads` threads each, that die
     when this process dies. (The kernel's parent-death signal follows the thread that starts
     the workers: the pool must be used from a thread that outlives it, as ``with`` does.)"""
-    return ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"), initializer=_init_worker,
-                               initargs=(torch_threads(jobs), os.getpid()))
+    return ProcessPoolExecutor(
+        max_workers=jobs,
+        mp_context=mp.get_context("spawn"),
+        initializer=_init_worker,
+        initargs=(torch_threads(jobs), os.getpid()),
+    )
 
 
 def score_batch(
@@ -564,16 +630,24 @@ def score_batch(
             try:
                 write_index(ordered, out)
             except OSError as exc:
-                raise ECGError(f"{out / 'index.csv'}: cannot write the index ({_os_reason(exc)}); the records' "
-                               "folders are complete") from None
+                raise ECGError(
+                    f"{out / 'index.csv'}: cannot write the index ({_os_reason(exc)}); the records' "
+                    "folders are complete"
+                ) from None
             return ordered
         finally:
             _tidy_output_dir(out)
 
 
-def _run_records(todo: Sequence[RecordInput], args: tuple[Path, str | None, dict[str, Any], tuple[str, ...]],
-                 finish: Callable[[RecordOutcome], None], jobs: int, scheduler: str | None,
-                 workers: int | None, progress: bool = False) -> None:
+def _run_records(
+    todo: Sequence[RecordInput],
+    args: tuple[Path, str | None, dict[str, Any], tuple[str, ...]],
+    finish: Callable[[RecordOutcome], None],
+    jobs: int,
+    scheduler: str | None,
+    workers: int | None,
+    progress: bool = False,
+) -> None:
     """``finish(score_one(rec, *args))`` for every record: on a Dask cluster, in ``jobs``
     worker processes, or here. With ``progress`` a cluster's dashboard link is printed."""
     if not todo:
@@ -606,12 +680,16 @@ def _earlier_rows(out_dir: Path, names: set[str]) -> list[dict[str, Any]]:
         try:
             have = json.loads(manifest.read_text())
             js = output_paths(out_dir, name)["json"]
-            row = index_row(HolterSummary.from_dict(json.loads(js.read_text())), have.get("row", {}).get("seconds")) \
-                if js.is_file() else dict(have.get("row", {}))
+            row = (
+                index_row(HolterSummary.from_dict(json.loads(js.read_text())), have.get("row", {}).get("seconds"))
+                if js.is_file()
+                else dict(have.get("row", {}))
+            )
         except (OSError, ValueError, TypeError, KeyError, AttributeError):
             continue
-        rows.append({"record": name, "status": "earlier", "error": "",
-                     **{k: v for k, v in row.items() if k != "record"}})
+        rows.append(
+            {"record": name, "status": "earlier", "error": "", **{k: v for k, v in row.items() if k != "record"}}
+        )
     return rows
 
 
@@ -619,8 +697,10 @@ def write_index(outcomes: Sequence[RecordOutcome], out_dir: Path) -> Path:
     """``index.csv``: one row per record in ``out_dir``, this run's (status ``scored``,
     ``skipped`` or ``failed``, with the error) and, after them, those scored by earlier runs
     (status ``earlier``), with the key numbers of :data:`INDEX_COLUMNS`."""
-    rows = [{"record": o.name, "status": o.status, "error": o.error,
-             **{k: v for k, v in o.row.items() if k != "record"}} for o in outcomes]
+    rows = [
+        {"record": o.name, "status": o.status, "error": o.error, **{k: v for k, v in o.row.items() if k != "record"}}
+        for o in outcomes
+    ]
     rows += _earlier_rows(out_dir, {o.name for o in outcomes})
     df = pd.DataFrame(rows, columns=["record", "status", "error", *INDEX_COLUMNS])
     return atomic_write_text(out_dir / "index.csv", df.to_csv(index=False))
@@ -629,10 +709,30 @@ def write_index(outcomes: Sequence[RecordOutcome], out_dir: Path) -> Path:
 #: Standard ECG lead names, upper-cased without spaces, dashes or underscores (``ML II`` ->
 #: ``MLII``): the limb and augmented leads, the chest leads, and the modified leads of Holter
 #: recordings (MIT-BIH's ``MLII``, ``ML2``, ``MV1``...).
-STANDARD_LEADS: frozenset[str] = frozenset({
-    "I", "II", "III", "AVR", "AVL", "AVF", "DI", "DII", "DIII", "D1", "D2", "D3",
-    *(f"V{i}" for i in range(1, 7)), *(f"MV{i}" for i in range(1, 7)),
-    "MLI", "MLII", "MLIII", "ML1", "ML2", "ML3"})
+STANDARD_LEADS: frozenset[str] = frozenset(
+    {
+        "I",
+        "II",
+        "III",
+        "AVR",
+        "AVL",
+        "AVF",
+        "DI",
+        "DII",
+        "DIII",
+        "D1",
+        "D2",
+        "D3",
+        *(f"V{i}" for i in range(1, 7)),
+        *(f"MV{i}" for i in range(1, 7)),
+        "MLI",
+        "MLII",
+        "MLIII",
+        "ML1",
+        "ML2",
+        "ML3",
+    }
+)
 
 
 def is_standard_lead(name: str) -> bool:
@@ -654,21 +754,31 @@ def summary_table(outcomes: Sequence[RecordOutcome]) -> str:
     and failures."""
     scored = [o for o in outcomes if o.status in ("scored", "skipped")]
     failed = [o for o in outcomes if o.status == "failed"]
-    lines = [f"records: {len(outcomes)}  scored: {sum(o.status == 'scored' for o in outcomes)}  "
-             f"skipped (already scored): {sum(o.status == 'skipped' for o in outcomes)}  failed: {len(failed)}"]
+    lines = [
+        f"records: {len(outcomes)}  scored: {sum(o.status == 'scored' for o in outcomes)}  "
+        f"skipped (already scored): {sum(o.status == 'skipped' for o in outcomes)}  failed: {len(failed)}"
+    ]
     if scored:
         w = max([5, *(len(_leads_of(o.row)) for o in scored)])
-        lines.append(f"{'record':>10} {'leads':<{w}} {'beats':>7} {'N':>6} {'S':>5} {'V':>5} {'F':>5} {'Q':>4} "
-                     f"{'flagged':>8} {'s':>6}")
+        lines.append(
+            f"{'record':>10} {'leads':<{w}} {'beats':>7} {'N':>6} {'S':>5} {'V':>5} {'F':>5} {'Q':>4} "
+            f"{'flagged':>8} {'s':>6}"
+        )
         for o in scored:
             r = o.row
-            lines.append(f"{o.name:>10} {_leads_of(r) or '-':<{w}} {r.get('beats', 0):>7} {r.get('n_N', 0):>6} "
-                         f"{r.get('n_S', 0):>5} {r.get('n_V', 0):>5} {r.get('n_F', 0):>5} {r.get('n_Q', 0):>4} "
-                         f"{r.get('flagged', 0):>8} {r.get('seconds', 0) or 0:>6.2f}")
-        tot = {k: sum(int(o.row.get(k, 0) or 0) for o in scored)
-               for k in ("beats", "n_N", "n_S", "n_V", "n_F", "n_Q", "flagged")}
-        lines.append(f"{'TOTAL':>10} {'':<{w}} {tot['beats']:>7} {tot['n_N']:>6} {tot['n_S']:>5} {tot['n_V']:>5} "
-                     f"{tot['n_F']:>5} {tot['n_Q']:>4} {tot['flagged']:>8}")
+            lines.append(
+                f"{o.name:>10} {_leads_of(r) or '-':<{w}} {r.get('beats', 0):>7} {r.get('n_N', 0):>6} "
+                f"{r.get('n_S', 0):>5} {r.get('n_V', 0):>5} {r.get('n_F', 0):>5} {r.get('n_Q', 0):>4} "
+                f"{r.get('flagged', 0):>8} {r.get('seconds', 0) or 0:>6.2f}"
+            )
+        tot = {
+            k: sum(int(o.row.get(k, 0) or 0) for o in scored)
+            for k in ("beats", "n_N", "n_S", "n_V", "n_F", "n_Q", "flagged")
+        }
+        lines.append(
+            f"{'TOTAL':>10} {'':<{w}} {tot['beats']:>7} {tot['n_N']:>6} {tot['n_S']:>5} {tot['n_V']:>5} "
+            f"{tot['n_F']:>5} {tot['n_Q']:>4} {tot['flagged']:>8}"
+        )
     for o in scored:
         leads = _leads_of(o.row)
         if leads and not any(is_standard_lead(n) for n in leads.split("+")):

@@ -48,14 +48,16 @@ def start_local_cluster(workers: int | None = None) -> LocalCluster:
     if n < 1:
         raise ECGError(f"--workers must be at least 1, got {n}")
     try:
-        return LocalCluster(n_workers=n, threads_per_worker=1, processes=True, silence_logs=logging.ERROR,
-                            dashboard_address=":0")
+        return LocalCluster(
+            n_workers=n, threads_per_worker=1, processes=True, silence_logs=logging.ERROR, dashboard_address=":0"
+        )
     except Exception as exc:  # ports, memory, a worker that cannot start: say so, without Dask's traceback
         raise ECGError(f"cannot start a local Dask cluster of {n} workers: {type(exc).__name__}: {exc}") from exc
 
 
-def connect(scheduler: str, workers: int | None = None, *,
-            timeout_s: float = CONNECT_TIMEOUT_S) -> tuple[Client, LocalCluster | None]:
+def connect(
+    scheduler: str, workers: int | None = None, *, timeout_s: float = CONNECT_TIMEOUT_S
+) -> tuple[Client, LocalCluster | None]:
     """A client for ``scheduler``: ``"local"`` starts a local cluster (returned too, for the caller
     to close); a path ending in ``.json`` is a Dask scheduler file; anything else is a scheduler
     address such as ``tcp://host:8786``. Raises :class:`ECGError` when the scheduler does not
@@ -68,21 +70,23 @@ def connect(scheduler: str, workers: int | None = None, *,
             cluster.close()
             raise ECGError(f"cannot connect to the local Dask cluster: {type(exc).__name__}: {exc}") from exc
     if workers is not None:
-        raise ECGError(f"--workers applies to --scheduler local only; the cluster at {scheduler} has the workers "
-                       "it was started with")
+        raise ECGError(
+            f"--workers applies to --scheduler local only; the cluster at {scheduler} has the workers "
+            "it was started with"
+        )
     target = {"scheduler_file": scheduler} if scheduler.endswith(".json") else {"address": scheduler}
     try:
         return Client(**target, timeout=timeout_s), None
     except Exception as exc:  # OSError / TimeoutError when unreachable, ValueError for a bad address
-        raise ECGError(f"cannot reach the Dask scheduler at {scheduler!r} within {timeout_s:g} s: "
-                       f"{type(exc).__name__}: {exc}") from exc
+        raise ECGError(
+            f"cannot reach the Dask scheduler at {scheduler!r} within {timeout_s:g} s: {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def describe(client: Client) -> str:
     """One line about the cluster: scheduler, workers, threads and the dashboard link."""
     nthreads = client.nthreads()
-    line = (f"Dask cluster at {client.scheduler.address}: {len(nthreads)} workers, "
-            f"{sum(nthreads.values())} threads")
+    line = f"Dask cluster at {client.scheduler.address}: {len(nthreads)} workers, {sum(nthreads.values())} threads"
     try:
         link = client.dashboard_link
     except Exception:  # no dashboard (bokeh not installed, or disabled)
@@ -114,9 +118,17 @@ def _failure(rec: RecordInput, exc: BaseException) -> RecordOutcome:
     return RecordOutcome(rec.name, "failed", error=f"{rec.label}: {what}")
 
 
-def run_on_cluster(fn: Callable[..., RecordOutcome], records: Sequence[RecordInput], args: tuple, scheduler: str,
-                   on_result: Callable[[RecordOutcome], None], workers: int | None = None, *,
-                   echo: Callable[[str], Any] | None = None, connect_timeout_s: float = CONNECT_TIMEOUT_S) -> None:
+def run_on_cluster(
+    fn: Callable[..., RecordOutcome],
+    records: Sequence[RecordInput],
+    args: tuple,
+    scheduler: str,
+    on_result: Callable[[RecordOutcome], None],
+    workers: int | None = None,
+    *,
+    echo: Callable[[str], Any] | None = None,
+    connect_timeout_s: float = CONNECT_TIMEOUT_S,
+) -> None:
     """Run ``fn(rec, *args)`` for every record on a Dask cluster and call ``on_result(outcome)`` here,
     in the calling process, as each record completes (in completion order).
 

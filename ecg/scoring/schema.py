@@ -57,7 +57,7 @@ The Holter summary (``OUT/<record>/<record>_summary.json``) is the ``to_dict()``
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -71,9 +71,11 @@ FLAG_REASONS: tuple[str, ...] = ("", "class", "anomaly", "class+anomaly")
 
 def beat_columns(classes: Sequence[str] = PROB_CLASSES) -> list[str]:
     """The beat table's columns in order, for a model with these class names."""
-    return (["sample", "time_s", "lead", "rr_prev_s", "rr_next_s", "pred_class"]
-            + [f"prob_{c}" for c in classes]
-            + ["anomaly_score", "flagged", "flag_reason", "ref_symbol", "ref_class", "quality", "af"])
+    return (
+        ["sample", "time_s", "lead", "rr_prev_s", "rr_next_s", "pred_class"]
+        + [f"prob_{c}" for c in classes]
+        + ["anomaly_score", "flagged", "flag_reason", "ref_symbol", "ref_class", "quality", "af"]
+    )
 
 
 def flag_reason(class_flag: np.ndarray, anomaly_flag: np.ndarray) -> np.ndarray:
@@ -100,6 +102,17 @@ def empty_beat_table(classes: Sequence[str] = PROB_CLASSES) -> pd.DataFrame:
     """A beat table with no rows and the right dtypes."""
     cols = beat_columns(classes)
     dtypes = {c: "float64" for c in cols}
-    dtypes.update({"sample": "int64", "lead": "object", "pred_class": "object", "flagged": "bool", "af": "bool",
-                   "quality": "object", "flag_reason": "object", "ref_symbol": "object", "ref_class": "object"})
+    dtypes.update(
+        {
+            "sample": "int64",
+            "lead": "object",
+            "pred_class": "object",
+            "flagged": "bool",
+            "af": "bool",
+            "quality": "object",
+            "flag_reason": "object",
+            "ref_symbol": "object",
+            "ref_class": "object",
+        }
+    )
     return pd.DataFrame({c: pd.Series(dtype=dtypes[c]) for c in cols})

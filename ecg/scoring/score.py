@@ -83,11 +83,11 @@ class ScoredRecord:
 class ModelOutputs:
     """Per-beat model outputs of one record, in beat order."""
 
-    sample: np.ndarray   # int64 (n,)
-    rr: np.ndarray       # float32 (n, len(RR_FEATURES))
-    probs: np.ndarray    # float32 (n, len(classes))
-    score: np.ndarray    # float64 (n,), 0-100
-    waves: np.ndarray    # float32 (n, window)
+    sample: np.ndarray  # int64 (n,)
+    rr: np.ndarray  # float32 (n, len(RR_FEATURES))
+    probs: np.ndarray  # float32 (n, len(classes))
+    score: np.ndarray  # float64 (n,), 0-100
+    waves: np.ndarray  # float32 (n, window)
 
 
 @lru_cache(maxsize=4)
@@ -108,6 +108,7 @@ def _chunks(n: int, chunk: int) -> list[tuple[int, int]]:
 
 # ------------------------------------------------------------------------------------ steps
 
+
 def select_leads(record: Record, lead: int | str | None = None) -> list[int]:
     """Check the record can be scored and return the indices of the leads to analyse: ``lead``
     alone when given, else every lead, the preferred one (MLII/II) first."""
@@ -120,8 +121,9 @@ def select_leads(record: Record, lead: int | str | None = None) -> list[int]:
     except ValueError as exc:
         raise RecordError(where, str(exc)) from None
     if record.n_samples < MIN_DURATION_S * fs:
-        raise RecordError(where, f"record is too short to score: {record.n_samples / fs:.2f} s "
-                                 f"(at least {MIN_DURATION_S:g} s needed)")
+        raise RecordError(
+            where, f"record is too short to score: {record.n_samples / fs:.2f} s (at least {MIN_DURATION_S:g} s needed)"
+        )
     return [j] if lead is not None else [j] + [k for k in range(record.n_leads) if k != j]
 
 
@@ -159,8 +161,9 @@ def lead_rank(quality: SignalQuality) -> np.ndarray:
     return key.argsort(axis=1).argsort(axis=1)
 
 
-def fuse_peaks(per_lead: list[np.ndarray], quality: SignalQuality, fs: float,
-               refractory_s: float = FUSION_REFRACTORY_S) -> np.ndarray:
+def fuse_peaks(
+    per_lead: list[np.ndarray], quality: SignalQuality, fs: float, refractory_s: float = FUSION_REFRACTORY_S
+) -> np.ndarray:
     """R peaks detected once from several leads: in each quality window the detections of the
     best lead there (:func:`lead_rank`); a detection within ``refractory_s`` of the one before
     it (the same beat seen by two leads at a window edge) is dropped."""
@@ -172,8 +175,9 @@ def fuse_peaks(per_lead: list[np.ndarray], quality: SignalQuality, fs: float,
     return pk.astype(np.int64)
 
 
-def fuse_leads(outs: list[ModelOutputs], quality: SignalQuality, lead_names: list[str]
-               ) -> tuple[ModelOutputs, np.ndarray]:
+def fuse_leads(
+    outs: list[ModelOutputs], quality: SignalQuality, lead_names: list[str]
+) -> tuple[ModelOutputs, np.ndarray]:
     """One set of model outputs from the analysed leads, and the leads that voted per beat.
 
     Class probabilities: the mean of the leads' log-probabilities weighted by their quality at
@@ -232,8 +236,16 @@ def find_peaks(x: np.ndarray, fs: float, unusable: np.ndarray, chunk: int, margi
     return pk[~unusable[pk]] if pk.size else pk
 
 
-def run_models(bundle: ModelBundle, x: np.ndarray, fs: float, unusable: np.ndarray, pk: np.ndarray, chunk: int,
-               margin: int, dropped: dict[str, int]) -> ModelOutputs:
+def run_models(
+    bundle: ModelBundle,
+    x: np.ndarray,
+    fs: float,
+    unusable: np.ndarray,
+    pk: np.ndarray,
+    chunk: int,
+    margin: int,
+    dropped: dict[str, int],
+) -> ModelOutputs:
     """Clean, segment and run both models chunk by chunk; counts dropped beats into ``dropped``."""
     n = x.size
     cfg = bundle.config
@@ -246,8 +258,9 @@ def run_models(bundle: ModelBundle, x: np.ndarray, fs: float, unusable: np.ndarr
         s0, s1 = max(0, c0 - margin), min(n, c1 + margin)
         seg_bad = unusable[s0:s1]
         cleaned = clean_lead(np.where(seg_bad, np.nan, x[s0:s1]), fs, cfg)
-        b = segment_beats(np.nan_to_num(cleaned, nan=0.0), fs, pk[core] - s0, cfg.window, unusable=seg_bad,
-                          rr=rr_all[core])
+        b = segment_beats(
+            np.nan_to_num(cleaned, nan=0.0), fs, pk[core] - s0, cfg.window, unusable=seg_bad, rr=rr_all[core]
+        )
         for k, v in b.dropped.items():
             dropped[k] = dropped.get(k, 0) + v
         if len(b) == 0:
@@ -255,11 +268,16 @@ def run_models(bundle: ModelBundle, x: np.ndarray, fs: float, unusable: np.ndarr
         scores = bundle.score_beats(b.waves, b.rr)
         parts.append(ModelOutputs(b.sample + s0, b.rr, scores.probs, scores.score, scores.model_waves))
     if not parts:
-        return ModelOutputs(np.zeros(0, np.int64), np.zeros((0, len(RR_FEATURES)), np.float32),
-                            np.zeros((0, len(bundle.classes)), np.float32), np.zeros(0), 
-                            np.zeros((0, cfg.window.length), np.float32))
-    return ModelOutputs(*(np.concatenate([getattr(p, f) for p in parts])
-                          for f in ("sample", "rr", "probs", "score", "waves")))
+        return ModelOutputs(
+            np.zeros(0, np.int64),
+            np.zeros((0, len(RR_FEATURES)), np.float32),
+            np.zeros((0, len(bundle.classes)), np.float32),
+            np.zeros(0),
+            np.zeros((0, cfg.window.length), np.float32),
+        )
+    return ModelOutputs(
+        *(np.concatenate([getattr(p, f) for p in parts]) for f in ("sample", "rr", "probs", "score", "waves"))
+    )
 
 
 def find_af(out: ModelOutputs, fs: float, beat_quality: np.ndarray, classes: tuple[str, ...]) -> AFResult:
@@ -272,8 +290,15 @@ def find_af(out: ModelOutputs, fs: float, beat_quality: np.ndarray, classes: tup
     return detect_af(out.sample, fs, valid=valid, ectopic=ectopic)
 
 
-def beat_table(out: ModelOutputs, fs: float, leads: np.ndarray | str, classes: tuple[str, ...],
-               beat_quality: np.ndarray, af: np.ndarray, threshold: float) -> pd.DataFrame:
+def beat_table(
+    out: ModelOutputs,
+    fs: float,
+    leads: np.ndarray | str,
+    classes: tuple[str, ...],
+    beat_quality: np.ndarray,
+    af: np.ndarray,
+    threshold: float,
+) -> pd.DataFrame:
     """The beat table (:mod:`ecg.scoring.schema`) from the model outputs.
 
     No S inside AF/flutter episodes (atrial activity there has no discrete P waves, so a
@@ -289,21 +314,22 @@ def beat_table(out: ModelOutputs, fs: float, leads: np.ndarray | str, classes: t
     pred = names[probs.argmax(axis=1)] if len(probs) else np.zeros(0, object)
     if len(probs):
         pred[unreadable] = "Q"
-    df = pd.DataFrame({
-        "sample": out.sample.astype(np.int64),
-        "time_s": out.sample / fs,
-        "lead": leads,
-        "rr_prev_s": out.rr[:, _RR["rr_prev_s"]].astype(np.float64),
-        "rr_next_s": out.rr[:, _RR["rr_next_s"]].astype(np.float64),
-        "pred_class": pred,
-    })
+    df = pd.DataFrame(
+        {
+            "sample": out.sample.astype(np.int64),
+            "time_s": out.sample / fs,
+            "lead": leads,
+            "rr_prev_s": out.rr[:, _RR["rr_prev_s"]].astype(np.float64),
+            "rr_next_s": out.rr[:, _RR["rr_next_s"]].astype(np.float64),
+            "pred_class": pred,
+        }
+    )
     for k, c in enumerate(classes):
         df[f"prob_{c}"] = probs[:, k]
     if "Q" not in classes:
         df["prob_Q"] = np.where(unreadable, np.nan, 0.0)
     df["anomaly_score"] = score
-    df["quality"] = np.asarray(QUALITY_LABELS, dtype=object)[beat_quality] if beat_quality.size else \
-        np.zeros(0, object)
+    df["quality"] = np.asarray(QUALITY_LABELS, dtype=object)[beat_quality] if beat_quality.size else np.zeros(0, object)
     set_flags(df, threshold)
     df["af"] = np.asarray(af, bool)
     df["ref_symbol"] = ""
@@ -313,8 +339,13 @@ def beat_table(out: ModelOutputs, fs: float, leads: np.ndarray | str, classes: t
 
 def match_reference(df: pd.DataFrame, ref: Annotations | None, fs: float) -> pd.DataFrame:
     """Fill ``ref_symbol`` / ``ref_class`` of ``df`` in place; returns the missed reference beats."""
-    missed = pd.DataFrame({"sample": pd.Series(dtype="int64"), "ref_symbol": pd.Series(dtype=object),
-                           "ref_class": pd.Series(dtype=object)})
+    missed = pd.DataFrame(
+        {
+            "sample": pd.Series(dtype="int64"),
+            "ref_symbol": pd.Series(dtype=object),
+            "ref_class": pd.Series(dtype=object),
+        }
+    )
     if ref is None:
         return missed
     sample = df["sample"].to_numpy(np.int64)
@@ -324,8 +355,13 @@ def match_reference(df: pd.DataFrame, ref: Annotations | None, fs: float) -> pd.
     df["ref_symbol"] = ref_sym
     df["ref_class"] = [SYMBOL_TO_AAMI.get(s, "") for s in ref_sym]
     miss_sym = ref.symbol[m.missed_idx]
-    return pd.DataFrame({"sample": ref.sample[m.missed_idx].astype(np.int64), "ref_symbol": miss_sym,
-                         "ref_class": [SYMBOL_TO_AAMI.get(s, "") for s in miss_sym]})
+    return pd.DataFrame(
+        {
+            "sample": ref.sample[m.missed_idx].astype(np.int64),
+            "ref_symbol": miss_sym,
+            "ref_class": [SYMBOL_TO_AAMI.get(s, "") for s in miss_sym],
+        }
+    )
 
 
 def anomaly_threshold(bundle: ModelBundle, threshold: float | None) -> float:
@@ -339,6 +375,7 @@ def anomaly_threshold(bundle: ModelBundle, threshold: float | None) -> float:
 
 
 # ------------------------------------------------------------------------------------ the path
+
 
 def score_record(
     record: Record | str | os.PathLike,
@@ -388,8 +425,9 @@ def score_record(
     x = record.signal if idx == list(range(record.n_leads)) else record.signal[:, idx]
     lead_off = np.stack([gap_mask(x[:, k], fs) for k in range(len(idx))], axis=1)
     if ((~lead_off).sum(axis=0) < MIN_DURATION_S * fs).all():
-        raise RecordError(where, f"lead{'s' if len(idx) > 1 else ''} {', '.join(names)}: no usable signal "
-                                 "(NaN or flat throughout)")
+        raise RecordError(
+            where, f"lead{'s' if len(idx) > 1 else ''} {', '.join(names)}: no usable signal (NaN or flat throughout)"
+        )
     quality = drop_readable_islands(assess_quality(x, fs, leads=names))
     unusable = [unusable_mask(lead_off[:, k], quality, k) for k in range(len(idx))]
 
@@ -398,8 +436,7 @@ def score_record(
     ref = record.annotations.beats() if record.annotations is not None else None
     if isinstance(peaks, str):
         if peaks == "detect":
-            pk = fuse_peaks([find_peaks(x[:, k], fs, unusable[k], chunk, margin) for k in range(len(idx))],
-                            quality, fs)
+            pk = fuse_peaks([find_peaks(x[:, k], fs, unusable[k], chunk, margin) for k in range(len(idx))], quality, fs)
         elif peaks == "reference":
             if ref is None:
                 raise RecordError(where, "peaks='reference' needs reference annotations, and the record has none")
@@ -411,8 +448,10 @@ def score_record(
         pk = pk[(pk >= 0) & (pk < record.n_samples)]
 
     reference_mode = isinstance(peaks, str) and peaks == "reference"
-    per_lead = [run_models(bundle, x[:, k], fs, lead_off[:, k] if reference_mode else unusable[k], pk, chunk, margin,
-                           {}) for k in range(len(idx))]
+    per_lead = [
+        run_models(bundle, x[:, k], fs, lead_off[:, k] if reference_mode else unusable[k], pk, chunk, margin, {})
+        for k in range(len(idx))
+    ]
     out, voters = fuse_leads(per_lead, quality, names)
     dropped = {"unscored": int(pk.size - out.sample.size)}  # at the edges, or unusable on every lead
     beat_quality = quality.at(out.sample).astype(np.int64)
@@ -421,13 +460,40 @@ def score_record(
     df = beat_table(out, fs, voters, classes, beat_quality, af.in_af, thr)
     missed = match_reference(df, ref, fs)
     df = df[beat_columns(classes if "Q" in classes else tuple(classes) + ("Q",))].reset_index(drop=True)
-    summ = holter_summary(df, fs, record.duration_s, quality=quality, gap_mask=lead_off.all(axis=1),
-                          start_time=record.start_time, record=record.name, leads=record.lead_names, analysed_leads=names,
-                          bundle_version=bundle.version, anomaly_threshold=thr, dropped_beats=dropped) if summary else None
-    return ScoredRecord(record=record, beats=df, summary=summ, bundle_version=bundle.version, lead="+".join(names),
-                        threshold=thr, missed_reference=missed, dropped=dropped,
-                        analysable_s=float(quality.analysable_s()), seconds=time.perf_counter() - t_start,
-                        quality=quality, af=af, leads=tuple(names), model_waves=out.waves)
+    summ = (
+        holter_summary(
+            df,
+            fs,
+            record.duration_s,
+            quality=quality,
+            gap_mask=lead_off.all(axis=1),
+            start_time=record.start_time,
+            record=record.name,
+            leads=record.lead_names,
+            analysed_leads=names,
+            bundle_version=bundle.version,
+            anomaly_threshold=thr,
+            dropped_beats=dropped,
+        )
+        if summary
+        else None
+    )
+    return ScoredRecord(
+        record=record,
+        beats=df,
+        summary=summ,
+        bundle_version=bundle.version,
+        lead="+".join(names),
+        threshold=thr,
+        missed_reference=missed,
+        dropped=dropped,
+        analysable_s=float(quality.analysable_s()),
+        seconds=time.perf_counter() - t_start,
+        quality=quality,
+        af=af,
+        leads=tuple(names),
+        model_waves=out.waves,
+    )
 
 
 def reflag(beats: pd.DataFrame, threshold: float) -> pd.DataFrame:
@@ -457,5 +523,21 @@ def reconstruct(bundle: ModelBundle, model_wave: np.ndarray) -> np.ndarray:
         return bundle.autoencoder(x)[0, :, 0].numpy()
 
 
-__all__ = ["ModelOutputs", "ScoredRecord", "anomaly_threshold", "beat_table", "default_bundle", "drop_readable_islands", "find_af", "find_peaks",
-           "match_reference", "reconstruct", "reflag", "run_models", "score_record", "select_leads", "set_flags", "unusable_mask"]
+__all__ = [
+    "ModelOutputs",
+    "ScoredRecord",
+    "anomaly_threshold",
+    "beat_table",
+    "default_bundle",
+    "drop_readable_islands",
+    "find_af",
+    "find_peaks",
+    "match_reference",
+    "reconstruct",
+    "reflag",
+    "run_models",
+    "score_record",
+    "select_leads",
+    "set_flags",
+    "unusable_mask",
+]

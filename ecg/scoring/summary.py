@@ -64,9 +64,10 @@ that of the beat before it. The longest one and the first ``max_listed`` are lis
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -158,13 +159,13 @@ class BeatSequence:
     """The readable beats of a table in sample order, with their RR intervals and gap flags
     (see the module docstring). ``rows`` are positions of these beats in the full table."""
 
-    rows: np.ndarray     # int64 (m,)
-    sample: np.ndarray   # int64 (m,)
-    t: np.ndarray        # float64 (m,), s
-    codes: np.ndarray    # int64 (m,): index into AAMI_CLASSES, len(AAMI_CLASSES) = no class
-    af: np.ndarray       # bool (m,)
-    rr: np.ndarray       # float64 (m-1,), s
-    gap: np.ndarray      # bool (m-1,)
+    rows: np.ndarray  # int64 (m,)
+    sample: np.ndarray  # int64 (m,)
+    t: np.ndarray  # float64 (m,), s
+    codes: np.ndarray  # int64 (m,): index into AAMI_CLASSES, len(AAMI_CLASSES) = no class
+    af: np.ndarray  # bool (m,)
+    rr: np.ndarray  # float64 (m-1,), s
+    gap: np.ndarray  # bool (m-1,)
     fs: float
 
     @property
@@ -172,8 +173,14 @@ class BeatSequence:
         return int(self.sample.size)
 
 
-def beat_sequence(beats: pd.DataFrame, fs: float, class_column: str = "pred_class", *,
-                  quality: "SignalQuality | None" = None, gap_mask: np.ndarray | None = None) -> BeatSequence:
+def beat_sequence(
+    beats: pd.DataFrame,
+    fs: float,
+    class_column: str = "pred_class",
+    *,
+    quality: SignalQuality | None = None,
+    gap_mask: np.ndarray | None = None,
+) -> BeatSequence:
     """The readable beats of ``beats`` (sorted by sample) with RR intervals and gap flags."""
     n_all = len(beats)
     sample_all = beats["sample"].to_numpy(dtype=np.int64)
@@ -182,14 +189,14 @@ def beat_sequence(beats: pd.DataFrame, fs: float, class_column: str = "pred_clas
         readable = beats["quality"].astype(str).to_numpy() != "unreadable"
     rows = np.flatnonzero(readable)
     sample = sample_all[rows]
-    t = (beats["time_s"].to_numpy(dtype=np.float64)[rows] if "time_s" in beats.columns else sample / fs)
+    t = beats["time_s"].to_numpy(dtype=np.float64)[rows] if "time_s" in beats.columns else sample / fs
     cls = beats[class_column].to_numpy(dtype=object)[rows]
     codes = np.full(rows.size, len(AAMI_CLASSES), dtype=np.int64)
     for i, c in enumerate(AAMI_CLASSES):
         codes[cls == c] = i
     af = beats["af"].to_numpy(dtype=bool)[rows] if "af" in beats.columns else np.zeros(rows.size, bool)
     rr = np.diff(sample) / fs
-    gap = np.diff(rows) > 1                      # an unreadable beat in between
+    gap = np.diff(rows) > 1  # an unreadable beat in between
     if gap_mask is not None and rr.size:
         gm = np.asarray(gap_mask, dtype=bool).ravel()
         g = true_runs(gm)
@@ -206,19 +213,41 @@ def beat_sequence(beats: pd.DataFrame, fs: float, class_column: str = "pred_clas
 
 # ------------------------------------------------------------------------------------ sections
 
-def summarise_recording(record: str, duration_s: float, fs: float, *, start_time: datetime | None = None,
-                        leads: Sequence[str] = (), analysed_leads: Sequence[str] = (), bundle_version: str = "",
-                        dropped_beats: dict[str, int] | None = None) -> RecordingSummary:
-    return RecordingSummary(record=str(record), duration_s=_num(duration_s, 3), duration_hms=format_hms(duration_s),
-                            fs=_num(fs), start_time=start_time.isoformat() if start_time is not None else None,
-                            leads=[str(x) for x in leads], analysed_leads=[str(x) for x in analysed_leads],
-                            bundle_version=str(bundle_version),
-                            dropped_beats={str(k): int(v) for k, v in (dropped_beats or {}).items()})
+
+def summarise_recording(
+    record: str,
+    duration_s: float,
+    fs: float,
+    *,
+    start_time: datetime | None = None,
+    leads: Sequence[str] = (),
+    analysed_leads: Sequence[str] = (),
+    bundle_version: str = "",
+    dropped_beats: dict[str, int] | None = None,
+) -> RecordingSummary:
+    return RecordingSummary(
+        record=str(record),
+        duration_s=_num(duration_s, 3),
+        duration_hms=format_hms(duration_s),
+        fs=_num(fs),
+        start_time=start_time.isoformat() if start_time is not None else None,
+        leads=[str(x) for x in leads],
+        analysed_leads=[str(x) for x in analysed_leads],
+        bundle_version=str(bundle_version),
+        dropped_beats={str(k): int(v) for k, v in (dropped_beats or {}).items()},
+    )
 
 
-def summarise_signal_quality(duration_s: float, fs: float, clock: Clock, *, quality: "SignalQuality | None" = None,
-                             gap_mask: np.ndarray | None = None, analysable_s: float | None = None,
-                             analysed_leads: Sequence[str] = ()) -> SignalQualitySummary:
+def summarise_signal_quality(
+    duration_s: float,
+    fs: float,
+    clock: Clock,
+    *,
+    quality: SignalQuality | None = None,
+    gap_mask: np.ndarray | None = None,
+    analysable_s: float | None = None,
+    analysed_leads: Sequence[str] = (),
+) -> SignalQualitySummary:
     """Analysable time, unreadable time and spans (see the module docstring)."""
     method = window_s = noisy_s = None
     spans: list[tuple[float, float, tuple[str, ...]]] = []
@@ -235,30 +264,47 @@ def summarise_signal_quality(duration_s: float, fs: float, clock: Clock, *, qual
             analysable_s = float(gm.size - int(gm.sum())) / fs
         spans = [(a / fs, b / fs, tuple(analysed_leads)) for a, b in true_runs(gm)]
     unreadable_s = max(0.0, duration_s - analysable_s) if analysable_s is not None else None
-    segments = [QualitySegment(_num(a, 3), _num(b, 3), list(leads), format_hms(a), clock.clock(a))
-                for a, b, leads in spans[:MAX_QUALITY_SEGMENTS]]
+    segments = [
+        QualitySegment(_num(a, 3), _num(b, 3), list(leads), format_hms(a), clock.clock(a))
+        for a, b, leads in spans[:MAX_QUALITY_SEGMENTS]
+    ]
     warning = None
     if analysable_s is not None and duration_s > 0:
         if analysable_s < MIN_ANALYSABLE_S:
-            warning = ("No analysable ECG: the signal is unreadable throughout (noise, lead off or saturation); "
-                       "no beat was classified.")
+            warning = (
+                "No analysable ECG: the signal is unreadable throughout (noise, lead off or saturation); "
+                "no beat was classified."
+            )
         elif 100.0 * analysable_s / duration_s < LOW_ANALYSABLE_PCT:
-            warning = (f"Only {100.0 * analysable_s / duration_s:.0f}% of the recording is analysable; figures cover "
-                       "the readable signal only.")
+            warning = (
+                f"Only {100.0 * analysable_s / duration_s:.0f}% of the recording is analysable; figures cover "
+                "the readable signal only."
+            )
     return SignalQualitySummary(
-        method=method, window_s=_num(window_s, 3), analysable_s=_num(analysable_s, 3),
+        method=method,
+        window_s=_num(window_s, 3),
+        analysable_s=_num(analysable_s, 3),
         analysable_hms=format_hms(analysable_s),
         analysable_pct=_pct(analysable_s, duration_s, 2) if analysable_s is not None and duration_s > 0 else None,
-        unreadable_s=_num(unreadable_s, 3), noisy_s=_num(noisy_s, 3), segments=segments, segments_total=len(spans),
-        warning=warning)
+        unreadable_s=_num(unreadable_s, 3),
+        noisy_s=_num(noisy_s, 3),
+        segments=segments,
+        segments_total=len(spans),
+        warning=warning,
+    )
 
 
 def summarise_beats(beats: pd.DataFrame, seq: BeatSequence, class_column: str) -> BeatsSummary:
     cls = beats[class_column].to_numpy(dtype=object)
     by_class = {c: int(np.count_nonzero(cls == c)) for c in AAMI_CLASSES}
     n = len(beats)
-    return BeatsSummary(total=int(n), by_class=by_class, analysed=seq.n, in_unreadable_signal=int(n - seq.n),
-                        unclassified=int(n - sum(by_class.values())))
+    return BeatsSummary(
+        total=int(n),
+        by_class=by_class,
+        analysed=seq.n,
+        in_unreadable_signal=int(n - seq.n),
+        unclassified=int(n - sum(by_class.values())),
+    )
 
 
 def _hr_windows(seq: BeatSequence, valid: np.ndarray, w: int) -> tuple[np.ndarray, np.ndarray]:
@@ -273,8 +319,9 @@ def _hr_windows(seq: BeatSequence, valid: np.ndarray, w: int) -> tuple[np.ndarra
     return np.flatnonzero(ok), 60.0 * w * seq.fs / win_sum[ok]
 
 
-def summarise_heart_rate(seq: BeatSequence, clock: Clock, pause_threshold_s: float, hr_window: int
-                         ) -> tuple[HeartRateSummary, np.ndarray, np.ndarray]:
+def summarise_heart_rate(
+    seq: BeatSequence, clock: Clock, pause_threshold_s: float, hr_window: int
+) -> tuple[HeartRateSummary, np.ndarray, np.ndarray]:
     """The heart-rate section, plus the HR windows (first beat index, bpm) for the hourly trend."""
     valid = ~seq.gap & (seq.rr <= pause_threshold_s)
     nongap = seq.rr[~seq.gap]
@@ -286,12 +333,15 @@ def summarise_heart_rate(seq: BeatSequence, clock: Clock, pause_threshold_s: flo
 
     hr = HeartRateSummary(
         definition=f"60 / mean of {hr_window} consecutive RR intervals, none spanning a gap or longer than "
-                   f"{pause_threshold_s} s; time = window's first beat",
-        window_intervals=hr_window, mean_bpm=_num(mean_bpm, 2),
+        f"{pause_threshold_s} s; time = window's first beat",
+        window_intervals=hr_window,
+        mean_bpm=_num(mean_bpm, 2),
         min=event(int(np.argmin(win_bpm))) if win_bpm.size else None,
         max=event(int(np.argmax(win_bpm))) if win_bpm.size else None,
-        rr_intervals=int(seq.rr.size), gap_intervals=int(seq.gap.sum()),
-        pause_intervals=int(((seq.rr > pause_threshold_s) & ~seq.gap).sum()))
+        rr_intervals=int(seq.rr.size),
+        gap_intervals=int(seq.gap.sum()),
+        pause_intervals=int(((seq.rr > pause_threshold_s) & ~seq.gap).sum()),
+    )
     return hr, win_start, win_bpm
 
 
@@ -304,7 +354,7 @@ def _periodic_episodes(is_x: np.ndarray, is_n: np.ndarray, period: int, min_cycl
     next_not_x = np.ones(n, bool)
     next_not_x[:-1] = ~is_x[1:]
     cyc = is_x & next_not_x
-    cyc[:period - 1] = False
+    cyc[: period - 1] = False
     for j in range(1, period):
         prev_n = np.zeros(n, bool)
         prev_n[j:] = is_n[:-j]
@@ -319,8 +369,16 @@ def _periodic_episodes(is_x: np.ndarray, is_n: np.ndarray, period: int, min_cycl
     return out
 
 
-def _class_ectopy(x: str, seq: BeatSequence, codes_ext: np.ndarray, beat_of_ext: np.ndarray, clock: Clock,
-                  hours: float | None, min_cycles: int, max_listed: int) -> ClassEctopy:
+def _class_ectopy(
+    x: str,
+    seq: BeatSequence,
+    codes_ext: np.ndarray,
+    beat_of_ext: np.ndarray,
+    clock: Clock,
+    hours: float | None,
+    min_cycles: int,
+    max_listed: int,
+) -> ClassEctopy:
     code = {c: i for i, c in enumerate(AAMI_CLASSES)}
     is_x_ext = codes_ext == code[x]
     starts, lengths = _run_starts_lengths(is_x_ext)
@@ -343,26 +401,41 @@ def _class_ectopy(x: str, seq: BeatSequence, codes_ext: np.ndarray, beat_of_ext:
         if eps:
             j = int(np.argmax(cycles))
             longest = PatternEvent(**clock.fields(seq.t[beat_of_ext[eps[j][0]]]), cycles=cycles[j])
-        patterns[name] = PatternSummary(episodes=len(eps), beats=int(sum(cycles) * period),
-                                        ectopic_beats=int(sum(cycles)), longest=longest)
+        patterns[name] = PatternSummary(
+            episodes=len(eps), beats=int(sum(cycles) * period), ectopic_beats=int(sum(cycles)), longest=longest
+        )
     total = int(np.count_nonzero(seq.codes == code[x]))
     return ClassEctopy(
-        total=total, burden_pct=_pct(total, seq.n), per_hour=_num(total / hours, 2) if hours else None,
-        isolated=int(np.count_nonzero(lengths == 1)), couplets=int(np.count_nonzero(lengths == 2)),
-        runs=RunsSummary(count=int(r_len.size), beats=int(r_len.sum()),
-                         longest=run_event(int(np.argmax(r_len))) if r_len.size else None, fastest=fastest,
-                         listed=[run_event(j) for j in range(min(max_listed, r_len.size))]),
-        bigeminy=patterns["bigeminy"], trigeminy=patterns["trigeminy"])
+        total=total,
+        burden_pct=_pct(total, seq.n),
+        per_hour=_num(total / hours, 2) if hours else None,
+        isolated=int(np.count_nonzero(lengths == 1)),
+        couplets=int(np.count_nonzero(lengths == 2)),
+        runs=RunsSummary(
+            count=int(r_len.size),
+            beats=int(r_len.sum()),
+            longest=run_event(int(np.argmax(r_len))) if r_len.size else None,
+            fastest=fastest,
+            listed=[run_event(j) for j in range(min(max_listed, r_len.size))],
+        ),
+        bigeminy=patterns["bigeminy"],
+        trigeminy=patterns["trigeminy"],
+    )
 
 
-def summarise_ectopy(seq: BeatSequence, clock: Clock, hours: float | None, min_cycles: int = 3,
-                     max_listed: int = 50) -> EctopySummary:
+def summarise_ectopy(
+    seq: BeatSequence, clock: Clock, hours: float | None, min_cycles: int = 3, max_listed: int = 50
+) -> EctopySummary:
     """V, S and F ectopy on the readable beat sequence, broken at gap intervals."""
     gap_pos = np.flatnonzero(seq.gap) + 1
     codes_ext = np.insert(seq.codes, gap_pos, _SEP)
     beat_of_ext = np.insert(np.arange(seq.n), gap_pos, -1)
-    return EctopySummary(**{x: _class_ectopy(x, seq, codes_ext, beat_of_ext, clock, hours, min_cycles, max_listed)
-                            for x in ECTOPY_CLASSES})
+    return EctopySummary(
+        **{
+            x: _class_ectopy(x, seq, codes_ext, beat_of_ext, clock, hours, min_cycles, max_listed)
+            for x in ECTOPY_CLASSES
+        }
+    )
 
 
 def summarise_af(seq: BeatSequence, clock: Clock, max_listed: int = 50) -> AFSummary:
@@ -372,17 +445,29 @@ def summarise_af(seq: BeatSequence, clock: Clock, max_listed: int = 50) -> AFSum
     for s, k in zip(starts.tolist(), lengths.tolist()):
         t0, t1 = float(seq.t[s]), float(seq.t[s + k - 1])
         dur = t1 - t0
-        eps.append(AFEpisodeSummary(start_s=_num(t0, 3), end_s=_num(t1, 3), duration_s=_num(dur, 3),
-                                    mean_hr_bpm=_num(60.0 * (k - 1) / dur, 2) if dur > 0 else None, beats=int(k),
-                                    elapsed=format_hms(t0), clock=clock.clock(t0)))
+        eps.append(
+            AFEpisodeSummary(
+                start_s=_num(t0, 3),
+                end_s=_num(t1, 3),
+                duration_s=_num(dur, 3),
+                mean_hr_bpm=_num(60.0 * (k - 1) / dur, 2) if dur > 0 else None,
+                beats=int(k),
+                elapsed=format_hms(t0),
+                clock=clock.clock(t0),
+            )
+        )
     longest = max(eps, key=lambda e: e.duration_s or 0.0) if eps else None
     af_beats = int(seq.af.sum())
     return AFSummary(
         definition="atrial fibrillation or flutter episodes found from RR irregularity (ecg.processing.af); "
-                   "an episode runs from its first to its last beat; burden = AF beats in % of analysed beats. "
-                   "No beat is called S inside an episode.",
-        beats=af_beats, burden_pct=_pct(af_beats, seq.n, 2), duration_s=_num(sum(e.duration_s or 0.0 for e in eps), 3),
-        episodes=eps[:max_listed], longest=longest)
+        "an episode runs from its first to its last beat; burden = AF beats in % of analysed beats. "
+        "No beat is called S inside an episode.",
+        beats=af_beats,
+        burden_pct=_pct(af_beats, seq.n, 2),
+        duration_s=_num(sum(e.duration_s or 0.0 for e in eps), 3),
+        episodes=eps[:max_listed],
+        longest=longest,
+    )
 
 
 def summarise_pauses(seq: BeatSequence, clock: Clock, pause_threshold_s: float, max_listed: int = 50) -> PausesSummary:
@@ -391,13 +476,17 @@ def summarise_pauses(seq: BeatSequence, clock: Clock, pause_threshold_s: float, 
     def event(i: int) -> PauseEvent:
         return PauseEvent(**clock.fields(seq.t[i]), duration_s=_num(seq.rr[i], 3))
 
-    return PausesSummary(threshold_s=float(pause_threshold_s), count=int(idx.size),
-                         longest=event(int(idx[np.argmax(seq.rr[idx])])) if idx.size else None,
-                         listed=[event(int(i)) for i in idx[:max_listed]])
+    return PausesSummary(
+        threshold_s=float(pause_threshold_s),
+        count=int(idx.size),
+        longest=event(int(idx[np.argmax(seq.rr[idx])])) if idx.size else None,
+        listed=[event(int(i)) for i in idx[:max_listed]],
+    )
 
 
-def _period_rows(seq: BeatSequence, duration_s: float, clock: Clock, win_start: np.ndarray, win_bpm: np.ndarray,
-                 period_s: float) -> list[dict]:
+def _period_rows(
+    seq: BeatSequence, duration_s: float, clock: Clock, win_start: np.ndarray, win_bpm: np.ndarray, period_s: float
+) -> list[dict]:
     """Per period of ``period_s`` seconds from the start: the fields of
     :class:`~ecg.scoring.summary_types.PeriodSummary`. The one definition behind the hourly
     and the daily breakdowns."""
@@ -421,28 +510,42 @@ def _period_rows(seq: BeatSequence, duration_s: float, clock: Clock, win_start: 
     for k in range(n):
         wb = win_bpm[period_win == k]
         start = period_s * k
-        out.append(dict(
-            **clock.fields(start), duration_s=_num(max(0.0, min(period_s, duration_s - start)), 3),
-            beats=int(beats_p[k]), V=int(counts["V"][k]), S=int(counts["S"][k]), F=int(counts["F"][k]),
-            mean_bpm=_num(60.0 * rr_cnt[k] / rr_sum[k], 2) if rr_sum[k] > 0 else None,
-            min_bpm=_num(wb.min(), 2) if wb.size else None, max_bpm=_num(wb.max(), 2) if wb.size else None,
-            af_beats=int(af_p[k])))
+        out.append(
+            dict(
+                **clock.fields(start),
+                duration_s=_num(max(0.0, min(period_s, duration_s - start)), 3),
+                beats=int(beats_p[k]),
+                V=int(counts["V"][k]),
+                S=int(counts["S"][k]),
+                F=int(counts["F"][k]),
+                mean_bpm=_num(60.0 * rr_cnt[k] / rr_sum[k], 2) if rr_sum[k] > 0 else None,
+                min_bpm=_num(wb.min(), 2) if wb.size else None,
+                max_bpm=_num(wb.max(), 2) if wb.size else None,
+                af_beats=int(af_p[k]),
+            )
+        )
     return out
 
 
-def summarise_hourly(seq: BeatSequence, duration_s: float, clock: Clock, win_start: np.ndarray,
-                     win_bpm: np.ndarray) -> list[HourSummary]:
+def summarise_hourly(
+    seq: BeatSequence, duration_s: float, clock: Clock, win_start: np.ndarray, win_bpm: np.ndarray
+) -> list[HourSummary]:
     """Hour by hour from the recording's start (:func:`_period_rows`)."""
-    return [HourSummary(**row, hour=h)
-            for h, row in enumerate(_period_rows(seq, duration_s, clock, win_start, win_bpm, 3600.0))]
+    return [
+        HourSummary(**row, hour=h)
+        for h, row in enumerate(_period_rows(seq, duration_s, clock, win_start, win_bpm, 3600.0))
+    ]
 
 
-def summarise_daily(seq: BeatSequence, duration_s: float, clock: Clock, win_start: np.ndarray,
-                    win_bpm: np.ndarray) -> list[DaySummary]:
+def summarise_daily(
+    seq: BeatSequence, duration_s: float, clock: Clock, win_start: np.ndarray, win_bpm: np.ndarray
+) -> list[DaySummary]:
     """24-hour period by period from the recording's start (:func:`_period_rows`); a
     multi-day Holter's daily breakdown (one entry for a recording up to 24 h)."""
-    return [DaySummary(**row, day=d)
-            for d, row in enumerate(_period_rows(seq, duration_s, clock, win_start, win_bpm, 86400.0))]
+    return [
+        DaySummary(**row, day=d)
+        for d, row in enumerate(_period_rows(seq, duration_s, clock, win_start, win_bpm, 86400.0))
+    ]
 
 
 def summarise_flags(beats: pd.DataFrame, anomaly_threshold: float | None = None) -> FlagsSummary:
@@ -456,13 +559,14 @@ def summarise_flags(beats: pd.DataFrame, anomaly_threshold: float | None = None)
 
 # ------------------------------------------------------------------------------------ composition
 
+
 def holter_summary(
     beats: pd.DataFrame,
     fs: float,
     duration_s: float,
     analysable_s: float | None = None,
     *,
-    quality: "SignalQuality | None" = None,
+    quality: SignalQuality | None = None,
     gap_mask: np.ndarray | None = None,
     pause_threshold_s: float = 2.0,
     start_time: datetime | None = None,
@@ -518,16 +622,30 @@ def holter_summary(
         df = df.sort_values("sample", kind="stable")
     clock = Clock(start_time)
     seq = beat_sequence(df, fs, class_column, quality=quality, gap_mask=gap_mask)
-    sq = summarise_signal_quality(duration_s, fs, clock, quality=quality, gap_mask=gap_mask, analysable_s=analysable_s,
-                                  analysed_leads=analysed_leads)
+    sq = summarise_signal_quality(
+        duration_s,
+        fs,
+        clock,
+        quality=quality,
+        gap_mask=gap_mask,
+        analysable_s=analysable_s,
+        analysed_leads=analysed_leads,
+    )
     hours_basis = sq.analysable_s if sq.analysable_s is not None else duration_s
     hours = hours_basis / 3600.0 if hours_basis and hours_basis > 0 else None
     heart_rate, win_start, win_bpm = summarise_heart_rate(seq, clock, pause_threshold_s, hr_window)
     summary = HolterSummary(
         class_column=class_column,
-        recording=summarise_recording(record, duration_s, fs, start_time=start_time, leads=leads,
-                                      analysed_leads=analysed_leads, bundle_version=bundle_version,
-                                      dropped_beats=dropped_beats),
+        recording=summarise_recording(
+            record,
+            duration_s,
+            fs,
+            start_time=start_time,
+            leads=leads,
+            analysed_leads=analysed_leads,
+            bundle_version=bundle_version,
+            dropped_beats=dropped_beats,
+        ),
         signal_quality=sq,
         beats=summarise_beats(df, seq, class_column),
         heart_rate=heart_rate,
@@ -539,13 +657,15 @@ def holter_summary(
         flags=summarise_flags(df, anomaly_threshold),
         definitions={
             "runs": "isolated = 1 beat, couplet = exactly 2, run = 3 or more consecutive beats of the class; "
-                    "gaps and unreadable signal break sequences",
+            "gaps and unreadable signal break sequences",
             "bigeminy": f"at least {min_cycles} consecutive N-X cycles with isolated X",
             "trigeminy": f"at least {min_cycles} consecutive N-N-X cycles with isolated X",
             "burden": "beats of the class in % of the analysed beats (beats in readable signal)",
-            "burden_per_hour": "per hour of analysable time" if sq.analysable_s is not None else "per hour of recording",
+            "burden_per_hour": "per hour of analysable time"
+            if sq.analysable_s is not None
+            else "per hour of recording",
             "pause": f"RR interval > {pause_threshold_s} s between readable beats, over signal readable on at least "
-                     "one analysed lead throughout",
+            "one analysed lead throughout",
             "analysable": "time where at least one analysed lead is readable (ecg.processing.quality)",
         },
     )
@@ -554,6 +674,20 @@ def holter_summary(
     return summary
 
 
-__all__ = ["BeatSequence", "Clock", "beat_sequence", "format_hms", "holter_summary", "summarise_af",
-           "summarise_beats", "summarise_daily", "summarise_ectopy", "summarise_flags", "summarise_heart_rate", "summarise_hourly",
-           "summarise_pauses", "summarise_recording", "summarise_signal_quality"]
+__all__ = [
+    "BeatSequence",
+    "Clock",
+    "beat_sequence",
+    "format_hms",
+    "holter_summary",
+    "summarise_af",
+    "summarise_beats",
+    "summarise_daily",
+    "summarise_ectopy",
+    "summarise_flags",
+    "summarise_heart_rate",
+    "summarise_hourly",
+    "summarise_pauses",
+    "summarise_recording",
+    "summarise_signal_quality",
+]

@@ -74,7 +74,7 @@ class RecordingSummary:
     duration_hms: str | None
     fs: float | None
     start_time: str | None = None
-    leads: list[str] = field(default_factory=list)      # leads of the recording
+    leads: list[str] = field(default_factory=list)  # leads of the recording
     analysed_leads: list[str] = field(default_factory=list)
     bundle_version: str = ""
     dropped_beats: dict[str, int] = field(default_factory=dict)
@@ -109,9 +109,9 @@ class SignalQualitySummary:
 class BeatsSummary:
     total: int
     by_class: dict[str, int]
-    analysed: int            # beats in readable signal (the denominators of burdens)
+    analysed: int  # beats in readable signal (the denominators of burdens)
     in_unreadable_signal: int
-    unclassified: int        # beats without a class label (reference summaries)
+    unclassified: int  # beats without a class label (reference summaries)
 
 
 @dataclass
@@ -254,7 +254,7 @@ class HolterSummary:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "HolterSummary":
+    def from_dict(cls, d: dict[str, Any]) -> HolterSummary:
         """The summary back from :meth:`to_dict` output (e.g. a ``_summary.json``)."""
         return _build(cls, d)
 
@@ -282,8 +282,27 @@ def _build(tp: Any, value: Any) -> Any:
 
 
 __all__ = [
-    "AFEpisodeSummary", "AFSummary", "BeatsSummary", "ClassEctopy", "DaySummary", "ECTOPY_CLASSES", "EctopySummary", "Event",
-    "FlagsSummary", "HeartRateSummary", "HolterSummary", "HourSummary", "PatternEvent", "PatternSummary",
-    "PauseEvent", "PausesSummary", "PeriodSummary", "QualitySegment", "RateEvent", "RecordingSummary", "RunEvent", "RunsSummary",
+    "AFEpisodeSummary",
+    "AFSummary",
+    "BeatsSummary",
+    "ClassEctopy",
+    "DaySummary",
+    "ECTOPY_CLASSES",
+    "EctopySummary",
+    "Event",
+    "FlagsSummary",
+    "HeartRateSummary",
+    "HolterSummary",
+    "HourSummary",
+    "PatternEvent",
+    "PatternSummary",
+    "PauseEvent",
+    "PausesSummary",
+    "PeriodSummary",
+    "QualitySegment",
+    "RateEvent",
+    "RecordingSummary",
+    "RunEvent",
+    "RunsSummary",
     "SignalQualitySummary",
 ]

@@ -103,7 +103,7 @@ def _polyline(xs: np.ndarray, ys: np.ndarray, t0: float, t1: float, v0: float, v
     return px, py
 
 
-def ecg_grid_shapes(t0_s: float, t1_s: float, v0_mv: float, v1_mv: float) -> list["go.Scatter"]:
+def ecg_grid_shapes(t0_s: float, t1_s: float, v0_mv: float, v1_mv: float) -> list[go.Scatter]:
     """The ECG paper grid over [t0_s, t1_s] x [v0_mv, v1_mv] as two Plotly line traces
     (minor, then major), each one polyline with None separators: 2 traces, not thousands of
     shapes. Use this for static exports; interactive figures use :func:`apply_ecg_grid`,
@@ -114,8 +114,17 @@ def ecg_grid_shapes(t0_s: float, t1_s: float, v0_mv: float, v1_mv: float) -> lis
     traces = []
     for kind, color, width in (("minor", GRID_MINOR_COLOR, 0.5), ("major", GRID_MAJOR_COLOR, 1.0)):
         px, py = _polyline(g[f"{kind}_x"], g[f"{kind}_y"], t0_s, t1_s, v0_mv, v1_mv)
-        traces.append(go.Scatter(x=px, y=py, mode="lines", line=dict(color=color, width=width),
-                                 hoverinfo="skip", showlegend=False, name=f"grid ({kind})"))
+        traces.append(
+            go.Scatter(
+                x=px,
+                y=py,
+                mode="lines",
+                line=dict(color=color, width=width),
+                hoverinfo="skip",
+                showlegend=False,
+                name=f"grid ({kind})",
+            )
+        )
     return traces
 
 
@@ -124,18 +133,31 @@ def ecg_grid_axis_props(show_y_labels: bool = True) -> tuple[dict, dict]:
     0.2 s / 0.5 mV, minor 0.04 s / 0.1 mV) with square boxes (``yaxis.scaleanchor`` must be set
     to the matching x axis by the caller; :func:`apply_ecg_grid` does it). Tick labels every
     1 s and every 1 mV."""
-    common = dict(showgrid=True, gridcolor=GRID_MAJOR_COLOR, gridwidth=1, zeroline=False, showline=False,
-                  ticks="", tick0=0.0)
-    xaxis = dict(common, dtick=MAJOR_S, ticklabelstep=5, constrain="domain",
-                 minor=dict(dtick=MINOR_S, tick0=0.0, showgrid=True, gridcolor=GRID_MINOR_COLOR, gridwidth=0.5))
-    yaxis = dict(common, dtick=MAJOR_MV, ticklabelstep=2, scaleratio=SCALE_RATIO, constrain="domain",
-                 showticklabels=show_y_labels,
-                 minor=dict(dtick=MINOR_MV, tick0=0.0, showgrid=True, gridcolor=GRID_MINOR_COLOR, gridwidth=0.5))
+    common = dict(
+        showgrid=True, gridcolor=GRID_MAJOR_COLOR, gridwidth=1, zeroline=False, showline=False, ticks="", tick0=0.0
+    )
+    xaxis = dict(
+        common,
+        dtick=MAJOR_S,
+        ticklabelstep=5,
+        constrain="domain",
+        minor=dict(dtick=MINOR_S, tick0=0.0, showgrid=True, gridcolor=GRID_MINOR_COLOR, gridwidth=0.5),
+    )
+    yaxis = dict(
+        common,
+        dtick=MAJOR_MV,
+        ticklabelstep=2,
+        scaleratio=SCALE_RATIO,
+        constrain="domain",
+        showticklabels=show_y_labels,
+        minor=dict(dtick=MINOR_MV, tick0=0.0, showgrid=True, gridcolor=GRID_MINOR_COLOR, gridwidth=0.5),
+    )
     return xaxis, yaxis
 
 
-def apply_ecg_grid(fig: "go.Figure", row: int | None = None, col: int | None = None,
-                   show_y_labels: bool = True) -> "go.Figure":
+def apply_ecg_grid(
+    fig: go.Figure, row: int | None = None, col: int | None = None, show_y_labels: bool = True
+) -> go.Figure:
     """Draw the ECG paper grid on one subplot (or the only axes) of ``fig`` as axis gridlines,
     and lock its y axis (mV) to its x axis (s) at ``scaleratio`` 0.4 so boxes are square."""
     xprops, yprops = ecg_grid_axis_props(show_y_labels)
@@ -159,7 +181,7 @@ def format_hms(t_s: float, decimals: int = 1) -> str:
     t_s = float(t_s)
     sign = "-" if t_s < 0 else ""
     t_s = abs(t_s)
-    scale = 10 ** decimals
+    scale = 10**decimals
     total = round(t_s * scale)
     h, rem = divmod(total, 3600 * scale)
     m, rem = divmod(rem, 60 * scale)

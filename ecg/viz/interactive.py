@@ -9,7 +9,8 @@ on the 0-100 scale (99 = the shipped bundles' calibrated threshold).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -53,26 +54,44 @@ def clickable_traces(fig: go.Figure, max_points: int = 600) -> None:
         hover = tr.hovertemplate or "%{x:.2f} s"
         tr.hoverinfo = "skip"  # the click target takes the hover (and so the click)
         tr.hovertemplate = None
-        fig.add_trace(go.Scatter(x=x[k][ok], y=y[k][ok], xaxis=tr.xaxis, yaxis=tr.yaxis, mode="markers",
-                                 marker=dict(size=10, opacity=0), showlegend=False, name="click",
-                                 hovertemplate=hover,
-                                 selected=dict(marker=dict(opacity=0)), unselected=dict(marker=dict(opacity=0))))
+        fig.add_trace(
+            go.Scatter(
+                x=x[k][ok],
+                y=y[k][ok],
+                xaxis=tr.xaxis,
+                yaxis=tr.yaxis,
+                mode="markers",
+                marker=dict(size=10, opacity=0),
+                showlegend=False,
+                name="click",
+                hovertemplate=hover,
+                selected=dict(marker=dict(opacity=0)),
+                unselected=dict(marker=dict(opacity=0)),
+            )
+        )
 
 
 def mark_window(fig: go.Figure, t0: float, t1: float) -> None:
     """Shade the time window ``[t0, t1]`` (s) on every row of a one-column figure (in place)."""
-    fig.add_vrect(x0=t0, x1=t1, fillcolor=WINDOW_COLOR, opacity=0.3, line_width=0, layer="below",
-                  row="all", col=1)
+    fig.add_vrect(x0=t0, x1=t1, fillcolor=WINDOW_COLOR, opacity=0.3, line_width=0, layer="below", row="all", col=1)
 
 
-def review_overview_figure(record: "Record", view: pd.DataFrame, lead: str, threshold: float, t0: float,
-                           strip_s: float) -> go.Figure:
+def review_overview_figure(
+    record: Record, view: pd.DataFrame, lead: str, threshold: float, t0: float, strip_s: float
+) -> go.Figure:
     """The dashboard's overview of one ``lead``: :func:`ecg.viz.overview_figure` (at most
     :data:`OVERVIEW_POINTS` signal points and :data:`OVERVIEW_MARKERS` markers) of the beats
     flagged in ``view``, the flag lane (0-100) with the dashed line at ``threshold``,
     clickable, the strip's window ``[t0, t0 + strip_s]`` (s) shaded."""
-    fig = overview_figure(record, view, lead=lead, max_points=OVERVIEW_POINTS, threshold=None,
-                          max_markers=OVERVIEW_MARKERS, threshold_line=threshold)
+    fig = overview_figure(
+        record,
+        view,
+        lead=lead,
+        max_points=OVERVIEW_POINTS,
+        threshold=None,
+        max_markers=OVERVIEW_MARKERS,
+        threshold_line=threshold,
+    )
     fig.update_traces(unselected=dict(marker=dict(opacity=0.8)), selector=dict(mode="markers"))
     clickable_traces(fig, max_points=CLICK_POINTS_OVERVIEW)
     mark_window(fig, t0, t0 + strip_s)
@@ -80,13 +99,28 @@ def review_overview_figure(record: "Record", view: pd.DataFrame, lead: str, thre
     return fig
 
 
-def review_strip_figure(record: "Record", view: pd.DataFrame, t0: float, strip_s: float, leads: Sequence[str],
-                        show_reference: bool, selected_sample: int | None) -> go.Figure:
+def review_strip_figure(
+    record: Record,
+    view: pd.DataFrame,
+    t0: float,
+    strip_s: float,
+    leads: Sequence[str],
+    show_reference: bool,
+    selected_sample: int | None,
+) -> go.Figure:
     """The dashboard's strip of ``strip_s`` s from ``t0`` s: :func:`ecg.viz.strip_figure`
     (full resolution, ECG grid) of the beats flagged in ``view``, clickable, markers not dimmed
     by a selection."""
-    fig = strip_figure(record, view, t0, strip_s, leads=list(leads), show_reference=show_reference,
-                       selected_sample=selected_sample, threshold=None)
+    fig = strip_figure(
+        record,
+        view,
+        t0,
+        strip_s,
+        leads=list(leads),
+        show_reference=show_reference,
+        selected_sample=selected_sample,
+        threshold=None,
+    )
     fig.update_traces(unselected=dict(marker=dict(opacity=1)), selector=dict(mode="markers"))
     clickable_traces(fig, max_points=CLICK_POINTS_STRIP)
     return fig

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -30,6 +31,7 @@ _TIME = re.compile(r"^\s*(?:(\d+):)?(?:(\d+):)?(\d+(?:\.\d*)?)\s*$")
 # ---------------------------------------------------------------------------------------------
 # time and the strip window
 # ---------------------------------------------------------------------------------------------
+
 
 def parse_time(text: str) -> float:
     """Seconds from ``"754"``, ``"754.5"``, ``"12:34"`` (m:ss) or ``"0:12:34.5"`` (h:mm:ss).
@@ -60,6 +62,7 @@ def strip_start_for(t_s: float, duration_s: float, record_s: float) -> float:
 # ---------------------------------------------------------------------------------------------
 # stepping between beats
 # ---------------------------------------------------------------------------------------------
+
 
 def neighbour(samples: np.ndarray, current: int | None, direction: int) -> int | None:
     """The first of the sorted ``samples`` after (direction +1) or before (-1) ``current``;
@@ -92,7 +95,7 @@ def local_mean_rr(beats: pd.DataFrame, i: int, n: int = LOCAL_RR_BEATS) -> float
     the ``n - 1`` beats before it, intervals outside :data:`RR_RANGE_S` left out, like the
     models' ``rr_local_s``; None if no interval is left."""
     lo = max(0, i - n + 1)
-    rr = beats["rr_prev_s"].to_numpy(float)[lo:i + 1]
+    rr = beats["rr_prev_s"].to_numpy(float)[lo : i + 1]
     rr = rr[np.isfinite(rr) & (rr >= RR_RANGE_S[0]) & (rr <= RR_RANGE_S[1])]
     return float(rr.mean()) if rr.size else None
 
@@ -100,6 +103,7 @@ def local_mean_rr(beats: pd.DataFrame, i: int, n: int = LOCAL_RR_BEATS) -> float
 # ---------------------------------------------------------------------------------------------
 # clicks on figures
 # ---------------------------------------------------------------------------------------------
+
 
 def selection_point(event: Any) -> dict[str, Any] | None:
     """The first selected point of a Plotly selection state (a mapping
@@ -136,14 +140,17 @@ def point_sample(point: Mapping[str, Any] | None) -> int | None:
 # the beat filter of the review view
 # ---------------------------------------------------------------------------------------------
 
+
 def filter_mask(beats: pd.DataFrame, classes: Sequence[str], reasons: Sequence[str]) -> np.ndarray:
     """Boolean mask of the flagged beats whose predicted class is in ``classes`` and flag
     reason in ``reasons``."""
     if len(beats) == 0:
         return np.zeros(0, bool)
-    return (beats["flagged"].to_numpy(bool)
-            & beats["pred_class"].astype(str).isin(list(classes)).to_numpy()
-            & beats["flag_reason"].astype(str).isin(list(reasons)).to_numpy())
+    return (
+        beats["flagged"].to_numpy(bool)
+        & beats["pred_class"].astype(str).isin(list(classes)).to_numpy()
+        & beats["flag_reason"].astype(str).isin(list(reasons)).to_numpy()
+    )
 
 
 def view_table(beats: pd.DataFrame, shown: np.ndarray) -> pd.DataFrame:
