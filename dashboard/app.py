@@ -36,7 +36,13 @@ import streamlit as st  # noqa: E402
 from ecg.errors import DownloadError, ECGError, RecordError  # noqa: E402
 from ecg.evaluate.agreement import compare_reference  # noqa: E402
 from ecg.io.records import Record, is_physionet_name, list_records, load_record  # noqa: E402
-from ecg.io.uploads import MAX_TOTAL_BYTES, UploadError, remove_upload_dir, save_wfdb_upload  # noqa: E402
+from ecg.io.uploads import (  # noqa: E402
+    ALLOWED_EXTENSIONS,
+    MAX_TOTAL_BYTES,
+    UploadError,
+    remove_upload_dir,
+    save_wfdb_upload,
+)
 from ecg.labels import AAMI_CLASSES  # noqa: E402
 from ecg.models.bundle import BUNDLE_NAMES, DEFAULT_BUNDLE, ModelBundle, bundle_path, load_bundle  # noqa: E402
 from ecg.review.store import ReviewStore, default_db_path, record_review_key  # noqa: E402
@@ -360,9 +366,10 @@ def choose_source() -> tuple[str, str, str] | None:
 
     if kind == "Upload WFDB files":
         files = st.sidebar.file_uploader(
-            f"WFDB record: .hea + .dat (+ .atr), at most {MAX_TOTAL_BYTES // 2**20} MB",
+            f"WFDB record (.hea + .dat, + .atr) or an EDF, BDF or ISHNE (.ecg) file, "
+            f"at most {MAX_TOTAL_BYTES // 2**20} MB",
             accept_multiple_files=True,
-            type=["hea", "dat", "atr"],
+            type=list(ALLOWED_EXTENSIONS),
             key="upload",
         )
         return handle_upload(files or [])
@@ -409,7 +416,10 @@ def handle_upload(files: list[Any]) -> tuple[str, str, str] | None:
     recs = st.session_state.get("upload_records") or []
     if not recs:
         if not files:
-            st.sidebar.caption("Choose the record's .hea and .dat files (and its .atr, if any) together.")
+            st.sidebar.caption(
+                "Choose the record's .hea and .dat files (and its .atr, if any) together, "
+                "or one EDF, BDF or ISHNE file."
+            )
         return None
     names = [n for n, _ in recs]
     name = names[0] if len(names) == 1 else st.sidebar.selectbox("Uploaded record", names, key="upload_record")

@@ -8,8 +8,12 @@ import stat
 import tempfile
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
+from ecg.errors import RecordError
+from ecg.export.edf import write_edf
 from ecg.io.records import load_record
 from ecg.io.uploads import (
     MAX_NAME_LEN,
@@ -22,6 +26,7 @@ from ecg.io.uploads import (
     split_extension,
 )
 from tests.conftest import DEMO_DIR
+from tests.test_io_formats import write_ishne
 
 
 def demo_files(name: str = "100", exts=("hea", "dat", "atr")) -> list[tuple[str, bytes]]:
@@ -150,7 +155,7 @@ def test_missing_dat_is_a_clear_error_and_writes_nothing(dest: Path) -> None:
 
 @pytest.mark.realdata
 def test_no_header_is_a_clear_error(dest: Path) -> None:
-    with pytest.raises(UploadError, match=r"no WFDB header \(\.hea\)"):
+    with pytest.raises(UploadError, match=r"no recording in the upload .*\.hea file together with its \.dat"):
         save_wfdb_upload(demo_files(exts=("dat", "atr")), dest)
     with pytest.raises(UploadError, match="no files uploaded"):
         save_wfdb_upload([], dest)
@@ -257,3 +262,29 @@ def test_remove_upload_dir_only_removes_upload_folders(tmp_path: Path) -> None:
     mine = Path(tempfile.mkdtemp(prefix=UPLOAD_DIR_PREFIX))
     (mine / "f").write_text("x")
     assert remove_upload_dir(mine) and not mine.exists()
+
+
+@pytest.mark.realdata
+def test_single_file_recordings_are_uploaded_and_load(dest: Path, tmp_path: Path) -> None:
+    """An EDF+ file (this package's own export of a demo excerpt) and an ISHNE file upload as
+    recordings of their own, named after their stems, next to a WFDB record; they load."""
+    rec = load_record(DEMO_DIR / "100", sampto=3600)
+    beats = pd.DataFrame({"time_s": [0.5], "pred_class": ["N"], "flagged": [False], "flag_reason": [""]})
+    edf = write_edf(rec, beats, tmp_path / "holter one.edf")
+    ishne = write_ishne(
+        tmp_path / "patch.ecg", np.zeros((2000, 2), np.int16), fs=200, lead_spec=(6, 11), resolution=(5000, 5000)
+    )
+    files = demo_files(exts=("hea", "dat")) + [("holter one.edf", edf.read_bytes()), ("patch.ecg", ishne.read_bytes())]
+    res = save_wfdb_upload(files, dest)
+    by_name = {r.name: r for r in res.records}
+    assert set(by_name) == {"100", "holter_one", "patch"}
+    assert by_name["holter_one"].base == dest / "holter_one.edf" and by_name["100"].base == dest / "100"
+    assert load_record(by_name["holter_one"].base).n_samples == 3600
+    assert load_record(by_name["patch"].base).lead_names == ("II", "V1")
+    assert res.ignored == ()
+
+
+def test_a_non_ishne_ecg_upload_fails_clearly_on_load(dest: Path) -> None:
+    res = save_wfdb_upload([("x.ecg", b"not an ISHNE file at all" * 10)], dest)
+    with pytest.raises(RecordError, match="x.ecg"):
+        load_record(res.records[0].base)

@@ -1,4 +1,5 @@
-"""Saving a user's uploaded WFDB files (``.hea`` + ``.dat``, optionally ``.atr``) safely.
+"""Saving a user's uploaded recordings safely: WFDB files (``.hea`` + ``.dat``, optionally
+``.atr``) and single-file recordings (EDF/EDF+ ``.edf``, BDF ``.bdf``, ISHNE ``.ecg``).
 
 Pure library code with no Streamlit import; the dashboard calls :func:`save_wfdb_upload` with
 the uploaded files as ``(name, data)`` pairs.
@@ -8,7 +9,8 @@ Safety rules:
 * only the base name of an uploaded file is used (any folder part, ``/`` or ``\\``, is
   dropped), and only the characters ``A-Z a-z 0-9 . _ -`` are kept (others become ``_``); a
   name may not start with a dot and is at most :data:`MAX_NAME_LEN` characters;
-* only ``.hea``, ``.dat`` and ``.atr`` files are kept; anything else is reported as ignored;
+* only ``.hea``, ``.dat``, ``.atr``, ``.edf``, ``.bdf`` and ``.ecg`` files are kept; anything
+  else is reported as ignored;
 * the total size is limited (:data:`MAX_TOTAL_BYTES`, 200 MB by default), checked on the
   announced sizes before anything is read and again while reading;
 * files are written only into a fresh private folder made by :func:`tempfile.mkdtemp`
@@ -19,8 +21,9 @@ signal lines name the ``.dat`` files it needs; each must have been uploaded (whe
 is missing and exactly one unreferenced ``.dat`` was uploaded, e.g. renamed ``100 (1).dat`` by
 a browser, that one is used under the expected name). ``<record>.atr`` is the reference
 annotation file (with a single record, a single ``.atr`` of another name is paired with it).
-Everything else about the files (formats, sizes against the header, checksums) is checked by
-:func:`ecg.io.records.load_record` when the record is read.
+Each ``.edf``, ``.bdf`` or ``.ecg`` file is a recording of its own, named after its stem.
+Everything else about the files (formats, sizes against the header, checksums, EDF/ISHNE
+content) is checked by :func:`ecg.io.records.load_record` when the record is read.
 """
 
 from __future__ import annotations
@@ -39,7 +42,9 @@ from ecg.errors import ECGError
 #: Largest total upload accepted, in bytes (Streamlit's ``server.maxUploadSize`` is 200 MB too).
 MAX_TOTAL_BYTES: int = 200 * 1024 * 1024
 #: File extensions kept from an upload.
-ALLOWED_EXTENSIONS: tuple[str, ...] = ("hea", "dat", "atr")
+ALLOWED_EXTENSIONS: tuple[str, ...] = ("hea", "dat", "atr", "edf", "bdf", "ecg")
+#: Extensions of single-file recordings (EDF/EDF+, BDF, ISHNE 1.0).
+SINGLE_FILE_EXTENSIONS: tuple[str, ...] = ("edf", "bdf", "ecg")
 #: Longest file name kept (characters).
 MAX_NAME_LEN: int = 64
 #: Prefix of the private folders made by :func:`save_wfdb_upload`.
@@ -57,17 +62,19 @@ class UploadError(ECGError, ValueError):
 
 @dataclass(frozen=True)
 class UploadedRecord:
-    """One WFDB record saved from an upload: ``directory / name`` is the path to load."""
+    """One recording saved from an upload: :attr:`base` is the path to load."""
 
     name: str
     directory: Path
     files: tuple[Path, ...]
     has_annotations: bool
+    filename: str | None = None  # a single-file recording (EDF, BDF, ISHNE)
 
     @property
     def base(self) -> Path:
-        """The record path without extension, for :func:`ecg.io.records.load_record`."""
-        return self.directory / self.name
+        """The path for :func:`ecg.io.records.load_record`: a WFDB record without extension,
+        or the single file."""
+        return self.directory / (self.filename or self.name)
 
 
 @dataclass(frozen=True)
@@ -261,10 +268,12 @@ def save_wfdb_upload(
         data[safe] = raw
 
     headers = [n for n, (_, ext) in kept.items() if ext == "hea"]
-    if not headers:
-        got = _fmt_names(kept) or "no .hea, .dat or .atr file"
+    singles = [n for n, (_, ext) in kept.items() if ext in SINGLE_FILE_EXTENSIONS]
+    if not headers and not singles:
+        got = _fmt_names(kept) or "no .hea, .dat, .atr, .edf, .bdf or .ecg file"
         raise UploadError(
-            f"no WFDB header (.hea) in the upload ({got}): upload the record's .hea file together with its .dat file"
+            f"no recording in the upload ({got}): upload a WFDB record's .hea file together with its .dat "
+            "file, or an EDF, BDF or ISHNE (.ecg) file"
         )
 
     dats = {n for n, (_, ext) in kept.items() if ext == "dat"}
@@ -309,6 +318,13 @@ def save_wfdb_upload(
             mapping[want] = want
         elif len(plan) == 1 and len(atrs) == 1:
             mapping[want] = next(iter(atrs))
+    for single in singles:
+        stem = split_extension(single)[0]
+        if not is_safe_record_name(stem):
+            raise UploadError(f"{single}: recording name {stem!r} is not allowed (use letters, digits, '.', '_', '-')")
+        if any(p[0] == stem for p in plan):
+            raise UploadError(f"{single}: two uploaded recordings are named {stem!r}")
+        plan.append((stem, {single: single}))
     used = {src for _, m in plan for src in m.values()}
     ignored += sorted(n for n in kept if n not in used)
 
@@ -327,7 +343,8 @@ def save_wfdb_upload(
                 with open(path, "xb") as fh:  # never overwrite
                     fh.write(data[src])
                 written.append(path)
-            records.append(UploadedRecord(rec_name, directory, tuple(written), f"{rec_name}.atr" in mapping))
+            single = next((t for t in mapping if split_extension(t)[1] in SINGLE_FILE_EXTENSIONS), None)
+            records.append(UploadedRecord(rec_name, directory, tuple(written), f"{rec_name}.atr" in mapping, single))
     except BaseException:
         if dest_dir is None:
             shutil.rmtree(directory, ignore_errors=True)
