@@ -232,6 +232,43 @@ class FlagsSummary:
 
 
 @dataclass
+class HRVValues:
+    """Time-domain HRV of the NN intervals (:mod:`ecg.processing.hrv`), ms and %; None where
+    not computable. ``n_intervals`` NN intervals, ``n_pairs`` successive NN pairs (RMSSD,
+    pNN50), ``n_segments`` 5-minute segments (SDANN, SDNN index), ``nn_s`` NN time, s."""
+
+    sdnn_ms: float | None = None
+    sdann_ms: float | None = None
+    sdnn_index_ms: float | None = None
+    rmssd_ms: float | None = None
+    pnn50_pct: float | None = None
+    triangular_index: float | None = None
+    mean_nn_ms: float | None = None
+    n_intervals: int = 0
+    n_pairs: int = 0
+    n_segments: int = 0
+    nn_s: float = 0.0
+
+
+@dataclass
+class HRVPeriod(HRVValues):
+    """HRV of one hour from the recording's start (an interval counts in the hour of its end beat)."""
+
+    hour: int = 0
+    time_s: float | None = None
+    elapsed: str | None = None
+    clock: str | None = None
+
+
+@dataclass
+class HRVSummary(HRVValues):
+    """HRV of the whole recording, its definition, and hour by hour."""
+
+    definition: str = ""
+    hourly: list[HRVPeriod] = field(default_factory=list)
+
+
+@dataclass
 class HolterSummary:
     """One record's Holter summary; section definitions in :mod:`ecg.scoring.summary`."""
 
@@ -248,6 +285,7 @@ class HolterSummary:
     definitions: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     daily: list[DaySummary] = field(default_factory=list)
+    hrv: HRVSummary | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict of builtins (nested sections as dicts, lists as lists)."""
