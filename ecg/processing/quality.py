@@ -89,6 +89,8 @@ __all__ = [
     "WINDOW_S",
     "SignalQuality",
     "assess_quality",
+    "quality_chunks",
+    "window_samples",
 ]
 
 QUALITY_LABELS: tuple[str, ...] = ("good", "noisy", "unreadable")
@@ -448,6 +450,39 @@ def _check(signal: np.ndarray, fs: float, method: str, window_s: float) -> tuple
     return x, fs_f, one_d
 
 
+def _params(window_s: float) -> dict:
+    p = dict(_PARAMS)
+    p["context"] = max(1, int(round(p["context"] * p["window_s"] / window_s)))
+    return p
+
+
+def window_samples(fs: float, window_s: float = WINDOW_S) -> int:
+    """Samples per quality window at ``fs`` Hz."""
+    return max(1, int(round(window_s * fs)))
+
+
+def quality_chunks(
+    n: int, fs: float, *, window_s: float = WINDOW_S, chunk_s: float = CHUNK_S
+) -> list[tuple[int, int, int, int]]:
+    """How :func:`assess_quality` splits ``n`` samples at ``fs`` Hz: ``(w0, w1, m0, m1)`` per
+    chunk, in windows of :func:`window_samples`: the chunk labels windows ``[w0, w1)`` from the
+    signal of windows ``[m0, m1)`` (samples ``[m0 * window, min(n, m1 * window))``), i.e. with
+    the SQI context and filter settling on both sides. Labelling each chunk's signal alone
+    (``assess_quality(signal[m0 * window : m1 * window], fs, chunk_s=math.inf)``) gives the
+    same labels for ``[w0, w1)`` as the whole signal does, so a recording can be assessed one
+    chunk at a time from disk. Empty when ``n`` is under one window."""
+    window = window_samples(fs, window_s)
+    if n < window:
+        return []
+    nw = -(-n // window)
+    k = max(1, int(round(n / (chunk_s * fs))))
+    edges = np.unique(np.linspace(0, nw, k + 1).round().astype(np.int64))
+    margin = _params(window_s)["context"] + int(np.ceil(CHUNK_SETTLE_S * fs / window))
+    return [
+        (int(w0), int(w1), max(0, int(w0) - margin), min(nw, int(w1) + margin)) for w0, w1 in zip(edges[:-1], edges[1:])
+    ]
+
+
 def assess_quality(
     signal: np.ndarray,
     fs: float,
@@ -482,18 +517,13 @@ def assess_quality(
     names = tuple(str(v) for v in leads) if leads is not None else tuple(str(j) for j in range(nl))
     if len(names) != nl:
         raise ValueError(f"{len(names)} lead names for {nl} leads")
-    p = dict(_PARAMS)
-    window = max(1, int(round(window_s * fs_f)))
-    p["context"] = max(1, int(round(p["context"] * p["window_s"] / window_s)))
+    p = _params(window_s)
+    window = window_samples(fs_f, window_s)
     nw = max(1, -(-n // window)) if n else 0
     labels = np.full((nw, nl), UNREADABLE, np.int8)
     if n >= window:
-        k = max(1, int(round(n / (chunk_s * fs_f))))
-        edges = np.unique(np.linspace(0, nw, k + 1).round().astype(np.int64))  # in windows
-        margin = p["context"] + int(np.ceil(CHUNK_SETTLE_S * fs_f / window))  # windows
         for j in range(nl):
-            for w0, w1 in zip(edges[:-1], edges[1:]):
-                m0, m1 = max(0, w0 - margin), min(nw, w1 + margin)
+            for w0, w1, m0, m1 in quality_chunks(n, fs_f, window_s=window_s, chunk_s=chunk_s):
                 seg = x[m0 * window : min(n, m1 * window), j]
                 if seg.size < window:
                     continue

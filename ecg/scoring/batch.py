@@ -252,10 +252,9 @@ def score_one(
     t0 = time.perf_counter()
     try:
         bundle = _cached_bundle(bundle_path)
-        if rec.pn_dir:
-            record = load_record(rec.name, pn_dir=rec.pn_dir)
-        else:
-            record = load_record(rec.path)
+        # A local file is read from disk a chunk at a time (a multi-day recording is never
+        # loaded whole); a PhysioNet record is streamed once into memory.
+        record = load_record(rec.name, pn_dir=rec.pn_dir) if rec.pn_dir else rec.path
         scored = score_record(record, bundle, lead=options.get("lead"), threshold=options.get("threshold"))
         row = index_row(scored.summary, scored.seconds)
         manifest = _manifest(rec, bundle.digest, options)

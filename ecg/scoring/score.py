@@ -6,12 +6,16 @@ evaluation report are the numbers a clinician sees.
 
 Long recordings are processed in chunks (default 30 minutes, the length of the records the
 models were trained on) with a margin of signal on each side, so memory stays bounded and
-per-record normalisation means the same thing for a 30-minute and a 24-hour recording.
+per-record normalisation means the same thing for a 30-minute and a 24-hour recording. The
+signal comes from a :class:`~ecg.io.source.SignalSource` a chunk at a time (three passes:
+quality, R peaks, models), so a recording given as a path is never held in memory whole;
+the results are those of the whole-signal steps (:func:`find_peaks`, :func:`run_models`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -23,13 +27,24 @@ import pandas as pd
 
 from ecg.errors import RecordError
 from ecg.evaluate.matching import match_beats
-from ecg.io.records import Annotations, Record, load_record
+from ecg.io.records import Annotations, Record
+from ecg.io.source import FileSource, ScratchCopy, SignalSource, as_source
 from ecg.labels import SYMBOL_TO_AAMI
 from ecg.models.bundle import ModelBundle, load_bundle, merge_class
 from ecg.processing.af import AFResult, detect_af
 from ecg.processing.peaks import detect_r_peaks
 from ecg.processing.pipeline import choose_lead, clean_lead
-from ecg.processing.quality import QUALITY_LABELS, UNREADABLE, SignalQuality, assess_quality, gap_mask, runs
+from ecg.processing.quality import (
+    QUALITY_LABELS,
+    UNREADABLE,
+    WINDOW_S,
+    SignalQuality,
+    assess_quality,
+    gap_mask,
+    quality_chunks,
+    runs,
+    window_samples,
+)
 from ecg.processing.segmentation import RR_FEATURES, rr_features, segment_beats
 from ecg.scoring.schema import beat_columns, flag_reason
 from ecg.scoring.summary import holter_summary
@@ -109,7 +124,7 @@ def _chunks(n: int, chunk: int) -> list[tuple[int, int]]:
 # ------------------------------------------------------------------------------------ steps
 
 
-def select_leads(record: Record, lead: int | str | None = None) -> list[int]:
+def select_leads(record: Record | SignalSource, lead: int | str | None = None) -> list[int]:
     """Check the record can be scored and return the indices of the leads to analyse: ``lead``
     alone when given, else every lead, the preferred one (MLII/II) first."""
     where = record.source or record.name
@@ -227,13 +242,21 @@ def find_peaks(x: np.ndarray, fs: float, unusable: np.ndarray, chunk: int, margi
     for c0 in range(0, n, chunk):
         c1 = min(n, c0 + chunk)
         s0, s1 = max(0, c0 - margin), min(n, c1 + margin)
-        seg = np.where(unusable[s0:s1], np.nan, x[s0:s1])
-        if s1 - s0 < int(2 * fs) or np.isnan(seg).all():
-            continue
-        pk = detect_r_peaks(seg, fs) + s0
-        out.append(pk[(pk >= c0) & (pk < c1)])
-    pk = np.unique(np.concatenate(out)) if out else np.zeros(0, np.int64)
-    return pk[~unusable[pk]] if pk.size else pk
+        out.append(chunk_peaks(x[s0:s1], fs, unusable[s0:s1], s0, c0, c1))
+    return np.unique(np.concatenate(out)) if out else np.zeros(0, np.int64)
+
+
+def chunk_peaks(seg: np.ndarray, fs: float, unusable: np.ndarray, s0: int, c0: int, c1: int) -> np.ndarray:
+    """R peaks (record samples) in the core ``[c0, c1)`` of one lead's segment ``seg``, which
+    starts at record sample ``s0``; detected on the usable signal only."""
+    if seg.size < int(2 * fs):
+        return np.zeros(0, np.int64)
+    x = np.where(unusable, np.nan, seg)
+    if np.isnan(x).all():
+        return np.zeros(0, np.int64)
+    pk = detect_r_peaks(x, fs) + s0
+    pk = pk[(pk >= c0) & (pk < c1)].astype(np.int64)
+    return pk[~unusable[pk - s0]]
 
 
 def run_models(
@@ -248,7 +271,6 @@ def run_models(
 ) -> ModelOutputs:
     """Clean, segment and run both models chunk by chunk; counts dropped beats into ``dropped``."""
     n = x.size
-    cfg = bundle.config
     rr_all = rr_features(pk, fs)
     parts: list[ModelOutputs] = []
     for c0, c1 in _chunks(n, chunk):
@@ -256,24 +278,45 @@ def run_models(
         if core.size == 0:
             continue
         s0, s1 = max(0, c0 - margin), min(n, c1 + margin)
-        seg_bad = unusable[s0:s1]
-        cleaned = clean_lead(np.where(seg_bad, np.nan, x[s0:s1]), fs, cfg)
-        b = segment_beats(
-            np.nan_to_num(cleaned, nan=0.0), fs, pk[core] - s0, cfg.window, unusable=seg_bad, rr=rr_all[core]
-        )
-        for k, v in b.dropped.items():
-            dropped[k] = dropped.get(k, 0) + v
-        if len(b) == 0:
-            continue
-        scores = bundle.score_beats(b.waves, b.rr)
-        parts.append(ModelOutputs(b.sample + s0, b.rr, scores.probs, scores.score, scores.model_waves))
+        part = chunk_models(bundle, x[s0:s1], fs, unusable[s0:s1], s0, pk[core], rr_all[core], dropped)
+        if part is not None:
+            parts.append(part)
+    return join_outputs(parts, bundle)
+
+
+def chunk_models(
+    bundle: ModelBundle,
+    seg: np.ndarray,
+    fs: float,
+    unusable: np.ndarray,
+    s0: int,
+    pk: np.ndarray,
+    rr: np.ndarray,
+    dropped: dict[str, int],
+) -> ModelOutputs | None:
+    """Clean one lead's segment (starting at record sample ``s0``), cut the beats at ``pk``
+    (record samples, with their RR features ``rr``) and run both models on them (one
+    normalisation per call); None when no beat survives segmentation."""
+    cfg = bundle.config
+    cleaned = clean_lead(np.where(unusable, np.nan, seg), fs, cfg)
+    b = segment_beats(np.nan_to_num(cleaned, nan=0.0), fs, pk - s0, cfg.window, unusable=unusable, rr=rr)
+    for k, v in b.dropped.items():
+        dropped[k] = dropped.get(k, 0) + v
+    if len(b) == 0:
+        return None
+    scores = bundle.score_beats(b.waves, b.rr)
+    return ModelOutputs(b.sample + s0, b.rr, scores.probs, scores.score, scores.model_waves)
+
+
+def join_outputs(parts: list[ModelOutputs], bundle: ModelBundle) -> ModelOutputs:
+    """The chunks' model outputs of one lead as one, in order (empty arrays for none)."""
     if not parts:
         return ModelOutputs(
             np.zeros(0, np.int64),
             np.zeros((0, len(RR_FEATURES)), np.float32),
             np.zeros((0, len(bundle.classes)), np.float32),
             np.zeros(0),
-            np.zeros((0, cfg.window.length), np.float32),
+            np.zeros((0, bundle.config.window.length), np.float32),
         )
     return ModelOutputs(
         *(np.concatenate([getattr(p, f) for p in parts]) for f in ("sample", "rr", "probs", "score", "waves"))
@@ -377,8 +420,195 @@ def anomaly_threshold(bundle: ModelBundle, threshold: float | None) -> float:
 # ------------------------------------------------------------------------------------ the path
 
 
+class LeadReader:
+    """The analysed leads of a source read one range at a time, with their lead-off mask
+    (:func:`gap_mask`: NaN or flat) exactly as over the whole recording: each range is read
+    with enough extra signal on both sides for a flat run to be seen whole.
+
+    :meth:`keep` stores what is read in a :class:`ScratchCopy` (for a file source: later
+    passes then read the decoded samples back instead of decoding the file again)."""
+
+    def __init__(self, source: SignalSource, leads: list[int], fs: float) -> None:
+        self.source, self.leads, self.fs = source, leads, fs
+        self.n = int(source.n_samples)
+        self.all_leads = leads == list(range(source.n_leads))
+        self.extra = max(2, int(round(0.5 * fs))) + 1  # longer than the shortest flat run gap_mask marks
+        self.scratch: ScratchCopy | None = None
+        self._kept_to = 0
+        self.off_runs: list[np.ndarray] | None = None  # per lead, once the first pass has found them
+
+    def keep(self) -> None:
+        self.scratch = ScratchCopy(self.n, len(self.leads))
+
+    def close(self) -> None:
+        if self.scratch is not None:
+            self.scratch.close()
+
+    def _raw(self, a: int, b: int) -> np.ndarray:
+        if self.scratch is None:
+            x = self.source.read(a, b)
+            return x if self.all_leads else x[:, self.leads]
+        if b <= self._kept_to:
+            return self.scratch.read(a, b)
+        lo = min(a, self._kept_to)  # the first pass reads forwards: store what is new
+        x = self.source.read(lo, b)
+        x = x if self.all_leads else x[:, self.leads]
+        self.scratch.write(self._kept_to, x[self._kept_to - lo :])
+        self._kept_to = b
+        return x[a - lo :]
+
+    def read(self, s0: int, s1: int) -> tuple[np.ndarray, np.ndarray]:
+        """Samples ``[s0, s1)`` of the analysed leads, float32 (s1 - s0, leads), and their
+        lead-off mask, bool of the same shape."""
+        if self.off_runs is not None:
+            return self._raw(s0, s1), np.stack([mask_of_runs(r, s0, s1) for r in self.off_runs], axis=1)
+        a, b = max(0, s0 - self.extra), min(self.n, s1 + self.extra)
+        x = self._raw(a, b)
+        off = np.stack([gap_mask(x[:, k], self.fs) for k in range(x.shape[1])], axis=1)
+        return x[s0 - a : s1 - a], off[s0 - a : s1 - a]
+
+
+def mask_of_runs(r: np.ndarray, s0: int, s1: int) -> np.ndarray:
+    """Bool per sample of ``[s0, s1)``: inside one of the runs ``r`` ((k, 2) start / stop
+    exclusive, in order, not touching each other, as :func:`runs` gives them)."""
+    i0, i1 = np.searchsorted(r[:, 1], s0, side="right"), np.searchsorted(r[:, 0], s1, side="left")
+    edges = np.zeros(s1 - s0 + 1, np.int8)
+    part = r[i0:i1]
+    edges[np.maximum(part[:, 0], s0) - s0] = 1
+    edges[np.minimum(part[:, 1], s1) - s0] = -1
+    return np.cumsum(edges[:-1], dtype=np.int8) > 0
+
+
+def readable_samples(quality: SignalQuality, lead: int, s0: int, s1: int) -> np.ndarray:
+    """Bool per sample of ``[s0, s1)``: the lead's window there is not labelled unreadable."""
+    w = quality.window
+    wa, wb = s0 // w, -(-s1 // w)
+    ok = np.repeat(quality.labels[wa:wb, lead] != UNREADABLE, w)
+    return ok[s0 - wa * w : s1 - wa * w]
+
+
+def _append_runs(acc: list[np.ndarray], r: np.ndarray) -> None:
+    """Add sample runs to a run list kept in order, joining a run that continues the last one."""
+    if not r.size:
+        return
+    if acc and acc[-1].size and acc[-1][-1, 1] == r[0, 0]:
+        acc[-1] = acc[-1].copy()
+        acc[-1][-1, 1] = r[0, 1]
+        r = r[1:]
+    if r.size:
+        acc.append(r)
+
+
+def assess_source(
+    reader: LeadReader, names: list[str], window_s: float = WINDOW_S
+) -> tuple[SignalQuality, np.ndarray, np.ndarray]:
+    """First pass over a recording, chunk by chunk (:func:`quality_chunks`): the quality labels
+    of the analysed leads, exactly those :func:`assess_quality` gives for the whole signal;
+    the usable (not lead-off) samples per lead; and the runs ``(k, 2)`` of samples where every
+    analysed lead is off (start, stop exclusive). Each lead's lead-off runs are left in
+    ``reader.off_runs`` for the later passes."""
+    n, fs = reader.n, reader.fs
+    window = window_samples(fs, window_s)
+    labels = np.full((max(1, -(-n // window)), len(names)), UNREADABLE, np.int8)
+    usable = np.zeros(len(names), np.int64)
+    gaps: list[np.ndarray] = []
+    per_lead: list[list[np.ndarray]] = [[] for _ in names]
+    for w0, w1, m0, m1 in quality_chunks(n, fs, window_s=window_s):
+        s0, s1 = m0 * window, min(n, m1 * window)
+        x, off = reader.read(s0, s1)
+        q = assess_quality(x, fs, leads=names, window_s=window_s, chunk_s=math.inf)
+        labels[w0:w1] = q.labels[w0 - m0 : w1 - m0]
+        c0, c1 = w0 * window - s0, min(n, w1 * window) - s0
+        core = off[c0:c1]
+        usable += (~core).sum(axis=0)
+        _append_runs(gaps, runs(core.all(axis=1)) + s0 + c0)
+        for k in range(len(names)):
+            _append_runs(per_lead[k], runs(core[:, k]) + s0 + c0)
+    reader.off_runs = [_joined(r) for r in per_lead]
+    quality = SignalQuality(fs, n, window, labels, tuple(names), "default")
+    return quality, usable, _joined(gaps)
+
+
+def _joined(r: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(r) if r else np.zeros((0, 2), np.int64)
+
+
+def detect_peaks_source(reader: LeadReader, quality: SignalQuality, chunk: int, margin: int) -> list[np.ndarray]:
+    """Second pass: the R peaks of each analysed lead (as :func:`find_peaks` over the whole
+    signal, with ``unusable`` = lead off or in an unreadable window of that lead)."""
+    n, fs = reader.n, reader.fs
+    out: list[list[np.ndarray]] = [[] for _ in reader.leads]
+    for c0 in range(0, n, chunk):
+        c1 = min(n, c0 + chunk)
+        s0, s1 = max(0, c0 - margin), min(n, c1 + margin)
+        x, off = reader.read(s0, s1)
+        for k in range(x.shape[1]):
+            bad = off[:, k] | ~readable_samples(quality, k, s0, s1)
+            out[k].append(chunk_peaks(x[:, k], fs, bad, s0, c0, c1))
+    return [np.unique(np.concatenate(o)) if o else np.zeros(0, np.int64) for o in out]
+
+
+def score_beats_source(
+    reader: LeadReader,
+    bundle: ModelBundle,
+    quality: SignalQuality,
+    pk: np.ndarray,
+    chunk: int,
+    margin: int,
+    reference_mode: bool,
+    names: list[str],
+) -> tuple[ModelOutputs, np.ndarray]:
+    """Third pass: both models for the beats at ``pk`` on each analysed lead (as
+    :func:`run_models` over the whole signal) and the leads fused (:func:`fuse_leads`), a
+    chunk at a time: only the chunks that hold beats are read, and only one chunk's per-lead
+    outputs are held. Returns the fused outputs and the leads that voted per beat."""
+    n, fs = reader.n, reader.fs
+    rr_all = rr_features(pk, fs)
+    fused = _Filler(pk.size)  # the outputs are at most one per peak: no concatenation at the end
+    voters: list[np.ndarray] = []
+    for c0, c1 in _chunks(n, chunk):
+        core = np.flatnonzero((pk >= c0) & (pk < c1))
+        if core.size == 0:
+            continue
+        s0, s1 = max(0, c0 - margin), min(n, c1 + margin)
+        x, off = reader.read(s0, s1)
+        per_lead = []
+        for k in range(x.shape[1]):
+            bad = off[:, k] if reference_mode else off[:, k] | ~readable_samples(quality, k, s0, s1)
+            part = chunk_models(bundle, x[:, k], fs, bad, s0, pk[core], rr_all[core], {})
+            per_lead.append(join_outputs([part] if part is not None else [], bundle))
+        out, who = fuse_leads(per_lead, quality, names)
+        fused.append(out)
+        voters.append(who)
+    if not voters:
+        return fuse_leads([join_outputs([], bundle) for _ in names], quality, names)
+    return fused.result(), np.concatenate(voters)
+
+
+class _Filler:
+    """Model outputs of consecutive chunks written into arrays sized for ``capacity`` beats."""
+
+    _FIELDS = ("sample", "rr", "probs", "score", "waves")
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity, self.n = capacity, 0
+        self.arrays: dict[str, np.ndarray] = {}
+
+    def append(self, out: ModelOutputs) -> None:
+        m = out.sample.size
+        for f in self._FIELDS:
+            a = getattr(out, f)
+            if f not in self.arrays:
+                self.arrays[f] = np.empty((self.capacity,) + a.shape[1:], a.dtype)
+            self.arrays[f][self.n : self.n + m] = a
+        self.n += m
+
+    def result(self) -> ModelOutputs:
+        return ModelOutputs(*(self.arrays[f][: self.n] for f in self._FIELDS))
+
+
 def score_record(
-    record: Record | str | os.PathLike,
+    record: Record | SignalSource | str | os.PathLike,
     bundle: ModelBundle | None = None,
     *,
     lead: int | str | None = None,
@@ -393,7 +623,9 @@ def score_record(
     Parameters
     ----------
     record
-        A loaded :class:`~ecg.io.records.Record`, or a path / record name to load.
+        A loaded :class:`~ecg.io.records.Record`; a path / record name, read from disk a
+        chunk at a time (:class:`~ecg.io.source.FileSource`), so a multi-day recording is never
+        held in memory whole; or any :class:`~ecg.io.source.SignalSource`.
     bundle
         Model bundle; ``None`` uses the shipped one (:func:`ecg.load_bundle`).
     lead
@@ -411,48 +643,55 @@ def score_record(
     both models -> AF episodes -> beat table and flags -> reference matching -> summary. A
     beat is flagged when its predicted class is not N (``flag_reason`` "class"), when its
     anomaly score reaches ``threshold`` ("anomaly"), or both ("class+anomaly").
+
+    The signal is read in three passes over chunks (quality and lead-off runs; R peaks; the
+    models and the fusion of the leads), each holding one chunk (``chunk_s`` plus margins) of
+    the analysed leads; what is kept between passes is per window or per beat. A file's
+    analysed leads are decoded once, in the first pass, and kept in a temporary file for the
+    other two. ``ScoredRecord.record`` of a path is a :class:`Record` whose signal is read
+    from disk on demand (:class:`~ecg.io.source.LazySignal`).
     """
     t_start = time.perf_counter()
-    if not isinstance(record, Record):
-        record = load_record(record, data_dir)
+    src = as_source(record, data_dir)
     bundle = bundle or default_bundle()
     thr = anomaly_threshold(bundle, threshold)
-    where = record.source or record.name
-    fs = float(record.fs)
-    idx = select_leads(record, lead)
-    names = [record.lead_names[j] for j in idx]
-    # the analysed leads in order; a view (no copy) when that is the record's own order
-    x = record.signal if idx == list(range(record.n_leads)) else record.signal[:, idx]
-    lead_off = np.stack([gap_mask(x[:, k], fs) for k in range(len(idx))], axis=1)
-    if ((~lead_off).sum(axis=0) < MIN_DURATION_S * fs).all():
-        raise RecordError(
-            where, f"lead{'s' if len(idx) > 1 else ''} {', '.join(names)}: no usable signal (NaN or flat throughout)"
-        )
-    quality = drop_readable_islands(assess_quality(x, fs, leads=names))
-    unusable = [unusable_mask(lead_off[:, k], quality, k) for k in range(len(idx))]
+    where = src.source or src.name
+    fs = float(src.fs)
+    idx = select_leads(src, lead)
+    names = [src.lead_names[j] for j in idx]
+    n = int(src.n_samples)
+    reader = LeadReader(src, idx, fs)
+    if isinstance(src, FileSource):
+        reader.keep()
+    try:
+        quality, usable, gap_runs = assess_source(reader, names)
+        if (usable < MIN_DURATION_S * fs).all():
+            raise RecordError(
+                where,
+                f"lead{'s' if len(idx) > 1 else ''} {', '.join(names)}: no usable signal (NaN or flat throughout)",
+            )
+        quality = drop_readable_islands(quality)
 
-    chunk = max(int(chunk_s * fs), int(60 * fs))
-    margin = int(CHUNK_MARGIN_S * fs)
-    ref = record.annotations.beats() if record.annotations is not None else None
-    if isinstance(peaks, str):
-        if peaks == "detect":
-            pk = fuse_peaks([find_peaks(x[:, k], fs, unusable[k], chunk, margin) for k in range(len(idx))], quality, fs)
-        elif peaks == "reference":
-            if ref is None:
-                raise RecordError(where, "peaks='reference' needs reference annotations, and the record has none")
-            pk = np.unique(ref.sample)
+        chunk = max(int(chunk_s * fs), int(60 * fs))
+        margin = int(CHUNK_MARGIN_S * fs)
+        ref = src.annotations.beats() if src.annotations is not None else None
+        if isinstance(peaks, str):
+            if peaks == "detect":
+                pk = fuse_peaks(detect_peaks_source(reader, quality, chunk, margin), quality, fs)
+            elif peaks == "reference":
+                if ref is None:
+                    raise RecordError(where, "peaks='reference' needs reference annotations, and the record has none")
+                pk = np.unique(ref.sample)
+            else:
+                raise ValueError(f"peaks must be 'detect', 'reference' or an array, got {peaks!r}")
         else:
-            raise ValueError(f"peaks must be 'detect', 'reference' or an array, got {peaks!r}")
-    else:
-        pk = np.unique(np.asarray(peaks, dtype=np.int64))
-        pk = pk[(pk >= 0) & (pk < record.n_samples)]
+            pk = np.unique(np.asarray(peaks, dtype=np.int64))
+            pk = pk[(pk >= 0) & (pk < n)]
 
-    reference_mode = isinstance(peaks, str) and peaks == "reference"
-    per_lead = [
-        run_models(bundle, x[:, k], fs, lead_off[:, k] if reference_mode else unusable[k], pk, chunk, margin, {})
-        for k in range(len(idx))
-    ]
-    out, voters = fuse_leads(per_lead, quality, names)
+        reference_mode = isinstance(peaks, str) and peaks == "reference"
+        out, voters = score_beats_source(reader, bundle, quality, pk, chunk, margin, reference_mode, names)
+    finally:
+        reader.close()
     dropped = {"unscored": int(pk.size - out.sample.size)}  # at the edges, or unusable on every lead
     beat_quality = quality.at(out.sample).astype(np.int64)
     af = find_af(out, fs, beat_quality, bundle.classes)
@@ -464,12 +703,12 @@ def score_record(
         holter_summary(
             df,
             fs,
-            record.duration_s,
+            n / fs,
             quality=quality,
-            gap_mask=lead_off.all(axis=1),
-            start_time=record.start_time,
-            record=record.name,
-            leads=record.lead_names,
+            gap_runs=gap_runs,
+            start_time=src.start_time,
+            record=src.name,
+            leads=src.lead_names,
             analysed_leads=names,
             bundle_version=bundle.version,
             anomaly_threshold=thr,
@@ -479,7 +718,7 @@ def score_record(
         else None
     )
     return ScoredRecord(
-        record=record,
+        record=src.to_record(),
         beats=df,
         summary=summ,
         bundle_version=bundle.version,
@@ -527,15 +766,24 @@ __all__ = [
     "ModelOutputs",
     "ScoredRecord",
     "anomaly_threshold",
+    "LeadReader",
+    "assess_source",
     "beat_table",
+    "chunk_models",
+    "chunk_peaks",
     "default_bundle",
+    "detect_peaks_source",
     "drop_readable_islands",
     "find_af",
     "find_peaks",
+    "join_outputs",
+    "mask_of_runs",
     "match_reference",
+    "readable_samples",
     "reconstruct",
     "reflag",
     "run_models",
+    "score_beats_source",
     "score_record",
     "select_leads",
     "set_flags",

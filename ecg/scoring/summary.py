@@ -173,6 +173,13 @@ class BeatSequence:
         return int(self.sample.size)
 
 
+def _gap_runs(gap_mask: np.ndarray | None, gap_runs: np.ndarray | None) -> np.ndarray:
+    """(k, 2) int64 runs of not-analysable samples, from the runs or else the mask."""
+    if gap_runs is not None:
+        return np.asarray(gap_runs, dtype=np.int64).reshape(-1, 2)
+    return true_runs(np.asarray(gap_mask, dtype=bool).ravel())
+
+
 def beat_sequence(
     beats: pd.DataFrame,
     fs: float,
@@ -180,8 +187,11 @@ def beat_sequence(
     *,
     quality: SignalQuality | None = None,
     gap_mask: np.ndarray | None = None,
+    gap_runs: np.ndarray | None = None,
 ) -> BeatSequence:
-    """The readable beats of ``beats`` (sorted by sample) with RR intervals and gap flags."""
+    """The readable beats of ``beats`` (sorted by sample) with RR intervals and gap flags.
+    ``gap_runs`` (k, 2): the True runs of ``gap_mask`` as start / stop (exclusive) samples,
+    in order, given instead of the mask (for a long recording)."""
     n_all = len(beats)
     sample_all = beats["sample"].to_numpy(dtype=np.int64)
     readable = np.ones(n_all, bool)
@@ -197,9 +207,8 @@ def beat_sequence(
     af = beats["af"].to_numpy(dtype=bool)[rows] if "af" in beats.columns else np.zeros(rows.size, bool)
     rr = np.diff(sample) / fs
     gap = np.diff(rows) > 1  # an unreadable beat in between
-    if gap_mask is not None and rr.size:
-        gm = np.asarray(gap_mask, dtype=bool).ravel()
-        g = true_runs(gm)
+    if (gap_mask is not None or gap_runs is not None) and rr.size:
+        g = _gap_runs(gap_mask, gap_runs)
         if g.size:
             k = np.searchsorted(g[:, 1], sample[:-1], side="right")
             inside = k < g.shape[0]
@@ -247,6 +256,7 @@ def summarise_signal_quality(
     gap_mask: np.ndarray | None = None,
     analysable_s: float | None = None,
     analysed_leads: Sequence[str] = (),
+    gap_runs: np.ndarray | None = None,
 ) -> SignalQualitySummary:
     """Analysable time, unreadable time and spans (see the module docstring)."""
     method = window_s = noisy_s = None
@@ -258,11 +268,12 @@ def summarise_signal_quality(
         best = quality.best()
         sizes = np.minimum(quality.window, quality.n_samples - np.arange(best.size) * quality.window)
         noisy_s = float(sizes[best == NOISY].sum() / quality.fs)
-    elif gap_mask is not None:
-        gm = np.asarray(gap_mask, dtype=bool).ravel()
+    elif gap_mask is not None or gap_runs is not None:
+        g = _gap_runs(gap_mask, gap_runs)
         if analysable_s is None:
-            analysable_s = float(gm.size - int(gm.sum())) / fs
-        spans = [(a / fs, b / fs, tuple(analysed_leads)) for a, b in true_runs(gm)]
+            n = np.asarray(gap_mask).size if gap_mask is not None else int(round(duration_s * fs))
+            analysable_s = float(n - int((g[:, 1] - g[:, 0]).sum())) / fs
+        spans = [(a / fs, b / fs, tuple(analysed_leads)) for a, b in g]
     unreadable_s = max(0.0, duration_s - analysable_s) if analysable_s is not None else None
     segments = [
         QualitySegment(_num(a, 3), _num(b, 3), list(leads), format_hms(a), clock.clock(a))
@@ -568,6 +579,7 @@ def holter_summary(
     *,
     quality: SignalQuality | None = None,
     gap_mask: np.ndarray | None = None,
+    gap_runs: np.ndarray | None = None,
     pause_threshold_s: float = 2.0,
     start_time: datetime | None = None,
     class_column: str = "pred_class",
@@ -599,6 +611,9 @@ def holter_summary(
         The analysed leads' :class:`~ecg.processing.quality.SignalQuality`.
     gap_mask
         Optional bool array per sample (True = not analysable).
+    gap_runs
+        The same as ``gap_mask`` given as its True runs, (k, 2) start / stop (exclusive)
+        samples in order: what a long recording passes instead of a mask per sample.
     pause_threshold_s
         RR intervals longer than this (s) are pauses.
     start_time
@@ -621,7 +636,7 @@ def holter_summary(
     if len(df) > 1 and not np.all(np.diff(df["sample"].to_numpy()) >= 0):
         df = df.sort_values("sample", kind="stable")
     clock = Clock(start_time)
-    seq = beat_sequence(df, fs, class_column, quality=quality, gap_mask=gap_mask)
+    seq = beat_sequence(df, fs, class_column, quality=quality, gap_mask=gap_mask, gap_runs=gap_runs)
     sq = summarise_signal_quality(
         duration_s,
         fs,
@@ -630,6 +645,7 @@ def holter_summary(
         gap_mask=gap_mask,
         analysable_s=analysable_s,
         analysed_leads=analysed_leads,
+        gap_runs=gap_runs,
     )
     hours_basis = sq.analysable_s if sq.analysable_s is not None else duration_s
     hours = hours_basis / 3600.0 if hours_basis and hours_basis > 0 else None
