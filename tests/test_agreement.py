@@ -46,6 +46,8 @@ def beat_table() -> pd.DataFrame:
             "ref_class": ref,
             "quality": "good",
             "af": False,
+            "nn": True,
+            "family": 0,
         }
     )[beat_columns()]
     validate_beat_table(df)

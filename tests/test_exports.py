@@ -59,6 +59,8 @@ def _beats(n: int = 60, fs: float = FS, seed: int = 1) -> pd.DataFrame:
             "ref_class": list(ref_cls),
             "quality": rng.choice(["good", "noisy", "unreadable"], n),
             "af": rng.random(n) < 0.3,
+            "nn": rng.random(n) < 0.8,
+            "family": rng.integers(-1, 4, n),
         }
     )
     df.loc[3, "anomaly_score"] = np.nan  # e.g. a beat the autoencoder could not score

@@ -105,6 +105,8 @@ def synthetic(
             "ref_class": cls.astype(str),
             "quality": "good",
             "af": False,
+            "nn": True,
+            "family": 0,
         }
     )[beat_columns()]
     return rec, df

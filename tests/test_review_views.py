@@ -59,6 +59,8 @@ def record_and_beats() -> tuple[Record, pd.DataFrame]:
             "ref_class": "N",
             "quality": "good",
             "af": False,
+            "nn": True,
+            "family": 0,
         }
     )[beat_columns()]
     validate_beat_table(beats)

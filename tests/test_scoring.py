@@ -160,3 +160,30 @@ def test_anomaly_score_is_bounded_on_real_records(data_dir) -> None:
         assert finite.size > 1000 and finite.min() >= 0.0 and finite.max() <= 100.0
         assert np.isnan(score[~np.isfinite(score)]).all()  # only "absent" (NaN), never inf
         assert sr.threshold == pytest.approx(99.0, abs=0.01)
+
+
+def test_nn_and_family_columns_and_hrv(scored208, rec208) -> None:
+    """The ``nn`` column marks N-to-N intervals in readable signal (never touching a non-N beat),
+    the summary's HRV is recomputed from the table's ``nn`` rows alone, and every readable beat
+    has a family, the largest first."""
+    from ecg.processing.hrv import hrv_from_beats
+
+    df = scored208.beats
+    nn = df["nn"].to_numpy(bool)
+    cls = df["pred_class"].to_numpy()
+    assert not nn[0] and nn.sum() > 0
+    assert (cls[nn] == "N").all() and (cls[np.flatnonzero(nn) - 1] == "N").all()
+    assert (df["quality"].to_numpy()[nn] != "unreadable").all() and not df["af"].to_numpy()[nn].any()
+    hrv = scored208.summary.hrv
+    again = hrv_from_beats(df, rec208.fs, nn=nn)
+    assert hrv.n_intervals == again.n_intervals == int(nn.sum())
+    assert hrv.sdnn_ms == pytest.approx(again.sdnn_ms, abs=1e-3) and hrv.rmssd_ms == pytest.approx(
+        again.rmssd_ms, abs=1e-3
+    )
+    assert hrv.hourly and sum(h.n_intervals for h in hrv.hourly) == hrv.n_intervals
+    fam = df["family"].to_numpy()
+    readable = df["quality"].to_numpy() != "unreadable"
+    assert (fam[readable] >= -1).all() and (fam[~readable] == -1).all()
+    counts = np.bincount(fam[fam >= 0])
+    assert counts[0] == counts.max()
+    assert scored208.summary.to_dict()["hrv"]["sdnn_ms"] == hrv.sdnn_ms

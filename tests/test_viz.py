@@ -103,6 +103,8 @@ def synthetic(
             "ref_class": cls.astype(str),
             "quality": "good",
             "af": False,
+            "nn": True,
+            "family": 0,
         }
     )[beat_columns()]
     validate_beat_table(df)

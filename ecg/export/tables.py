@@ -26,10 +26,10 @@ from ecg.scoring.summary_types import HolterSummary
 #: pandas' default dtype for a column of Python strings (``object`` before pandas 3, ``str`` after).
 STR_DTYPE = pd.Series(["a"]).dtype
 
-INT_COLUMNS: tuple[str, ...] = ("sample",)
+INT_COLUMNS: tuple[str, ...] = ("sample", "family")
 FLOAT_COLUMNS: tuple[str, ...] = ("time_s", "rr_prev_s", "rr_next_s", "anomaly_score")
 STR_COLUMNS: tuple[str, ...] = ("lead", "pred_class", "flag_reason", "ref_symbol", "ref_class", "quality")
-BOOL_COLUMNS: tuple[str, ...] = ("flagged", "af")
+BOOL_COLUMNS: tuple[str, ...] = ("flagged", "af", "nn")
 
 FORMATS: tuple[str, ...] = ("csv", "parquet")
 
@@ -41,8 +41,8 @@ def _is_float_column(name: str) -> bool:
 
 
 def normalise_beat_table(df: pd.DataFrame) -> pd.DataFrame:
-    """A copy of ``df`` with a fresh RangeIndex and the schema's dtypes: ``sample`` int64,
-    times / RR / probabilities / scores float64, ``flagged`` / ``af`` bool, text columns in
+    """A copy of ``df`` with a fresh RangeIndex and the schema's dtypes: ``sample`` and ``family`` int64,
+    times / RR / probabilities / scores float64, ``flagged`` / ``af`` / ``nn`` bool, text columns in
     :data:`STR_DTYPE` with missing text as ``""``. Other columns are left as they are."""
     out = df.reset_index(drop=True).copy()
     for c in out.columns:

@@ -32,6 +32,14 @@ column              dtype     meaning
 ``af``              bool      the beat lies in an atrial fibrillation / flutter
                               episode (:mod:`ecg.processing.af`); no beat is called S
                               inside an episode
+``nn``              bool      the RR interval from the previous beat to this one is an
+                              NN interval used for HRV (:mod:`ecg.processing.hrv`):
+                              both beats N, readable, outside AF, no gap, 0.3-2.0 s,
+                              within 20 % of the local median; False for the first
+                              beat. HRV can be recomputed from the rows where it holds
+``family``          int64     morphology family (:mod:`ecg.review.families`), 0 = the
+                              largest; -1 = in no family (unreadable signal or an
+                              isolated odd beat); stable for a record and bundle
 ==================  ========  =====================================================
 
 The Holter summary (``OUT/<record>/<record>_summary.json``) is the ``to_dict()`` of
@@ -48,6 +56,10 @@ The Holter summary (``OUT/<record>/<record>_summary.json``) is the ``to_dict()``
   ``isolated``, ``couplets``, ``runs``, ``bigeminy``, ``trigeminy``;
 - ``heart_rate``: ``mean_bpm``, ``min`` / ``max`` (``bpm``, ``time_s``);
 - ``beats``: ``total``, ``by_class``, ``analysed``, ``in_unreadable_signal``;
+- ``hrv``: ``sdnn_ms``, ``sdann_ms``, ``sdnn_index_ms``, ``rmssd_ms``, ``pnn50_pct``,
+  ``triangular_index``, ``mean_nn_ms`` (None when not computable), ``n_intervals``,
+  ``n_pairs``, ``n_segments``, ``nn_s``, ``definition`` and ``hourly`` (the same per hour,
+  with ``hour``, ``time_s``, ``elapsed``, ``clock``);
 - ``flags``: ``count``, ``by_reason``, ``anomaly_threshold``; ``hourly`` (each ``hour``)
   and ``daily`` (each ``day``, a 24-hour period from the start): ``time_s``, ``elapsed``,
   ``clock`` (ISO date and time when the recording's start is known), ``duration_s``,
@@ -74,7 +86,7 @@ def beat_columns(classes: Sequence[str] = PROB_CLASSES) -> list[str]:
     return (
         ["sample", "time_s", "lead", "rr_prev_s", "rr_next_s", "pred_class"]
         + [f"prob_{c}" for c in classes]
-        + ["anomaly_score", "flagged", "flag_reason", "ref_symbol", "ref_class", "quality", "af"]
+        + ["anomaly_score", "flagged", "flag_reason", "ref_symbol", "ref_class", "quality", "af", "nn", "family"]
     )
 
 
@@ -109,6 +121,8 @@ def empty_beat_table(classes: Sequence[str] = PROB_CLASSES) -> pd.DataFrame:
             "pred_class": "object",
             "flagged": "bool",
             "af": "bool",
+            "nn": "bool",
+            "family": "int64",
             "quality": "object",
             "flag_reason": "object",
             "ref_symbol": "object",

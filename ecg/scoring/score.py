@@ -46,8 +46,9 @@ from ecg.processing.quality import (
     window_samples,
 )
 from ecg.processing.segmentation import RR_FEATURES, rr_features, segment_beats
+from ecg.review.families import beat_table_families
 from ecg.scoring.schema import beat_columns, flag_reason
-from ecg.scoring.summary import holter_summary
+from ecg.scoring.summary import holter_summary, nn_column
 from ecg.scoring.summary_types import HolterSummary
 
 MIN_FS, MAX_FS = 100.0, 1000.0
@@ -698,6 +699,8 @@ def score_record(
     classes = bundle.classes
     df = beat_table(out, fs, voters, classes, beat_quality, af.in_af, thr)
     missed = match_reference(df, ref, fs)
+    df["nn"] = nn_column(df, fs, quality=quality, gap_runs=gap_runs)
+    df["family"] = beat_table_families(df, out.waves).labels
     df = df[beat_columns(classes if "Q" in classes else tuple(classes) + ("Q",))].reset_index(drop=True)
     summ = (
         holter_summary(

@@ -73,6 +73,7 @@ import numpy as np
 import pandas as pd
 
 from ecg.labels import AAMI_CLASSES
+from ecg.processing.hrv import gap_per_beat, hrv_by_period, hrv_from_beats, nn_mask
 from ecg.processing.quality import NOISY
 from ecg.processing.quality import runs as true_runs
 from ecg.scoring.summary_types import (
@@ -87,6 +88,8 @@ from ecg.scoring.summary_types import (
     HeartRateSummary,
     HolterSummary,
     HourSummary,
+    HRVPeriod,
+    HRVSummary,
     PatternEvent,
     PatternSummary,
     PauseEvent,
@@ -559,6 +562,48 @@ def summarise_daily(
     ]
 
 
+HRV_DEFINITION = (
+    "time-domain HRV (Task Force 1996) of NN intervals: both beats N, in readable signal, outside AF/flutter, "
+    "no gap, 0.3-2.0 s and within 20 % of the local median interval (ecg.processing.hrv.nn_mask); SDANN and "
+    "SDNN index over 5-minute segments at least half covered by NN intervals; SD with n-1"
+)
+
+
+def sequence_nn(df: pd.DataFrame, seq: BeatSequence, fs: float, class_column: str = "pred_class") -> np.ndarray:
+    """The beat table's ``nn`` flags (:func:`ecg.processing.hrv.nn_mask`) with the gaps of
+    ``seq`` (:func:`beat_sequence` of the same table, in sample order)."""
+    return nn_mask(df, fs, class_column=class_column, gap=gap_per_beat(len(df), seq.rows, seq.gap))
+
+
+def nn_column(
+    beats: pd.DataFrame,
+    fs: float,
+    *,
+    class_column: str = "pred_class",
+    quality: SignalQuality | None = None,
+    gap_mask: np.ndarray | None = None,
+    gap_runs: np.ndarray | None = None,
+) -> np.ndarray:
+    """The beat table's ``nn`` column: the RR interval ending at each beat is an NN interval
+    used for HRV (the one definition the summary's ``hrv`` section uses)."""
+    seq = beat_sequence(beats, fs, class_column, quality=quality, gap_mask=gap_mask, gap_runs=gap_runs)
+    return sequence_nn(beats, seq, fs, class_column)
+
+
+def summarise_hrv(
+    df: pd.DataFrame, seq: BeatSequence, fs: float, duration_s: float, clock: Clock, class_column: str
+) -> HRVSummary:
+    """Time-domain HRV of the whole recording and hour by hour (:mod:`ecg.processing.hrv`)."""
+    nn = sequence_nn(df, seq, fs, class_column)
+    whole = hrv_from_beats(df, fs, nn=nn).to_dict()
+    hours = hrv_by_period(df, fs, 3600.0, duration_s=duration_s, nn=nn)
+    return HRVSummary(
+        definition=HRV_DEFINITION,
+        **whole,
+        hourly=[HRVPeriod(**clock.fields(3600.0 * h), hour=h, **x.to_dict()) for h, x in enumerate(hours)],
+    )
+
+
 def summarise_flags(beats: pd.DataFrame, anomaly_threshold: float | None = None) -> FlagsSummary:
     flagged = beats["flagged"].to_numpy(dtype=bool) if "flagged" in beats.columns else np.zeros(len(beats), bool)
     by_reason: dict[str, int] = {}
@@ -667,6 +712,7 @@ def holter_summary(
         heart_rate=heart_rate,
         hourly=summarise_hourly(seq, duration_s, clock, win_start, win_bpm),
         daily=summarise_daily(seq, duration_s, clock, win_start, win_bpm),
+        hrv=summarise_hrv(df, seq, fs, duration_s, clock, class_column),
         ectopy=summarise_ectopy(seq, clock, hours, min_cycles, max_listed),
         af=summarise_af(seq, clock, max_listed),
         pauses=summarise_pauses(seq, clock, pause_threshold_s, max_listed),
@@ -695,7 +741,10 @@ __all__ = [
     "Clock",
     "beat_sequence",
     "format_hms",
+    "HRV_DEFINITION",
     "holter_summary",
+    "nn_column",
+    "sequence_nn",
     "summarise_af",
     "summarise_beats",
     "summarise_daily",
@@ -703,6 +752,7 @@ __all__ = [
     "summarise_flags",
     "summarise_heart_rate",
     "summarise_hourly",
+    "summarise_hrv",
     "summarise_pauses",
     "summarise_recording",
     "summarise_signal_quality",
