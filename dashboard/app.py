@@ -618,6 +618,9 @@ def summary_tab(scored: ScoredRecord | None, beats: pd.DataFrame, record: Record
             )
     bin_s = 60.0 if record.duration_s <= 4 * 3600 else 300.0
     st.plotly_chart(hr_trend_figure(beats, bin_s=bin_s), width="stretch", config=PLOT_CONFIG, key="hr_trend")
+    if "hrv" in tabs:
+        st.markdown("**Heart-rate variability** (time domain, NN intervals; Task Force 1996)")
+        st.dataframe(tabs["hrv"], width="stretch", height=min(300, 38 + 35 * len(tabs["hrv"])))
     if "daily" in tabs and len(tabs["daily"]) > 1:
         st.markdown("**Daily** (24-hour periods from the start)")
         st.dataframe(tabs["daily"], width="stretch")

@@ -207,7 +207,7 @@ def test_summary_tables(data) -> None:
         signal_quality=dataclasses.replace(s.signal_quality, segments=[QualitySegment(4.0, 8.0, ["MLII"], "0:00:04")]),
     )
     t = summary_tables(s, beats)
-    assert set(t) == {"beats", "heart_rate", "ectopy", "pauses", "af", "quality", "hourly", "daily"}
+    assert set(t) == {"beats", "heart_rate", "ectopy", "pauses", "af", "quality", "hourly", "daily", "hrv"}
     b = t["beats"]
     assert b.index.tolist() == ["N", "S", "V", "F", "Q"]
     assert b["beats"].tolist() == [s.beats.by_class[c] for c in b.index]

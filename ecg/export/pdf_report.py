@@ -240,6 +240,11 @@ def summary_rows(summary: HolterSummary) -> dict[str, list[list[str]]]:
     for ev, label in ((hr.min, "Minimum heart rate"), (hr.max, "Maximum heart rate")):
         hr_rows.append([label, _fmt_num(ev.bpm, 0, " bpm") + _event_time(ev) if ev is not None else _DASH])
     hr_rows.append(["  min / max over", f"{hr.window_intervals} consecutive RR intervals"])
+    hrv = summary.hrv
+    if hrv is not None and hrv.n_intervals:
+        hr_rows.append(["HRV: SDNN / RMSSD", f"{_fmt_num(hrv.sdnn_ms, 0, ' ms')} / {_fmt_num(hrv.rmssd_ms, 0, ' ms')}"])
+        hr_rows.append(["  SDANN / pNN50", f"{_fmt_num(hrv.sdann_ms, 0, ' ms')} / {_fmt_num(hrv.pnn50_pct, 1, ' %')}"])
+        hr_rows.append(["  NN intervals", _fmt_count(hrv.n_intervals)])
 
     ectopy_rows = []
     for label, get, kind in (

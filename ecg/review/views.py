@@ -141,7 +141,8 @@ def _num(v: Any, nd: int = 0, unit: str = "") -> str:
 def summary_tables(summary: HolterSummary, beats: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """The Holter summary (``ScoredRecord.summary``) as small display tables: ``beats`` (per
     class: beats, %, flagged), ``heart_rate`` (bpm), ``ectopy`` (V, S and F), ``pauses`` (s),
-    ``af`` (episodes), ``quality`` (unreadable spans), ``hourly`` and ``daily`` (24-hour periods). Flag counts are taken
+    ``af`` (episodes), ``quality`` (unreadable spans), ``hourly``, ``daily`` (24-hour periods) and ``hrv``
+    (time-domain HRV, whole recording then hour by hour). Flag counts are taken
     from ``beats`` (the current threshold), every other figure from ``summary``."""
     out: dict[str, pd.DataFrame] = {}
     b = summary.beats
@@ -214,6 +215,24 @@ def summary_tables(summary: HolterSummary, beats: pd.DataFrame) -> dict[str, pd.
         ],
         columns=["from", "to", "duration (s)", "leads"],
     )
+    if summary.hrv is not None:
+        rows = [("whole recording", summary.hrv)] + [(h.clock or h.elapsed, h) for h in summary.hrv.hourly]
+        out["hrv"] = pd.DataFrame(
+            [
+                {
+                    "period": label,
+                    "NN intervals": v.n_intervals,
+                    "mean NN (ms)": _num(v.mean_nn_ms),
+                    "SDNN (ms)": _num(v.sdnn_ms, 1),
+                    "SDANN (ms)": _num(v.sdann_ms, 1),
+                    "SDNN index (ms)": _num(v.sdnn_index_ms, 1),
+                    "RMSSD (ms)": _num(v.rmssd_ms, 1),
+                    "pNN50 (%)": _num(v.pnn50_pct, 1),
+                    "triangular index": _num(v.triangular_index, 1),
+                }
+                for label, v in rows
+            ]
+        ).set_index("period")
     for key, periods in (("hourly", summary.hourly), ("daily", summary.daily)):
         if periods:
             out[key] = pd.DataFrame(
