@@ -137,9 +137,10 @@ def _check(name: str, a: np.ndarray | None, n: int) -> None:
 def _unit(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Rows centred and scaled to unit norm (for correlations), and their RMS about the mean."""
     c = x - x.mean(axis=1, keepdims=True)
-    norm = np.sqrt((c * c).sum(axis=1))
+    norm = np.sqrt(np.einsum("ij,ij->i", c, c))
     rms = norm / np.sqrt(max(1, x.shape[1]))
-    return c / np.maximum(norm, 1e-12)[:, None], rms
+    c /= np.maximum(norm, 1e-12).astype(c.dtype)[:, None]
+    return c, rms
 
 
 def _smooth(x: np.ndarray, sd: float) -> np.ndarray:
@@ -147,6 +148,10 @@ def _smooth(x: np.ndarray, sd: float) -> np.ndarray:
     if sd <= 0 or x.shape[1] < 2:
         return x
     return ndimage.gaussian_filter1d(x, sd, axis=1, mode="reflect", truncate=3.0)
+
+
+#: Rows per block when shifting beats (bounds the temporary spectra to a few MB).
+_BLOCK_ROWS = 8192
 
 
 def _alignment(xs: np.ndarray, max_shift: int) -> np.ndarray:
@@ -183,9 +188,13 @@ def _shifted(x: np.ndarray, shift: np.ndarray, max_shift: int) -> np.ndarray:
     w = x.shape[1]
     m = w + 2 * max_shift
     f = sfft.rfftfreq(m).astype(np.float32)
-    spec = sfft.rfft(np.pad(x, ((0, 0), (max_shift, max_shift)), mode="edge"), axis=1)
-    spec *= np.exp(2j * np.pi * f[None, :] * shift[:, None].astype(np.float32))
-    return sfft.irfft(spec, n=m, axis=1)[:, max_shift : max_shift + w].astype(x.dtype)
+    out = np.empty_like(x)
+    for b in range(0, x.shape[0], _BLOCK_ROWS):  # blocks bound the spectra's memory on a multi-day record
+        rows = slice(b, b + _BLOCK_ROWS)
+        spec = sfft.rfft(np.pad(x[rows], ((0, 0), (max_shift, max_shift)), mode="edge"), axis=1)
+        spec *= np.exp(2j * np.pi * f[None, :] * shift[rows, None].astype(np.float32))
+        out[rows] = sfft.irfft(spec, n=m, axis=1)[:, max_shift : max_shift + w]
+    return out
 
 
 def _group_sums(x: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
@@ -488,9 +497,11 @@ def _summarise(x: np.ndarray, xs: np.ndarray, labels: np.ndarray, pc: np.ndarray
     tu, _ = _unit(_templates(xs, None, labels, k)[0])
     corr = np.zeros(labels.size)
     dist = np.zeros(labels.size)
-    if m.any():
-        corr[m] = (unit[m] * tu[labels[m]]).sum(axis=1)
-        dist[m] = np.sqrt(((x[m] - t[labels[m]]) ** 2).mean(axis=1))
+    rows = np.flatnonzero(m)
+    for b in range(0, rows.size, _BLOCK_ROWS):  # blocks bound the temporaries on a multi-day record
+        r = rows[b : b + _BLOCK_ROWS]
+        corr[r] = np.einsum("ij,ij->i", unit[r], tu[labels[r]])
+        dist[r] = np.sqrt(((x[r] - t[labels[r]]) ** 2).mean(axis=1))
     c = np.maximum(cnt, 1)
     return Families(
         labels=labels.astype(np.int64),
@@ -542,7 +553,12 @@ def beat_table_families(beats: pd.DataFrame, waves: np.ndarray, *, timing: bool 
         if "af" in beats.columns:
             rr[beats["af"].to_numpy(dtype=bool)] = np.nan
         rr = rr[analysed]
-    f = beat_families(w[analysed], pred_class=beats["pred_class"].to_numpy()[analysed], rr_ratio=rr, **settings)
+    f = beat_families(
+        w if analysed.all() else w[analysed],  # no copy of a multi-day record's waves when all are readable
+        pred_class=beats["pred_class"].to_numpy()[analysed],
+        rr_ratio=rr,
+        **settings,
+    )
     labels = np.full(n, UNASSIGNED, np.int64)
     labels[analysed] = f.labels
     return replace(f, labels=labels)
