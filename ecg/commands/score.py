@@ -26,6 +26,8 @@ def _score(args: argparse.Namespace) -> int:
         wait=args.wait,
         scheduler=args.scheduler,
         workers=args.workers,
+        backend=args.backend,
+        full_disclosure=args.full_disclosure,
     )
     print(summary_table(outcomes))
     print(f"outputs in {args.out}/ (index: {Path(args.out) / 'index.csv'})")
@@ -88,6 +90,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--force", action="store_true", help="re-score records already scored with the same bundle and input"
+    )
+    p.add_argument(
+        "--backend",
+        choices=("torch", "onnx"),
+        default="torch",
+        help="run the networks with PyTorch (default) or ONNX Runtime (needs the 'edge' extra)",
+    )
+    p.add_argument(
+        "--full-disclosure",
+        action="store_true",
+        help="add the whole recording to the PDF in compressed rows (1 minute per row) with beat labels",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_score)

@@ -255,11 +255,24 @@ def score_one(
         # A local file is read from disk a chunk at a time (a multi-day recording is never
         # loaded whole); a PhysioNet record is streamed once into memory.
         record = load_record(rec.name, pn_dir=rec.pn_dir) if rec.pn_dir else rec.path
-        scored = score_record(record, bundle, lead=options.get("lead"), threshold=options.get("threshold"))
+        scored = score_record(
+            record,
+            bundle,
+            lead=options.get("lead"),
+            threshold=options.get("threshold"),
+            backend=options.get("backend", "torch"),
+        )
         row = index_row(scored.summary, scored.seconds)
         manifest = _manifest(rec, bundle.digest, options)
         manifest.update({"formats": list(formats), "bundle_version": bundle.version, "row": row})
-        write_outputs(scored, out_dir, formats, manifest=manifest, name=rec.name)
+        write_outputs(
+            scored,
+            out_dir,
+            formats,
+            manifest=manifest,
+            name=rec.name,
+            full_disclosure=bool(options.get("full_disclosure", False)),
+        )
         return RecordOutcome(rec.name, "scored", row=row, seconds=time.perf_counter() - t0)
     except ECGError as exc:
         return RecordOutcome(rec.name, "failed", error=str(exc), seconds=time.perf_counter() - t0)
@@ -280,6 +293,8 @@ def write_outputs(
     *,
     manifest: dict[str, Any] | None = None,
     name: str | None = None,
+    full_disclosure: bool = False,
+    class_column: str = "pred_class",
 ) -> dict[str, Path]:
     """Write the chosen output formats of one scored record, and ``manifest`` last, into a
     staging folder ``out_dir/.staging/<name>.<pid>.<random>``, then swap it into
@@ -294,7 +309,9 @@ def write_outputs(
     staged: Path | None = None
     try:
         staged = make_staging_dir(out_dir / STAGING_DIR, name)
-        written = write_record_files(scored, staged, formats, name=name)
+        written = write_record_files(
+            scored, staged, formats, name=name, full_disclosure=full_disclosure, class_column=class_column
+        )
         if manifest is not None:
             # The staging folder is private: no temporary file needed (swap_dir fsyncs it all).
             written["manifest"] = record_files(staged, name)["manifest"]
@@ -309,7 +326,13 @@ def write_outputs(
 
 
 def write_record_files(
-    scored: Any, folder: Path, formats: Sequence[str], *, name: str | None = None
+    scored: Any,
+    folder: Path,
+    formats: Sequence[str],
+    *,
+    name: str | None = None,
+    full_disclosure: bool = False,
+    class_column: str = "pred_class",
 ) -> dict[str, Path]:
     """Write the chosen output formats of one scored record into ``folder`` (named as
     :func:`record_files`); returns the paths written. Use :func:`write_outputs` to put a
@@ -557,6 +580,8 @@ def score_batch(
     wait: bool = False,
     scheduler: str | None = None,
     workers: int | None = None,
+    backend: str = "torch",
+    full_disclosure: bool = False,
 ) -> list[RecordOutcome]:
     """Score every input record into ``out_dir``; returns one outcome per record (in input
     order) and writes ``out_dir/index.csv``. See the module docstring for the guarantees.
@@ -600,7 +625,7 @@ def score_batch(
             records = resolve_inputs(inputs)
             bpath = str(bundle_path) if bundle_path is not None else None
             bundle = _cached_bundle(bpath)  # fail early on a bad bundle
-            options = {"threshold": threshold, "lead": lead}
+            options = {"threshold": threshold, "lead": lead, "backend": backend, "full_disclosure": full_disclosure}
             outcomes: dict[str, RecordOutcome] = {}
             todo: list[RecordInput] = []
             for rec in records:

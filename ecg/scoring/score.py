@@ -618,6 +618,7 @@ def score_record(
     data_dir: str | os.PathLike | None = None,
     chunk_s: float = 1800.0,
     summary: bool = True,
+    backend: str = "torch",
 ) -> ScoredRecord:
     """Score one record: every beat gets a class with probabilities, an anomaly score and a flag.
 
@@ -639,6 +640,8 @@ def score_record(
         threshold, 99 = the top 1 % of held-out normal beats).
     chunk_s
         Processing chunk length in seconds.
+    backend
+        Runtime of the networks: ``"torch"``.
 
     The steps: lead -> signal quality -> R peaks (on readable signal) -> segmentation and
     both models -> AF episodes -> beat table and flags -> reference matching -> summary. A
@@ -653,6 +656,8 @@ def score_record(
     from disk on demand (:class:`~ecg.io.source.LazySignal`).
     """
     t_start = time.perf_counter()
+    if backend != "torch":
+        raise ValueError(f"backend must be 'torch', got {backend!r}")
     src = as_source(record, data_dir)
     bundle = bundle or default_bundle()
     thr = anomaly_threshold(bundle, threshold)

@@ -269,6 +269,19 @@ class HRVSummary(HRVValues):
 
 
 @dataclass
+class ReviewInfo:
+    """Present when a summary was computed from reviewed labels (``class_column`` is then the
+    effective label): how many beats reviewers decided, and how many of them changed class."""
+
+    reviewed_beats: int
+    changed_beats: int
+    artefact_beats: int
+    reviewers: list[str] = field(default_factory=list)
+    last_decision_at: str | None = None
+    source: str = ""
+
+
+@dataclass
 class HolterSummary:
     """One record's Holter summary; section definitions in :mod:`ecg.scoring.summary`."""
 
@@ -286,6 +299,7 @@ class HolterSummary:
     warnings: list[str] = field(default_factory=list)
     daily: list[DaySummary] = field(default_factory=list)
     hrv: HRVSummary | None = None
+    review: ReviewInfo | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict of builtins (nested sections as dicts, lists as lists)."""
