@@ -233,7 +233,9 @@ def _check_layout(path: Path, bytes_per_sample: int) -> None:
         )
 
 
-def _open(path: Path) -> edfio.Edf | edfio.Bdf:
+def open_edf(path: Path) -> edfio.Edf | edfio.Bdf:
+    """The EDF or BDF file at ``path``, its layout checked (EDF data memory-mapped, lazily read);
+    a malformed file is a :class:`RecordError` naming it."""
     magic = read_magic(path)
     if magic not in (EDF_MAGIC, BDF_MAGIC):
         raise RecordError(path, f"not an EDF or BDF file: it starts with {magic!r}")
@@ -285,7 +287,7 @@ def read_edf(
     mV where the physical dimension is a voltage; plus the start time and, with
     ``annotations``, the EDF+ beat and rhythm annotations of the range."""
     path = Path(path)
-    edf = _open(path)
+    edf = open_edf(path)
     if edf.reserved.startswith(("EDF+D", "BDF+D")):
         try:
             continuous = edf.is_continuous
@@ -340,7 +342,7 @@ def read_edf(
     if np.any(scale != 1.0):
         signal *= scale.astype(np.float32)
 
-    ann = _annotations(path, edf, fs, sampfrom, sampto) if annotations else None
+    ann = read_edf_annotations(path, edf, fs, sampfrom, sampto) if annotations else None
     start = _start_time(edf)
     if start is None:
         comments.append("no usable start date and time in the header (anonymised or malformed)")
@@ -358,7 +360,7 @@ def read_edf(
     )
 
 
-def _annotations(
+def read_edf_annotations(
     path: Path, edf: edfio.Edf | edfio.Bdf, fs: float, sampfrom: int, sampto: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """Beat, rhythm and comment annotations of ``[sampfrom, sampto)`` (samples relative to
@@ -380,4 +382,13 @@ def _annotations(
     return sample[keep] - sampfrom, symbol[keep], aux[keep]
 
 
-__all__ = ["BEAT_SYMBOLS", "BEAT_WORDS", "RHYTHM_WORDS", "annotation_code", "ecg_lead_name", "read_edf"]
+__all__ = [
+    "BEAT_SYMBOLS",
+    "BEAT_WORDS",
+    "RHYTHM_WORDS",
+    "annotation_code",
+    "ecg_lead_name",
+    "open_edf",
+    "read_edf",
+    "read_edf_annotations",
+]

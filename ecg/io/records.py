@@ -405,7 +405,7 @@ def _check_annotation_bytes(path: Path) -> None:
         )
 
 
-def _read_annotations(
+def read_wfdb_annotations(
     base: Path,
     extension: str,
     sampfrom: int,
@@ -620,7 +620,7 @@ def _load_wfdb(
         if digital is None or digital.shape[0] != b1 - b0:
             raise RecordError(dat, "signal file holds fewer samples than the header declares")
         sums += digital.sum(axis=0, dtype=np.int64)
-        signal[b0 - sampfrom : b1 - sampfrom] = _digital_to_mv(digital, rec, hea)
+        signal[b0 - sampfrom : b1 - sampfrom] = digital_to_mv(digital, rec, hea)
         del digital, rec
 
     if verify_checksum and sampfrom == 0 and sampto == sig_len and header.checksum:
@@ -640,7 +640,7 @@ def _load_wfdb(
 
     annotations = None
     if annotator:
-        annotations = _read_annotations(base, annotator, sampfrom, sampto, require_annotations, sig_len=sig_len)
+        annotations = read_wfdb_annotations(base, annotator, sampfrom, sampto, require_annotations, sig_len=sig_len)
     return Record(
         name=base.name,
         signal=signal,
@@ -655,7 +655,7 @@ def _load_wfdb(
     )
 
 
-def _digital_to_mv(digital: np.ndarray, rec: wfdb.Record, hea: Path) -> np.ndarray:
+def digital_to_mv(digital: np.ndarray, rec: wfdb.Record, hea: Path) -> np.ndarray:
     """Digital samples to float32 physical units, with the format's invalid value as NaN."""
     from wfdb.io._signal import _digi_nan  # the invalid-sample marker per format
 
@@ -696,13 +696,13 @@ def _load_physionet(
             "Are you online? Use a local copy with data_dir instead."
         ) from None
     end = sampfrom + rec.d_signal.shape[0]
-    signal = _digital_to_mv(rec.d_signal, rec, Path(where))
+    signal = digital_to_mv(rec.d_signal, rec, Path(where))
     scale, units = to_mv(rec.units)
     if np.any(scale != 1.0):
         signal *= scale.astype(np.float32)
     annotations = None
     if annotator:
-        annotations = _read_annotations(Path(record), annotator, sampfrom, end, require_annotations, pn_dir=pn_dir)
+        annotations = read_wfdb_annotations(Path(record), annotator, sampfrom, end, require_annotations, pn_dir=pn_dir)
     return Record(
         name=Path(record).name,
         signal=signal,

@@ -22,12 +22,10 @@ import numpy as np
 import wfdb
 
 from ecg.errors import RecordError
-from ecg.io.edf_reader import _annotations as _edf_annotations
-from ecg.io.edf_reader import _open as _open_edf
-from ecg.io.edf_reader import read_edf
+from ecg.io.edf_reader import open_edf, read_edf, read_edf_annotations
 from ecg.io.formats import sniff_format, to_mv
 from ecg.io.ishne import read_ishne_header
-from ecg.io.records import Annotations, Record, _digital_to_mv, _read_annotations, load_record
+from ecg.io.records import Annotations, Record, digital_to_mv, load_record, read_wfdb_annotations
 
 __all__ = ["FileSource", "LazySignal", "RecordSource", "ScratchCopy", "SignalSource", "as_source"]
 
@@ -119,7 +117,7 @@ class FileSource:
             self._summed_to = 0
             self._wfdb_scale = to_mv(list(header.units or [None] * len(self.lead_names)))[0]
             if annotator:
-                self.annotations = _read_annotations(
+                self.annotations = read_wfdb_annotations(
                     self._path, annotator, 0, self.n_samples, False, sig_len=self.n_samples
                 )
         elif sniff_format(path) == "ishne":
@@ -133,7 +131,7 @@ class FileSource:
     def _edf_length(self, path: Path, annotator: str | None) -> int:
         raw = read_edf(path, sampfrom=0, sampto=1, annotations=False)
         if annotator:
-            ann = _edf_annotations(path, _open_edf(path), self.fs, 0, raw.n_total)
+            ann = read_edf_annotations(path, open_edf(path), self.fs, 0, raw.n_total)
             if ann is not None:
                 self.annotations = Annotations(ann[0], ann[1], ann[2], sniff_format(path) or "edf")
         return int(raw.n_total)
@@ -163,7 +161,7 @@ class FileSource:
             raise RecordError(dat, "signal file holds fewer samples than the header declares")
         if s0 <= self._summed_to < s1:
             self._add_to_checksum(rec.d_signal[self._summed_to - s0 :], s1)
-        out = _digital_to_mv(rec.d_signal, rec, Path(self.source))
+        out = digital_to_mv(rec.d_signal, rec, Path(self.source))
         if np.any(self._wfdb_scale != 1.0):
             out *= self._wfdb_scale.astype(np.float32)
         return out

@@ -11,10 +11,13 @@ Safety rules:
   name may not start with a dot and is at most :data:`MAX_NAME_LEN` characters;
 * only ``.hea``, ``.dat``, ``.atr``, ``.edf``, ``.bdf`` and ``.ecg`` files are kept; anything
   else is reported as ignored;
-* the total size is limited (:data:`MAX_TOTAL_BYTES`, 200 MB by default), checked on the
+* the total size is limited (:data:`MAX_TOTAL_BYTES`, 200 MB by default; MB here and in the
+  messages is 2**20 bytes, as Streamlit's uploader counts them), checked on the
   announced sizes before anything is read and again while reading;
 * files are written only into a fresh private folder made by :func:`tempfile.mkdtemp`
-  (mode 0700), never over an existing file.
+  (mode 0700), never over an existing file; the caller deletes the folder when the user's
+  session ends (:func:`remove_upload_dir`), and :func:`sweep_stale_uploads` deletes folders
+  left behind (a server killed before it could) after :data:`UPLOAD_MAX_AGE_H` hours.
 
 Pairing: the record name is the one the header declares on its first line. The header's
 signal lines name the ``.dat`` files it needs; each must have been uploaded (when exactly one
@@ -32,6 +35,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +53,11 @@ SINGLE_FILE_EXTENSIONS: tuple[str, ...] = ("edf", "bdf", "ecg")
 MAX_NAME_LEN: int = 64
 #: Prefix of the private folders made by :func:`save_wfdb_upload`.
 UPLOAD_DIR_PREFIX: str = "ecg-upload-"
+#: Hours after its last use (modification time) when :func:`sweep_stale_uploads` deletes an
+#: upload folder.
+UPLOAD_MAX_AGE_H: float = 12.0
+#: Bytes in the "MB" of the size limit and its messages (Streamlit's uploader uses 2**20).
+MB: int = 2**20
 
 _ALLOWED_CHAR = re.compile(r"[^A-Za-z0-9._-]")
 _CHUNK = 1 << 20
@@ -217,7 +226,7 @@ def _read_limited(data: Data, name: str, budget: int, limit: int) -> bytes:
 
 
 def _too_big(name: str, limit: int) -> str:
-    return f"{name}: the upload is too large; at most {limit / 1e6:.0f} MB in total is accepted"
+    return f"{name}: the upload is too large; at most {limit / MB:.0f} MB in total is accepted"
 
 
 def _fmt_names(names: Iterable[str]) -> str:
@@ -244,8 +253,7 @@ def save_wfdb_upload(
     known = sum(s for s in announced if s is not None)
     if known > max_total_bytes:
         raise UploadError(
-            f"the upload is too large ({known / 1e6:.1f} MB); at most "
-            f"{max_total_bytes / 1e6:.0f} MB in total is accepted"
+            f"the upload is too large ({known / MB:.1f} MB); at most {max_total_bytes / MB:.0f} MB in total is accepted"
         )
 
     kept: dict[str, tuple[str, str]] = {}  # safe name -> (original name, ext)
@@ -369,11 +377,49 @@ def remove_upload_dir(directory: str | os.PathLike | None) -> bool:
     return True
 
 
+def touch_upload_dir(directory: str | os.PathLike | None) -> None:
+    """Mark an upload folder as in use now (its modification time), so that
+    :func:`sweep_stale_uploads` leaves it alone while a session works with it."""
+    if directory:
+        try:
+            os.utime(directory)
+        except OSError:
+            pass
+
+
+def sweep_stale_uploads(
+    max_age_h: float = UPLOAD_MAX_AGE_H, root: str | os.PathLike | None = None, now: float | None = None
+) -> list[Path]:
+    """Delete the upload folders (``UPLOAD_DIR_PREFIX*`` directly in ``root``, default the
+    temporary directory) not modified for more than ``max_age_h`` hours; returns those deleted.
+    ``now``: the current time as :func:`time.time` gives it (default: now)."""
+    if max_age_h <= 0:
+        raise ValueError(f"max_age_h must be > 0, got {max_age_h}")
+    base = Path(root) if root is not None else Path(tempfile.gettempdir())
+    limit = (time.time() if now is None else now) - max_age_h * 3600.0
+    removed = []
+    try:
+        entries = list(base.iterdir())
+    except OSError:
+        return removed
+    for d in entries:
+        try:
+            if d.name.startswith(UPLOAD_DIR_PREFIX) and not d.is_symlink() and d.is_dir() and d.stat().st_mtime < limit:
+                shutil.rmtree(d, ignore_errors=True)
+                if not d.exists():
+                    removed.append(d)
+        except OSError:
+            continue
+    return removed
+
+
 __all__ = [
     "ALLOWED_EXTENSIONS",
     "MAX_NAME_LEN",
     "MAX_TOTAL_BYTES",
+    "MB",
     "UPLOAD_DIR_PREFIX",
+    "UPLOAD_MAX_AGE_H",
     "UploadError",
     "UploadResult",
     "UploadedRecord",
@@ -383,4 +429,6 @@ __all__ = [
     "sanitize_filename",
     "save_wfdb_upload",
     "split_extension",
+    "sweep_stale_uploads",
+    "touch_upload_dir",
 ]
