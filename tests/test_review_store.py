@@ -8,11 +8,14 @@ import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from ecg.review import Decision, ReviewStore
-from ecg.review.store import SCHEMA_VERSION
+import ecg.review.store as store_mod
+from ecg.errors import ECGError
+from ecg.review import Decision, ReviewDatabaseError, ReviewStore
+from ecg.review.store import BULK_COLUMNS, MIGRATIONS, SCHEMA_VERSION
 
 N_PER_PROCESS = 1000
 
@@ -291,3 +294,230 @@ def test_record_review_key_follows_content_not_name(tmp_path: Path) -> None:
     assert ka != kb  # same name, different recording: separate reviews
     (b / "100.dat").write_bytes(b"\x01\x02")
     assert record_review_key(b / "100") == ka  # same files elsewhere: the same reviews
+
+
+# --- bulk (family) decisions, artefacts, precedence ---------------------------------------------
+
+
+def test_bulk_relabel_is_stored_with_its_action(tmp_path: Path) -> None:
+    samples, models = [100, 200, 300], ["V", "N", "V"]
+    with ReviewStore(tmp_path / "r.db") as store:
+        bid = store.record_bulk_decision(
+            "100", samples, models, " dr_a ", "relabel", "S", family=3, comment="aberrant", bundle_version="b1"
+        )
+        actions = store.bulk_actions("100")
+        assert list(actions.columns) == list(BULK_COLUMNS)
+        assert len(actions) == 1
+        a = actions.iloc[0]
+        assert (a["id"], a["record"], a["family"], a["reviewer"], a["decision"], a["new_label"], a["n_beats"]) == (
+            bid,
+            "100",
+            3,
+            "dr_a",
+            "relabel",
+            "S",
+            3,
+        )
+        assert (a["comment"], a["bundle_version"]) == ("aberrant", "b1")
+        assert pd.isna(a["undone_at"]) and pd.isna(a["undone_by"])
+        latest = store.latest_decisions("100")
+        assert latest["beat_sample"].tolist() == samples
+        assert latest["model_label"].tolist() == models
+        assert latest["effective_label"].tolist() == ["S", "S", "S"]
+        assert latest["bulk_id"].tolist() == [bid] * 3
+        assert store.history("100", 200)[0].bulk_id == bid
+        assert store.bulk_actions("other").empty and len(store.bulk_actions()) == 1
+
+
+def test_single_decision_beats_bulk_whatever_the_order(tmp_path: Path) -> None:
+    beats = pd.DataFrame({"sample": [100, 200, 300, 400], "pred_class": ["V", "V", "V", "N"]})
+    with ReviewStore(tmp_path / "r.db") as store:
+        store.record_bulk_decision("100", [100, 200], ["V", "V"], "dr_a", "relabel", "F")
+        single = store.record_decision("100", 200, "dr_b", "V", "confirm")  # after the bulk
+        store.record_decision("100", 300, "dr_b", "V", "dismiss")  # before the next bulk
+        later = store.record_bulk_decision("100", [100, 200, 300], ["V", "V", "V"], "dr_c", "relabel", "S")
+        assert list(store.effective_labels("100", beats)) == ["S", "V", "N", "N"]
+        latest = store.latest_decisions("100").set_index("beat_sample")
+        assert latest.loc[100, "bulk_id"] == later
+        assert latest.loc[200, "id"] == single.id and pd.isna(latest.loc[200, "bulk_id"])
+        assert latest.loc[300, "decision"] == "dismiss"
+        assert store.effective_decision("100", 200) == single
+        assert store.effective_decision("100", 100).bulk_id == later
+        assert store.effective_decision("100", 400) is None
+        assert len(store.history("100", 200)) == 3  # every decision kept
+
+
+def test_undo_bulk_restores_the_earlier_state(tmp_path: Path) -> None:
+    beats = pd.DataFrame({"sample": [10, 20, 30], "pred_class": ["V", "V", "N"]})
+    with ReviewStore(tmp_path / "r.db") as store:
+        first = store.record_bulk_decision("100", [10, 20], ["V", "V"], "dr_a", "relabel", "S", family=1)
+        second = store.record_bulk_decision("100", [10, 20, 30], ["V", "V", "N"], "dr_a", "artefact", family=1)
+        assert list(store.effective_labels("100", beats)) == ["Q", "Q", "Q"]
+        store.undo_bulk(second, "dr_b")
+        assert list(store.effective_labels("100", beats)) == ["S", "S", "N"]  # back to the first action
+        assert store.latest_decisions("100")["beat_sample"].tolist() == [10, 20]
+        store.undo_bulk(first, "dr_b")
+        assert list(store.effective_labels("100", beats)) == ["V", "V", "N"]  # back to the model
+        assert store.latest_decisions("100").empty
+        actions = store.bulk_actions("100").set_index("id")
+        assert actions.loc[second, "undone_by"] == "dr_b" and str(actions.loc[second, "undone_at"]).startswith("20")
+        assert store.count("100") == 5  # append-only: the undone decisions stay
+        undone = store.all_decisions("100")
+        assert undone["undone_at"].notna().all() and undone["bulk_id"].notna().all()
+        assert store.history("100", 30)[0].undone_at is not None
+        with pytest.raises(ValueError, match="already undone by dr_b"):
+            store.undo_bulk(second, "dr_c")
+        with pytest.raises(ValueError, match="no bulk action with id 999"):
+            store.undo_bulk(999, "dr_c")
+        with pytest.raises(ValueError, match="reviewer"):
+            store.undo_bulk(first, " ")
+
+
+def test_artefact_decision(tmp_path: Path) -> None:
+    with ReviewStore(tmp_path / "r.db") as store:
+        d = store.record_decision("100", 5, "dr_a", "V", "artefact", comment="electrode motion")
+        assert d.effective_label == "Q" and d.new_label is None
+        with pytest.raises(ValueError, match="only allowed with decision 'relabel'"):
+            store.record_decision("100", 5, "dr_a", "V", "artefact", new_label="Q")
+        assert store.latest_decisions("100")["decision"].tolist() == ["artefact"]
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(beat_samples=[]), "non-empty"),
+        (dict(beat_samples=[1, 1], model_labels=["V", "V"]), "same beat twice"),
+        (dict(beat_samples=[1, -2], model_labels=["V", "V"]), ">= 0"),
+        (dict(beat_samples=[1.5, 2.0], model_labels=["V", "V"]), "integers"),
+        (dict(model_labels=["V"]), "1 labels for 2"),
+        (dict(model_labels=["V", "X"]), "model_labels must be one of"),
+        (dict(decision="relabel"), "requires new_label"),
+        (dict(decision="relabel", new_label="n"), "new_label must be one of"),
+        (dict(decision="maybe"), "decision must be one of"),
+        (dict(reviewer=""), "reviewer"),
+        (dict(record=" "), "record"),
+        (dict(family="3"), "family"),
+        (dict(family=True), "family"),
+    ],
+)
+def test_bulk_validation_writes_nothing(tmp_path: Path, kwargs: dict, message: str) -> None:
+    args = dict(record="100", beat_samples=[1, 2], model_labels=["V", "N"], reviewer="dr_a", decision="confirm")
+    args.update(kwargs)
+    with ReviewStore(tmp_path / "r.db") as store:
+        with pytest.raises(ValueError, match=message):
+            store.record_bulk_decision(**args)
+        assert store.count() == 0 and store.bulk_actions().empty
+
+
+def test_bulk_is_one_transaction(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failure while writing the beats leaves neither the action nor any beat behind."""
+    with ReviewStore(tmp_path / "r.db") as store:
+        store.record_decision("100", 1, "dr_a", "N", "confirm")
+        samples = np.arange(1000, 2000)
+        labels = np.array(["N"] * 1000, dtype=object)
+        labels[500] = "V"
+        boom = store_mod._check_samples(samples)
+        # a row the database itself rejects (a negative sample slipping past validation)
+        boom[700] = -1
+        monkeypatch.setattr(store_mod, "_check_samples", lambda s: boom)
+        with pytest.raises(sqlite3.IntegrityError):
+            store.record_bulk_decision("100", samples, labels, "dr_a", "dismiss")
+        assert store.count() == 1 and store.bulk_actions().empty
+
+
+# --- schema migration and damaged files ---------------------------------------------------------
+
+
+def _version_1_file(db: Path) -> None:
+    """A database as version-1 code left it, with two decisions."""
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA journal_mode = WAL")
+    MIGRATIONS[1](conn)
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute(
+        "INSERT INTO decisions (id, record, beat_sample, reviewer, decided_at, model_label, decision, new_label,"
+        " comment, bundle_version) VALUES (7, '100', 50, 'dr_a', '2025-01-01T00:00:00+00:00', 'V', 'relabel', 'S',"
+        " 'old', 'b0'), (9, '100', 60, 'dr_a', '2025-01-01T00:00:01+00:00', 'N', 'dismiss', NULL, '', '')"
+    )
+    conn.commit()
+    conn.close()
+
+
+def test_version_1_file_is_upgraded_keeping_every_decision(tmp_path: Path) -> None:
+    db = tmp_path / "v1.db"
+    _version_1_file(db)
+    with ReviewStore(db) as store:
+        assert store.schema_version == SCHEMA_VERSION == 2
+        old = store.all_decisions("100")
+        assert old["id"].tolist() == [7, 9]  # ids kept
+        assert old["effective_label"].tolist() == ["S", "N"]
+        assert old["comment"].tolist() == ["old", ""] and old["bulk_id"].isna().all()
+        d = store.record_decision("100", 50, "dr_b", "V", "artefact")  # the new kind is accepted
+        assert d.id == 10
+        bid = store.record_bulk_decision("100", [50, 60, 70], ["V", "N", "N"], "dr_b", "relabel", "F")
+        # the migrated single-beat decisions keep their precedence over the later bulk action
+        assert store.latest_decisions("100")["effective_label"].tolist() == ["Q", "N", "F"]
+        assert store.bulk_actions("100")["id"].tolist() == [bid]
+    conn = sqlite3.connect(db)
+    try:
+        cols = [r[1] for r in conn.execute("PRAGMA table_info(decisions)")]
+        assert cols[-1] == "bulk_id"
+        fks = conn.execute("PRAGMA foreign_key_list(decisions)").fetchall()
+        assert [(r[2], r[3], r[4]) for r in fks] == [("bulk_actions", "bulk_id", "id")]
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        with pytest.raises(sqlite3.IntegrityError):  # CHECKs still hold after the rebuild
+            conn.execute(
+                "INSERT INTO decisions (record, beat_sample, reviewer, decided_at, model_label, decision, new_label)"
+                " VALUES ('1', 1, 'a', 't', 'V', 'artefact', 'S')"
+            )
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize(
+    "offset, garbage, says",
+    [
+        (0, b"\xa5" * 8192, "damaged"),  # two whole pages overwritten
+        (100, b"\x00" * 16, "quick_check"),  # a few cell pointers of one page: only the check finds it
+    ],
+)
+def test_damaged_database_is_refused(tmp_path: Path, offset: int, garbage: bytes, says: str) -> None:
+    db = tmp_path / "r.db"
+    with ReviewStore(db) as store:
+        store.record_bulk_decision("100", np.arange(5000), ["N"] * 5000, "dr_a", "confirm", comment="x" * 40, family=0)
+    conn = sqlite3.connect(db)
+    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    conn.close()
+    assert pages > 10 and not Path(str(db) + "-wal").exists()  # everything checkpointed into the file
+    raw = bytearray(db.read_bytes())
+    at = (pages // 2) * page_size + offset
+    raw[at : at + len(garbage)] = garbage
+    db.write_bytes(bytes(raw))
+    with pytest.raises(ReviewDatabaseError, match="damaged") as err:
+        ReviewStore(db)
+    assert str(db) in str(err.value) and says in str(err.value)
+    assert isinstance(err.value, ECGError)
+
+
+def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "notes.db"
+    db.write_bytes(b"these are not the reviews you are looking for\n" * 200)
+    with pytest.raises(ReviewDatabaseError, match="not an SQLite database") as err:
+        ReviewStore(db)
+    assert str(db) in str(err.value)
+    assert db.read_bytes().startswith(b"these are not")  # left untouched
+
+
+def test_record_review_key_of_a_single_file_hashes_the_file(tmp_path: Path) -> None:
+    from ecg.review.store import record_review_key
+
+    a, b = tmp_path / "a.edf", tmp_path / "b" / "a.edf"
+    b.parent.mkdir()
+    a.write_bytes(b"0       header one")
+    b.write_bytes(b"0       header two")
+    assert record_review_key(a).startswith("a.edf@")
+    assert record_review_key(a) != record_review_key(b)
+    b.write_bytes(a.read_bytes())
+    assert record_review_key(a) == record_review_key(b)

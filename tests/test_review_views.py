@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from ecg.io.records import Record
+from ecg.review.reviewed import apply_review, load_review
 from ecg.review.store import Decision, ReviewStore
 from ecg.review.views import (
     annotation_bytes,
@@ -24,6 +25,7 @@ from ecg.review.views import (
     summary_tables,
 )
 from ecg.scoring.schema import beat_columns, validate_beat_table
+from ecg.scoring.score import ScoredRecord
 from tests.conftest import synthetic_ecg
 
 FS = 360.0
@@ -133,6 +135,22 @@ def test_decision_text() -> None:
     assert decision_text("confirm", "V", None) == "confirmed V"
     assert decision_text("dismiss", "S", None) == "dismissed (S -> N)"
     assert decision_text("relabel", "V", "F") == "relabelled V -> F"
+    assert decision_text("artefact", "V", None) == "marked artefact, not a beat (was V)"
+
+
+def test_history_frame_marks_bulk_and_undone_decisions(tmp_path: Path) -> None:
+    with ReviewStore(tmp_path / "r.db") as store:
+        bid = store.record_bulk_decision("r", [5, 6], ["V", "V"], "dr_a", "relabel", "S", family=2)
+        store.undo_bulk(bid, "dr_a")
+        store.record_bulk_decision("r", [5], ["V"], "dr_b", "artefact")
+        store.record_decision("r", 5, "dr_c", "V", "confirm")
+        h = history_frame(store.history("r", 5))
+    assert h["decision"].tolist() == [
+        "confirmed V",
+        f"marked artefact, not a beat (was V) [bulk #{bid + 1}]",
+        f"relabelled V -> S [bulk #{bid}, undone]",
+    ]
+    assert h["label"].tolist() == ["V", "Q", "S"]
 
 
 def test_history_frame_lists_decisions_newest_first() -> None:
@@ -237,19 +255,47 @@ def test_summary_tables_of_an_empty_summary(data) -> None:
 # --- downloads ----------------------------------------------------------------------------------
 
 
-def test_csv_bytes_is_the_reviewed_beat_table(data, reviewed: pd.DataFrame) -> None:
+def _scored(rec: Record, beats: pd.DataFrame) -> ScoredRecord:
+    return ScoredRecord(
+        record=rec,
+        beats=beats,
+        summary=_summary(rec, beats),
+        bundle_version="bundle-9",
+        lead="MLII",
+        threshold=99.0,
+        missed_reference=pd.DataFrame(),
+        dropped={},
+        analysable_s=rec.duration_s,
+        seconds=0.0,
+        leads=("MLII",),
+    )
+
+
+@pytest.fixture()
+def reviewed_record(tmp_path: Path, data) -> ScoredRecord:
+    """The synthetic record with beat 3 relabelled V -> S and beat 9 dismissed, applied."""
+    rec, beats = data
+    s = beats["sample"].to_numpy()
+    with ReviewStore(tmp_path / "reviews.db") as store:
+        store.record_decision("synth 1", int(s[3]), "dr_b", "V", "relabel", new_label="S", comment="P wave")
+        store.record_decision("synth 1", int(s[9]), "dr_a", "N", "dismiss")
+        return load_review(_scored(rec, beats), store, "synth 1")
+
+
+def test_csv_bytes_is_the_reviewed_beat_table(data, reviewed_record: ScoredRecord) -> None:
     _, beats = data
-    back = pd.read_csv(io.BytesIO(csv_bytes(reviewed, "synth_1")), keep_default_na=False)
+    back = pd.read_csv(io.BytesIO(csv_bytes(reviewed_record, "synth_1")), keep_default_na=False)
     assert list(back.columns) == list(beats.columns) + REVIEW_COLS
     assert back["sample"].tolist() == beats["sample"].tolist()
-    assert back["effective_label"].tolist() == reviewed["effective_label"].tolist()
+    assert back["effective_label"].tolist() == reviewed_record.beats["effective_label"].tolist()
+    assert back.loc[3, "effective_label"] == "S" and back.loc[3, "pred_class"] == "V"
     assert back.loc[3, "review_decision"] == "relabel" and back.loc[3, "review_comment"] == "P wave"
 
 
-def test_annotation_bytes_carry_the_reviewed_labels(tmp_path: Path, data, reviewed: pd.DataFrame) -> None:
+def test_annotation_bytes_carry_the_reviewed_labels(tmp_path: Path, data, reviewed_record: ScoredRecord) -> None:
     import wfdb
 
-    raw = annotation_bytes(reviewed, "synth_1", FS)
+    raw = annotation_bytes(reviewed_record, "synth_1")
     (tmp_path / "synth_1.ecg").write_bytes(raw)
     ann = wfdb.rdann(str(tmp_path / "synth_1"), "ecg")
     _, beats = data
@@ -258,20 +304,27 @@ def test_annotation_bytes_carry_the_reviewed_labels(tmp_path: Path, data, review
     expected = list(beats["pred_class"])
     expected[3] = "S"  # relabelled V -> S; the dismissed beat 9 was N already
     assert ann.symbol == expected
-    assert ann.aux_note[3].endswith("rev:relabel model:V") and "a=2.5" in ann.aux_note[3]
-    assert ann.aux_note[9].endswith("rev:dismiss model:N")
-    assert "rev:" not in ann.aux_note[0] and "rev:" not in ann.aux_note[6]
+    assert ann.aux_note[3].endswith("model:V") and "a=2.5" in ann.aux_note[3]  # the model's class kept
+    assert "model:" not in ann.aux_note[9]  # dismissed, but N as the model said
 
 
-def test_pdf_bytes_is_a_pdf_report(data) -> None:
+def test_downloads_refuse_an_unreviewed_table(data) -> None:
+    _, beats = data
+    with pytest.raises(TypeError, match="apply_review"):
+        csv_bytes(beats, "synth_1")  # type: ignore[arg-type]
+
+
+def test_pdf_bytes_is_the_reviewed_report(data) -> None:
     import pypdf
 
     rec, beats = data
     quiet = beats.assign(flagged=False, flag_reason="")
-    raw = pdf_bytes(rec, quiet, _summary(rec, beats), "bundle-9", lead="MLII")
+    reviewed = apply_review(_scored(rec, quiet), pd.DataFrame(columns=["beat_sample"]))
+    raw = pdf_bytes(reviewed, "synth_1")
     assert raw.startswith(b"%PDF")
     pages = pypdf.PdfReader(io.BytesIO(raw)).pages
-    assert len(pages) == 1 and "bundle-9" in pages[0].extract_text()
+    text = " ".join(pages[0].extract_text().split())
+    assert "bundle-9" in text and "This report uses reviewed labels: 0 beats reviewed" in text
 
 
 @pytest.mark.parametrize(

@@ -1,76 +1,79 @@
-"""Review results shaped for display and download: the beat table joined with the latest
-review decisions, small display tables (flagged beats, review history, Holter summary) and
-the download files (CSV beat table, WFDB annotations, PDF report) built with the library's
-exporters. Pure functions (no Streamlit); nothing here computes a clinical result of its own.
+"""Review results shaped for display and download: the reviewed beat table
+(:func:`~ecg.review.reviewed.reviewed_table`, re-exported), small display tables (flagged
+beats, review history, Holter summary) and the download files (CSV beat table, WFDB
+annotations, PDF report...) of a reviewed record, made by :mod:`ecg.review.reviewed` exactly as
+``ecg report`` makes them. Pure functions (no Streamlit); nothing here computes a clinical
+result of its own.
 
 Times in tables are shown as h:mm:ss; ``time_s`` is seconds from the record start.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import re
-import tempfile
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from ecg.evaluate.metrics import CLASSES_5
-from ecg.scoring.summary import summarise_flags
+from ecg.review.reviewed import REVIEW_COLUMNS, reviewed_file_bytes, reviewed_file_name, reviewed_table
 from ecg.scoring.summary_types import ECTOPY_CLASSES, HolterSummary
 from ecg.viz.grid import format_hms
+
+if TYPE_CHECKING:
+    from ecg.scoring.score import ScoredRecord
+
+__all__ = [
+    "REVIEW_COLUMNS",
+    "annotation_bytes",
+    "csv_bytes",
+    "decision_text",
+    "download_bytes",
+    "download_name",
+    "flagged_list",
+    "history_frame",
+    "pdf_bytes",
+    "reviewed_table",
+    "safe_file_stem",
+    "summary_tables",
+]
 
 # ---------------------------------------------------------------------------------------------
 # review state
 # ---------------------------------------------------------------------------------------------
 
 
-def reviewed_table(beats: pd.DataFrame, latest: pd.DataFrame) -> pd.DataFrame:
-    """The beat table plus the latest review of each beat (``latest``: one row per reviewed
-    beat, columns ``beat_sample``, ``effective_label``, ``decision``, ``reviewer``,
-    ``decided_at``, ``comment``, as :meth:`ecg.review.ReviewStore.latest_decisions` gives).
-
-    Added columns: ``effective_label`` (the reviewer's label, else the model's
-    ``pred_class``), ``review_decision``, ``reviewer``, ``reviewed_at``, ``review_comment``
-    (empty strings for unreviewed beats)."""
-    out = beats.copy()
-    out["effective_label"] = out["pred_class"].astype(object)
-    for c in ("review_decision", "reviewer", "reviewed_at", "review_comment"):
-        out[c] = ""
-    if len(latest) and len(out):
-        lat = latest.set_index("beat_sample")
-        hit = out["sample"].isin(lat.index).to_numpy()
-        if hit.any():
-            rows = lat.loc[out.loc[hit, "sample"].to_numpy()]
-            out.loc[hit, "effective_label"] = rows["effective_label"].to_numpy()
-            out.loc[hit, "review_decision"] = rows["decision"].to_numpy()
-            out.loc[hit, "reviewer"] = rows["reviewer"].to_numpy()
-            out.loc[hit, "reviewed_at"] = rows["decided_at"].to_numpy()
-            out.loc[hit, "review_comment"] = rows["comment"].to_numpy()
-    return out
-
-
 def decision_text(decision: str, model_label: str, new_label: str | None) -> str:
-    """A short description of a review decision (``confirm``, ``dismiss`` or ``relabel``)."""
+    """A short description of a review decision (``confirm``, ``dismiss``, ``relabel`` or ``artefact``)."""
     if decision == "confirm":
         return f"confirmed {model_label}"
     if decision == "dismiss":
         return f"dismissed ({model_label} -> N)"
+    if decision == "artefact":
+        return f"marked artefact, not a beat (was {model_label})"
     return f"relabelled {model_label} -> {new_label}"
+
+
+def _bulk_note(d: Any) -> str:
+    """`` [bulk #id]`` for a decision of a bulk action, `` [bulk #id, undone]`` once undone."""
+    bulk_id = getattr(d, "bulk_id", None)
+    if bulk_id is None:
+        return ""
+    return f" [bulk #{bulk_id}{', undone' if getattr(d, 'undone_at', None) else ''}]"
 
 
 def history_frame(decisions: Sequence[Any]) -> pd.DataFrame:
     """Review decisions (:class:`ecg.review.store.Decision`, oldest first) as a display
-    table, newest first; times are UTC, to the second."""
+    table, newest first; times are UTC, to the second. A decision of a bulk (family) action
+    says so, and whether that action was undone."""
     rows = [
         {
             "when (UTC)": d.decided_at[:19].replace("T", " "),
             "reviewer": d.reviewer,
-            "decision": decision_text(d.decision, d.model_label, d.new_label),
+            "decision": decision_text(d.decision, d.model_label, d.new_label) + _bulk_note(d),
             "label": d.effective_label,
             "comment": d.comment,
             "bundle": d.bundle_version,
@@ -255,57 +258,39 @@ def summary_tables(summary: HolterSummary, beats: pd.DataFrame) -> dict[str, pd.
 
 
 # ---------------------------------------------------------------------------------------------
-# downloads (built with the library's exporters)
+# downloads: the files of ``ecg report``, made by the same functions (ecg.review.reviewed)
 # ---------------------------------------------------------------------------------------------
 
 
-def csv_bytes(reviewed: pd.DataFrame, record_name: str) -> bytes:
-    """The reviewed beat table (:func:`reviewed_table`) as the library's CSV file (schema
-    columns + review columns), as bytes."""
-    from ecg.export.tables import write_beat_table
-
-    with tempfile.TemporaryDirectory(prefix="ecg-dl-") as td:
-        path = write_beat_table(reviewed, td, record_name, formats=("csv",))[0]
-        return Path(path).read_bytes()
-
-
-def annotation_bytes(reviewed: pd.DataFrame, record_name: str, fs: float, extension: str = "ecg") -> bytes:
-    """A WFDB annotation file (bytes) of every beat of ``reviewed`` with its reviewed label
-    (``effective_label``), at ``fs`` Hz; the aux note keeps the model's probability and score
-    and adds ``rev:<decision> model:<class>`` for reviewed beats."""
-    from ecg.export.wfdb_annotations import beat_table_to_annotations, write_wfdb_annotations
-
-    samples, _, aux = beat_table_to_annotations(reviewed)  # aux: the model's probability and score
-    _, symbols, _ = beat_table_to_annotations(reviewed.assign(pred_class=reviewed["effective_label"].astype(str)))
-    dec = reviewed["review_decision"].astype(str).to_numpy()
-    model = reviewed["pred_class"].astype(str).to_numpy()
-    aux = [(a + (" " if a else "") + f"rev:{d} model:{m}") if d else a for a, d, m in zip(aux, dec, model)]
-    with tempfile.TemporaryDirectory(prefix="ecg-dl-") as td:
-        path = write_wfdb_annotations(record_name, td, samples, symbols, fs, aux=aux, extension=extension)
-        return Path(path).read_bytes()
-
-
-def pdf_bytes(
-    record: Any,
-    beats: pd.DataFrame,
-    summary: HolterSummary,
-    bundle_version: str,
-    lead: str | None = None,
-    threshold: float | None = None,
+def download_bytes(
+    reviewed: ScoredRecord, fmt: str, name: str | None = None, *, full_disclosure: bool = False
 ) -> bytes:
-    """The library's PDF review report (:func:`ecg.export.pdf_report.write_pdf_report`) for
-    the scored beats, as bytes. The summary's flag section is recomputed for ``beats`` (as
-    flagged at ``threshold``, the dashboard's current one) with the summary's own definition."""
-    from ecg.export.pdf_report import write_pdf_report
+    """Reviewed output ``fmt`` (csv, parquet, json, wfdb, edf, pdf) of an
+    :func:`~ecg.review.reviewed.apply_review` result as bytes: byte for byte the file
+    ``ecg report`` writes (PDFs differ only in their creation time), named
+    :func:`download_name`."""
+    return reviewed_file_bytes(reviewed, fmt, name=name, full_disclosure=full_disclosure)
 
-    summary = dataclasses.replace(
-        summary, flags=summarise_flags(beats, threshold if threshold is not None else summary.flags.anomaly_threshold)
-    )
-    with tempfile.TemporaryDirectory(prefix="ecg-dl-") as td:
-        path = write_pdf_report(
-            record, beats, summary, Path(td) / f"{record.name}_report.pdf", bundle_version=bundle_version, lead=lead
-        )
-        return Path(path).read_bytes()
+
+def download_name(name: str, fmt: str) -> str:
+    """File name of a download, as ``ecg report`` names the file (``<stem>_reviewed_beats.csv``,
+    ``<stem>_reviewed.ecg``, ``<stem>_reviewed_report.pdf``...), ``name`` made safe first."""
+    return reviewed_file_name(safe_file_stem(name), fmt)
+
+
+def csv_bytes(reviewed: ScoredRecord, name: str | None = None) -> bytes:
+    """The reviewed beat table (schema columns + :data:`~ecg.review.reviewed.REVIEW_COLUMNS`) as CSV bytes."""
+    return download_bytes(reviewed, "csv", name)
+
+
+def annotation_bytes(reviewed: ScoredRecord, name: str | None = None) -> bytes:
+    """The WFDB annotation file (annotator ``ecg``) of every beat with its reviewed label, as bytes."""
+    return download_bytes(reviewed, "wfdb", name)
+
+
+def pdf_bytes(reviewed: ScoredRecord, name: str | None = None, *, full_disclosure: bool = False) -> bytes:
+    """The PDF report of the reviewed record (reviewed summary and labels), as bytes."""
+    return download_bytes(reviewed, "pdf", name, full_disclosure=full_disclosure)
 
 
 def safe_file_stem(name: str) -> str:

@@ -270,8 +270,13 @@ class HRVSummary(HRVValues):
 
 @dataclass
 class ReviewInfo:
-    """Present when a summary was computed from reviewed labels (``class_column`` is then the
-    effective label): how many beats reviewers decided, and how many of them changed class."""
+    """Present when a summary was computed from reviewed labels (``class_column`` is then
+    ``effective_label``; :mod:`ecg.review.reviewed`): ``reviewed_beats`` beats with a decision
+    that counts, ``changed_beats`` of them whose class the review changed (artefacts included),
+    ``artefact_beats`` detections marked "not a beat" (left out of every other section of the
+    summary), the ``reviewers`` (sorted), the time of the latest decision that counts
+    (``last_decision_at``, ISO UTC) and where the decisions came from (``source``: the review
+    database and key)."""
 
     reviewed_beats: int
     changed_beats: int
@@ -354,6 +359,7 @@ __all__ = [
     "QualitySegment",
     "RateEvent",
     "RecordingSummary",
+    "ReviewInfo",
     "RunEvent",
     "RunsSummary",
     "SignalQualitySummary",
