@@ -763,7 +763,8 @@ def test_scheduler_runs_through_the_cluster_module_with_the_lock_held(
     assert call["scheduler"] == "tcp://scheduler:8786"
     where, bundle, options, formats = call["args"]
     assert where == out and where.is_absolute() and Path(bundle) == tiny_bundle_path and Path(bundle).is_absolute()
-    assert options == {"threshold": None, "lead": 0} and formats == FORMATS
+    assert options == {"threshold": None, "lead": 0, "backend": "torch", "full_disclosure": False}
+    assert formats == FORMATS
     for name in ("119", "208"):
         assert_one_run(out / name)
     again = score_batch(

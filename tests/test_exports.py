@@ -137,6 +137,24 @@ def test_wfdb_annotations_round_trip(tmp_path):
     assert ann.fs == FS
 
 
+def test_wfdb_annotations_class_column(tmp_path):
+    """Reviewed labels (``effective_label``) drive the symbols; a beat whose label differs from
+    the model's class says so in its aux note; ``p=`` stays the model's probability."""
+    df = _beats()
+    df.loc[0, ["pred_class", "prob_V", "anomaly_score", "flagged", "flag_reason"]] = ["V", 0.97, 1.42, True, "class"]
+    df["effective_label"] = df["pred_class"]
+    df.loc[0, "effective_label"] = "N"
+    path = write_beat_annotations(df, "100", tmp_path, FS, class_column="effective_label")
+    ann = wfdb.rdann(str(path.with_suffix("")), "ecg")
+    assert list(ann.symbol) == list(df["effective_label"])
+    aux = [a.rstrip("\x00") for a in ann.aux_note]
+    assert aux[0] == "p=0.97 a=1.42 flag:class model:V"
+    assert not any("model:" in a for a in aux[1:])
+    assert beat_table_to_annotations(df)[1][0] == "V"  # default: the model's class
+    with pytest.raises(ValueError, match="no column"):
+        beat_table_to_annotations(df, "nope")
+
+
 def test_wfdb_annotations_names_and_errors(tmp_path):
     path = write_wfdb_annotations(
         "rec.1", tmp_path, [10, 20, 20], ["N", "V", "+"], 250.0, aux=["", "x", "(AFIB"], extension="test"

@@ -1,28 +1,31 @@
-"""The PDF review report on a synthetic record: pages, extractable text, strip selection and
-the physical size of the ECG strips (25 mm/s, 10 mm/mV)."""
+"""The PDF review report on a synthetic record: pages, extractable text, event strips of two
+leads, the reviewed-labels statement, ``class_column`` and the physical size of the ECG strips
+(25 mm/s, 10 mm/mV)."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from ecg.export.event_strips import choose_event_strips
 from ecg.export.pdf_report import (
     STRIP_GID,
     STRIPS_PER_PAGE,
+    STRIPS_PER_PAGE_TWO_LEADS,
     axes_size_mm,
     ectopic_runs,
     iter_report_pages,
-    select_strip_beats,
     write_pdf_report,
 )
 from ecg.io.records import Annotations, Record
 from ecg.scoring.schema import PROB_CLASSES, beat_columns
+from ecg.scoring.summary_types import ReviewInfo
 
 pypdf = pytest.importorskip("pypdf")
 
@@ -126,24 +129,37 @@ def summary_of(rec: Record, beats: pd.DataFrame):
     )
 
 
+def summary_with(beats: pd.DataFrame, rec: Record, class_column: str = "pred_class"):
+    from ecg.scoring.summary import holter_summary
+
+    return holter_summary(
+        beats,
+        FS,
+        rec.duration_s,
+        analysable_s=rec.duration_s,
+        record=rec.name,
+        analysed_leads=("MLII",),
+        anomaly_threshold=1.0,
+        class_column=class_column,
+    )
+
+
 @pytest.fixture(scope="module")
 def report(tmp_path_factory) -> dict:
     rec, beats = synthetic(duration_s=900.0, extra_flags=100)
     path = tmp_path_factory.mktemp("pdf") / "out" / "synth42_report.pdf"
     summary = summary_of(rec, beats)
-    t = time.perf_counter()
     out = write_pdf_report(rec, beats, summary, path, max_strips=30, bundle_version="bundle-7")
-    elapsed = time.perf_counter() - t
     reader = pypdf.PdfReader(str(out))
+    strips = choose_event_strips(summary, beats, FS, n_samples=rec.n_samples, max_strips=30)
     return {
         "rec": rec,
         "beats": beats,
         "path": out,
-        "elapsed": elapsed,
         "reader": reader,
         "summary": summary,
         "page1": reader.pages[0].extract_text(),
-        "selection": select_strip_beats(beats, 30),
+        "strips": strips,
     }
 
 
@@ -153,12 +169,13 @@ def _flat(text: str) -> str:
 
 @pytest.mark.slow
 def test_page_count(report) -> None:
-    sel = report["selection"]
-    n = len(sel.beats)
-    assert 20 <= n <= 30 < int(report["beats"]["flagged"].sum())
-    assert len(report["reader"].pages) == 1 + math.ceil(n / STRIPS_PER_PAGE)
-    t = np.sort(sel.beats["time_s"].to_numpy())
-    assert (np.diff(t) >= 10.0).all()  # no two strips show the same seconds
+    strips = report["strips"]
+    assert len(strips) == 30  # 100 flagged beats: the room left by the clinical events is filled
+    # two leads: two strips a page
+    assert len(report["reader"].pages) == 1 + math.ceil(30 / STRIPS_PER_PAGE_TWO_LEADS)
+    starts = [s.start_sample for s in strips]
+    assert starts == sorted(starts)
+    assert all(a.end_sample <= b.start_sample for a, b in zip(strips[:-1], strips[1:]))  # no overlap
     # A4 landscape
     box = report["reader"].pages[0].mediabox
     assert float(box.width) / 72 * 25.4 == pytest.approx(297, abs=0.5)
@@ -179,109 +196,88 @@ def test_summary_page_text(report) -> None:
     assert "Runs (>= 3 beats) 1 1 0" in text and "Couplets 1 0 0" in text and "Isolated 1 0 1" in text
     assert f"Flagged beats {int(report['beats']['flagged'].sum())}" in text
     assert "Atrial fibrillation / flutter" in text and "Episodes 0" in text
-    sentence = report["selection"].sentence
-    assert sentence.startswith(
-        f"Showing {len(report['selection'].beats)} of {int(report['beats']['flagged'].sum())} flagged beats: top "
-    )
-    assert "each of the 2 V/S runs" in sentence
-    assert _flat(sentence) in text
+    assert "Beat labels: the model's predicted classes (not reviewed)." in text
+    assert "30 strips by clinical rule: maximum HR, minimum HR" in text
+    assert "longest V run" in text and "longest S run" in text and "a V couplet" in text
+    assert "leads MLII, V1" in text
+    assert "reviewed labels" not in text
 
 
 @pytest.mark.slow
 def test_strip_pages_text(report) -> None:
-    sel = report["selection"].beats
+    strips = report["strips"]
     text = _flat(report["reader"].pages[1].extract_text())
-    assert text.count("Reviewer:") == STRIPS_PER_PAGE and text.count("Decision:") == STRIPS_PER_PAGE
-    first = sel.iloc[0]
-    assert f"predicted {first['pred_class']} p=0.92" in text
-    assert f"anomaly score {first['anomaly_score']:.2f} / 100" in text
-    n = len(report["selection"].beats)
+    per = STRIPS_PER_PAGE_TWO_LEADS
+    assert text.count("Reviewer:") == per and text.count("Decision:") == per
+    assert _flat(strips[0].label) in text and f"1/30 {_flat(strips[0].label)}" in text
+    assert "leads MLII, V1" in text and text.count("MLII") >= per and text.count("V1") >= per
+    everything = _flat(" ".join(p.extract_text() for p in report["reader"].pages[1:]))
+    assert "Longest and fastest V run: 3 beats" in everything and "Longest and fastest S run: 5 beats" in everything
+    assert "V couplet" in everything and "Maximum heart rate" in everything
+    assert "Anomaly score" in everything and "predicted N p=0.92" in everything
     last_page = _flat(report["reader"].pages[-1].extract_text())
-    assert f"{n}/{n}" in last_page
+    assert "30/30" in last_page
 
 
-def test_strip_selection() -> None:
+def test_ectopic_runs() -> None:
     _, beats = synthetic(duration_s=600.0, extra_flags=40)
     runs = ectopic_runs(beats)
     assert list(zip(runs["first"], runs["length"], runs["cls"])) == [(20, 3, "V"), (40, 5, "S")]
-    sel = select_strip_beats(beats, 10)
-    pos = list(sel.beats.index)
-    assert len(pos) == 10 and pos == sorted(pos)
-    assert 20 in pos and 40 in pos  # run onsets
-    assert sel.n_run_firsts == 2 and sel.n_top == 8
-    t = beats["time_s"].to_numpy()
-    assert (np.diff(np.sort(t[pos])) >= 10.0).all()  # no overlapping strips
-    # the top-scoring flagged beats, greedily, skipping any within 10 s of one already chosen
-    flagged = beats[beats["flagged"]].drop(index=[20, 40]).sort_values("anomaly_score", ascending=False, kind="stable")
-    chosen_t = [t[20], t[40]]
-    expect = []
-    for i in flagged.index:
-        if len(expect) == 8:
-            break
-        if all(abs(t[i] - u) >= 10.0 for u in chosen_t):
-            expect.append(i)
-            chosen_t.append(t[i])
-    assert set(expect) == set(pos) - {20, 40}
-    assert sel.beats.loc[20, "why"] == "first beat of a run of 3 V"
-    # more runs than half the cap: the longest are kept and the sentence says so
-    many = {i: "V" for k in range(8) for i in range(100 + 15 * k, 103 + 15 * k)}
-    many.update({i: "V" for i in range(60, 66)})
-    _, b2 = synthetic(duration_s=600.0, ectopic=many, extra_flags=10)
-    s2 = select_strip_beats(b2, 6)
-    assert s2.n_runs == 9 and s2.n_run_firsts == 3 and 60 in s2.beats.index
-    assert "the first beat of 3 of the 9 V/S runs" in s2.sentence
-    # everything fits when nothing overlaps
-    sparse = beats.assign(flagged=False, flag_reason="")
-    sparse.loc[[100, 200, 300], ["flagged", "flag_reason"]] = [True, "anomaly"]
-    s3 = select_strip_beats(sparse, 500)
-    assert s3.sentence.startswith("Showing all 3 flagged beats")
+    relabelled = beats.assign(effective_label=beats["pred_class"].replace({"S": "N"}))
+    runs = ectopic_runs(relabelled, class_column="effective_label")
+    assert list(zip(runs["first"], runs["length"], runs["cls"])) == [(20, 3, "V")]
 
 
-def test_strips_skip_unreadable_beats_and_pauses() -> None:
-    _, beats = synthetic(duration_s=600.0, ectopic={}, extra_flags=0)
-    b = beats.copy()
-    b.loc[[100, 200, 300, 400], ["flagged", "flag_reason"]] = [True, "anomaly"]
-    b.loc[[100, 200, 300, 400], "anomaly_score"] = [99.9, 99.8, 99.7, 99.6]
-    b.loc[100, "quality"] = "unreadable"
-    b.loc[100, "anomaly_score"] = np.nan
-    b.loc[200, "rr_next_s"] = 3.5  # the beat before a pause
-    b.loc[300, "quality"] = "noisy"
-    sel = select_strip_beats(b, 10)
-    assert list(sel.beats.index) == [300, 400]
-    assert select_strip_beats(b, 1).beats.index.tolist() == [400]  # a good beat before a noisy one
+def _vertical_xs(line) -> np.ndarray:
+    x, y = (np.asarray(v, float) for v in line.get_data())
+    ok = np.isfinite(x[:-1]) & np.isfinite(x[1:]) & (x[:-1] == x[1:]) & (y[:-1] != y[1:])
+    return np.unique(np.round(x[:-1][ok], 6))
 
 
-def test_strip_axes_physical_size() -> None:
+def _lines(ax, gid: str) -> list:
+    return [ln for ln in ax.lines if ln.get_gid() == gid]
+
+
+@pytest.mark.parametrize("n_leads", [2, 1])
+def test_strip_axes_physical_size(n_leads: int) -> None:
     rec, beats = synthetic(extra_flags=3)
+    if n_leads == 1:
+        rec = dataclasses.replace(rec, signal=rec.signal[:, :1], lead_names=("MLII",), units=("mV",))
     pages = list(iter_report_pages(rec, beats, summary_of(rec, beats), max_strips=4))
-    assert len(pages) == 1 + math.ceil(4 / STRIPS_PER_PAGE)
+    per = STRIPS_PER_PAGE if n_leads == 1 else STRIPS_PER_PAGE_TWO_LEADS
+    assert len(pages) == 1 + math.ceil(4 / per)
     strips = [ax for fig in pages[1:] for ax in fig.axes if ax.get_gid() == STRIP_GID]
-    assert len(strips) == 4
+    assert len(strips) == 4 * n_leads
+    lead_names = [t.get_text() for ax in strips for t in ax.texts if t.get_text() in ("MLII", "V1")]
+    assert lead_names == ["MLII", "V1"] * 4 if n_leads == 2 else lead_names == ["MLII"] * 4
     for ax in strips:
         w_mm, h_mm = axes_size_mm(ax)
         assert w_mm == pytest.approx(250.0, abs=1e-6) and h_mm == pytest.approx(40.0, abs=1e-6)
         (t0, t1), (v0, v1) = ax.get_xlim(), ax.get_ylim()
         assert w_mm / (t1 - t0) == pytest.approx(25.0)  # mm per second
         assert h_mm / (v1 - v0) == pytest.approx(10.0)  # mm per mV
-        minor = ax.collections[0].get_segments()
-        xs = np.unique(np.round([s[0][0] for s in minor if s[0][0] == s[1][0]], 6))
-        major = ax.collections[1].get_segments()
-        mx = np.unique(np.round([s[0][0] for s in major if s[0][0] == s[1][0]], 6))
-        all_x = np.union1d(xs, mx)
-        np.testing.assert_allclose(np.diff(all_x), 0.04, atol=1e-6)  # 1 mm
-        np.testing.assert_allclose(np.diff(mx), 0.2, atol=1e-6)  # 5 mm
+        minor = np.concatenate([_vertical_xs(ln) for ln in _lines(ax, "grid-minor")])
+        major = np.concatenate([_vertical_xs(ln) for ln in _lines(ax, "grid-major")])
+        minor, major = minor[(minor >= t0) & (minor <= t1)], major[(major >= t0) & (major <= t1)]
+        np.testing.assert_allclose(np.diff(np.union1d(minor, major)), 0.04, atol=1e-6)  # 1 mm
+        np.testing.assert_allclose(np.diff(major), 0.2, atol=1e-6)  # 5 mm
         # the trace: every sample of the 10 s window, nothing outside it
-        x = ax.lines[0].get_xdata()
+        (trace,) = _lines(ax, "trace")
+        x = trace.get_xdata()
         assert x.size == int(10 * FS) + 1 and x[0] >= t0 - 1e-9 and x[-1] <= t1 + 1e-9
+    if n_leads == 2:  # the two leads of a strip show the same seconds, one above the other
+        a, b = strips[0], strips[1]
+        assert a.get_xlim() == b.get_xlim() and a.get_position().y0 > b.get_position().y0
 
 
-def test_no_flagged_beats_gives_one_page(tmp_path: Path) -> None:
+def test_no_flagged_beats_still_shows_the_clinical_events(tmp_path: Path) -> None:
     rec, beats = synthetic(ectopic={}, extra_flags=0)
     assert not beats["flagged"].any()
     out = write_pdf_report(rec, beats, summary_of(rec, beats), tmp_path / "r.pdf")
     reader = pypdf.PdfReader(str(out))
-    assert len(reader.pages) == 1
-    assert "No flagged beats" in reader.pages[0].extract_text()
+    text = _flat(" ".join(p.extract_text() for p in reader.pages))
+    assert "Maximum heart rate" in text and "Minimum heart rate" in text
+    assert "Anomaly score" not in text and "V run" not in text
 
 
 def test_failed_write_leaves_existing_file(tmp_path: Path) -> None:
@@ -318,8 +314,40 @@ def test_multi_day_report_has_a_daily_page(tmp_path: Path) -> None:
     assert len(summary.daily) == 3
     out = write_pdf_report(rec, beats, summary, tmp_path / "r.pdf", max_strips=3)
     reader = pypdf.PdfReader(str(out))
-    assert len(reader.pages) == 3
+    assert len(reader.pages) == 2 + math.ceil(3 / STRIPS_PER_PAGE_TWO_LEADS)
     daily = _flat(reader.pages[1].extract_text())
     assert "day by day" in daily and "Day 1" in daily and "Day 3" in daily
-    assert "2024-05-08 08:15:00" in daily and "page 2 of 3" in daily
-    assert "page 3 of 3" in _flat(reader.pages[2].extract_text())
+    assert "2024-05-08 08:15:00" in daily and f"page 2 of {len(reader.pages)}" in daily
+    assert f"page 3 of {len(reader.pages)}" in _flat(reader.pages[2].extract_text())
+
+
+def test_reviewed_summary_says_so(tmp_path: Path) -> None:
+    rec, beats = synthetic(extra_flags=2)
+    summary = dataclasses.replace(
+        summary_of(rec, beats),
+        review=ReviewInfo(reviewed_beats=120, changed_beats=17, artefact_beats=3, reviewers=["dr a", "dr b"]),
+    )
+    out = write_pdf_report(rec, beats, summary, tmp_path / "r.pdf", max_strips=2)
+    text = _flat(pypdf.PdfReader(str(out)).pages[0].extract_text())
+    assert "This report uses reviewed labels: 120 beats reviewed by dr a, dr b, 17 changed" in text
+    assert "3 marked artefact" in text and "Ectopy (reviewed labels)" in text
+
+
+def test_class_column_drives_labels(tmp_path: Path) -> None:
+    """Reviewed labels (``effective_label``): every V beat relabelled S. The strips' beat
+    labels, the events chosen and page 1 follow the column; the model's class is still named."""
+    rec, beats = synthetic(extra_flags=2)
+    beats = beats.assign(effective_label=beats["pred_class"].replace({"V": "S"}))
+    summary = summary_with(beats, rec, class_column="effective_label")
+    out = write_pdf_report(rec, beats, summary, tmp_path / "r.pdf", max_strips=12, class_column="effective_label")
+    reader = pypdf.PdfReader(str(out))
+    page1 = _flat(reader.pages[0].extract_text())
+    assert "V: ventricular 0" in page1 and "Beat labels: column 'effective_label'." in page1
+    strips = _flat(" ".join(p.extract_text() for p in reader.pages[1:]))
+    assert "V run" not in strips and "V couplet" not in strips
+    assert "label S (model V p=0.92)" in strips
+    pages = list(iter_report_pages(rec, beats, summary, max_strips=12, class_column="effective_label"))
+    beat_labels = {t.get_text() for fig in pages[1:] for ax in fig.axes for t in ax.texts}
+    assert "S" in beat_labels and "V" not in beat_labels
+    with pytest.raises(ValueError, match="no column"):
+        write_pdf_report(rec, beats, summary, tmp_path / "x.pdf", class_column="nope")

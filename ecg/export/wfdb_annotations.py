@@ -13,10 +13,12 @@ F      ``F``   fusion of ventricular and normal beat (code 6)
 Q      ``Q``   unclassifiable beat (code 13)
 =====  ======  ===================================================
 
+The class is read from ``class_column`` (default ``pred_class``; reviewed labels when given).
 Any other class (e.g. an empty string) is written as ``Q``. The aux note of each beat holds
 ``p=<probability of the predicted class> a=<anomaly score>`` (2 decimals; a part is left
 out when its column is absent or NaN), followed by ``flag`` when the beat is flagged, as
-``flag:<reason>`` when the table gives a reason, e.g. ``"p=0.97 a=1.42 flag:anomaly"``.
+``flag:<reason>`` when the table gives a reason, e.g. ``"p=0.97 a=1.42 flag:anomaly"``, and
+``model:<class>`` when the label (``class_column``) differs from the model's class.
 """
 
 from __future__ import annotations
@@ -92,11 +94,19 @@ def _fmt(x: float) -> str | None:
     return None if x is None or not math.isfinite(x) else f"{x:.2f}"
 
 
-def beat_table_to_annotations(df: pd.DataFrame) -> tuple[np.ndarray, list[str], list[str]]:
-    """``(samples, symbols, aux notes)`` of a beat table (see the module docstring)."""
+def beat_table_to_annotations(
+    df: pd.DataFrame, class_column: str = "pred_class"
+) -> tuple[np.ndarray, list[str], list[str]]:
+    """``(samples, symbols, aux notes)`` of a beat table (see the module docstring); the
+    symbols are the classes of ``class_column``. With a column other than ``pred_class`` (e.g.
+    reviewed labels), ``p=`` is still the model's probability of its own class, and a beat
+    whose label differs from the model's class gets ``model:<class>`` in its aux note."""
+    if class_column not in df.columns:
+        raise ValueError(f"beat table has no column {class_column!r}")
     sample = df["sample"].to_numpy(dtype=np.int64)
-    classes = df["pred_class"].to_numpy(dtype=object)
-    symbols = [CLASS_TO_SYMBOL.get(c, "Q") if isinstance(c, str) else "Q" for c in classes]
+    labels = df[class_column].to_numpy(dtype=object)
+    symbols = [CLASS_TO_SYMBOL.get(c, "Q") if isinstance(c, str) else "Q" for c in labels]
+    classes = df["pred_class"].to_numpy(dtype=object) if "pred_class" in df.columns else labels
     n = sample.size
     prob = np.full(n, np.nan)
     for c in CLASS_TO_SYMBOL:
@@ -104,11 +114,12 @@ def beat_table_to_annotations(df: pd.DataFrame) -> tuple[np.ndarray, list[str], 
         if col in df.columns:
             sel = classes == c
             prob[sel] = df[col].to_numpy(dtype=np.float64)[sel]
+    differs = (labels != classes) if class_column != "pred_class" else np.zeros(n, bool)
     score = df["anomaly_score"].to_numpy(dtype=np.float64) if "anomaly_score" in df.columns else np.full(n, np.nan)
     flagged = df["flagged"].to_numpy(dtype=bool) if "flagged" in df.columns else np.zeros(n, bool)
     reason = df["flag_reason"].to_numpy(dtype=object) if "flag_reason" in df.columns else np.full(n, "", object)
     aux = []
-    for p, a, f, r in zip(prob, score, flagged, reason):
+    for p, a, f, r, d, m in zip(prob, score, flagged, reason, differs, classes):
         parts = []
         if (ps := _fmt(p)) is not None:
             parts.append(f"p={ps}")
@@ -116,15 +127,24 @@ def beat_table_to_annotations(df: pd.DataFrame) -> tuple[np.ndarray, list[str], 
             parts.append(f"a={as_}")
         if f:
             parts.append(f"flag:{r}" if isinstance(r, str) and r else "flag")
+        if d:
+            parts.append(f"model:{m}")
         aux.append(" ".join(parts))
     return sample, symbols, aux
 
 
 def write_beat_annotations(
-    df: pd.DataFrame, record_name: str, out_dir: str | os.PathLike, fs: float, extension: str = "ecg"
+    df: pd.DataFrame,
+    record_name: str,
+    out_dir: str | os.PathLike,
+    fs: float,
+    extension: str = "ecg",
+    *,
+    class_column: str = "pred_class",
 ) -> Path:
-    """:func:`beat_table_to_annotations` then :func:`write_wfdb_annotations`."""
-    sample, symbols, aux = beat_table_to_annotations(df)
+    """:func:`beat_table_to_annotations` (labels from ``class_column``) then
+    :func:`write_wfdb_annotations`."""
+    sample, symbols, aux = beat_table_to_annotations(df, class_column)
     return write_wfdb_annotations(record_name, out_dir, sample, symbols, fs, aux=aux, extension=extension)
 
 

@@ -352,11 +352,13 @@ def write_record_files(
     if "wfdb" in formats:
         from ecg.export.wfdb_annotations import write_beat_annotations
 
-        written["wfdb"] = write_beat_annotations(scored.beats, name, folder, scored.record.fs, extension="ecg")
+        written["wfdb"] = write_beat_annotations(
+            scored.beats, name, folder, scored.record.fs, extension="ecg", class_column=class_column
+        )
     if "edf" in formats:
         from ecg.export.edf import write_edf
 
-        written["edf"] = write_edf(scored.record, scored.beats, paths["edf"])
+        written["edf"] = write_edf(scored.record, scored.beats, paths["edf"], class_column=class_column)
     if "pdf" in formats:
         from ecg.export.pdf_report import write_pdf_report
 
@@ -365,8 +367,10 @@ def write_record_files(
             scored.beats,
             scored.summary,
             paths["pdf"],
-            lead=scored.leads[0],
+            lead=scored.leads[0] if scored.leads else None,  # then the other analysed lead, else another
             bundle_version=scored.bundle_version,
+            class_column=class_column,
+            full_disclosure=full_disclosure,
         )
     return written
 

@@ -12,6 +12,7 @@ over long records. This module imports no plotting library at import time.
 from __future__ import annotations
 
 import math
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -87,6 +88,23 @@ def grid_segments(t0_s: float, t1_s: float, v0_mv: float, v1_mv: float) -> dict[
         vert = np.stack([np.stack([xs, np.full_like(xs, v0_mv)], 1), np.stack([xs, np.full_like(xs, v1_mv)], 1)], 1)
         horiz = np.stack([np.stack([np.full_like(ys, t0_s), ys], 1), np.stack([np.full_like(ys, t1_s), ys], 1)], 1)
         out[kind] = np.concatenate([vert.reshape(-1, 2, 2), horiz.reshape(-1, 2, 2)], axis=0)
+    return out
+
+
+def grid_polylines(t0_s: float, t1_s: float, v0_mv: float, v1_mv: float) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The grid as two polylines (``"minor"``, ``"major"``), each ``(x, y)`` float64 arrays in
+    s and mV with NaN between lines: one path per kind, which a PDF draws far faster than
+    one path per line (:func:`grid_segments`)."""
+    g = ecg_grid_lines(t0_s, t1_s, v0_mv, v1_mv)
+    out = {}
+    for kind in ("minor", "major"):
+        xs, ys = g[f"{kind}_x"], g[f"{kind}_y"]
+        nan_x, nan_y = np.full(xs.size, np.nan), np.full(ys.size, np.nan)
+        vx = np.stack([xs, xs, nan_x], 1).ravel()
+        vy = np.stack([np.full(xs.size, v0_mv), np.full(xs.size, v1_mv), nan_x], 1).ravel()
+        hx = np.stack([np.full(ys.size, t0_s), np.full(ys.size, t1_s), nan_y], 1).ravel()
+        hy = np.stack([ys, ys, nan_y], 1).ravel()
+        out[kind] = (np.r_[vx, hx], np.r_[vy, hy])
     return out
 
 
@@ -188,3 +206,27 @@ def format_hms(t_s: float, decimals: int = 1) -> str:
     s = rem / scale
     sec = f"{s:0{3 + decimals if decimals else 2}.{decimals}f}"
     return f"{sign}{int(h)}:{int(m):02d}:{sec}"
+
+
+def format_clock(t_s: float, start_time: datetime | None, *, with_day: bool = False) -> str:
+    """A time ``t_s`` seconds from the recording's start as the clock shows it, ``HH:MM:SS``
+    (with ``with_day``, prefixed ``day N`` counting calendar days from the start day, 1 = the
+    first), or as elapsed ``H:MM:SS`` (:func:`format_hms`) when ``start_time`` is None."""
+    if start_time is None or t_s is None or not math.isfinite(float(t_s)):
+        return format_hms(t_s, 0)
+    at = start_time + timedelta(seconds=float(t_s))
+    clock = at.strftime("%H:%M:%S")
+    if with_day:
+        return f"day {(at.date() - start_time.date()).days + 1} {clock}"
+    return clock
+
+
+def parse_start_time(value: datetime | str | None) -> datetime | None:
+    """A recording's start time from a datetime or an ISO string (the summary's
+    ``recording.start_time``); None when absent or unreadable."""
+    if value is None or isinstance(value, datetime):
+        return value
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
