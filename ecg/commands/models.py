@@ -1,4 +1,4 @@
-"""``ecg train`` and ``ecg evaluate``."""
+"""``ecg train``, ``ecg evaluate``, ``ecg quantize-model`` and ``ecg export-model``."""
 
 from __future__ import annotations
 
@@ -71,6 +71,37 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _quantize_model(args: argparse.Namespace) -> int:
+    from ecg.models.bundle import BUNDLE_NAMES, int8_bundle_name, load_bundle, quantize_bundle
+
+    if args.out is None and args.bundle not in BUNDLE_NAMES:
+        print("--out is needed for a bundle given by path", file=sys.stderr)
+        return 2
+    out = args.out or BUNDLE_NAMES[int8_bundle_name(args.bundle)]
+    src = load_bundle(args.bundle)
+    int8 = quantize_bundle(src)
+    int8.save(out)
+    before, after = BUNDLE_NAMES.get(args.bundle, Path(args.bundle)).stat().st_size, Path(out).stat().st_size
+    print(
+        f"wrote {out} ({int8.version}, sha256 {int8.digest[:12]}): "
+        f"{after / 1024:.1f} KiB, {after / before:.2f} x the float file"
+    )
+    return 0
+
+
+def _export_model(args: argparse.Namespace) -> int:
+    from ecg.models.backends import import_onnxruntime
+    from ecg.models.bundle import DEFAULT_BUNDLE, load_bundle
+    from ecg.models.onnx_export import write_onnx_bundle
+
+    import_onnxruntime()  # the edge extra: a clear error before any work when it is missing
+    name = args.bundle or DEFAULT_BUNDLE
+    bundle = load_bundle(name)
+    for path in write_onnx_bundle(bundle, args.out, name=str(name)):
+        print(f"wrote {path} ({path.stat().st_size / 1024:.1f} KiB)")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("train", help="train both GRU models on DS1 and write a bundle")
@@ -122,3 +153,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--name", default="ds2_evaluation")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser(
+        "quantize-model",
+        help="write the int8 version of a bundle (PyTorch dynamic quantisation of the GRU and Linear layers)",
+    )
+    p.add_argument("--bundle", default="ds1", help="float bundle name (ds1, production) or file (default: ds1)")
+    p.add_argument(
+        "--out", type=Path, default=None, help="file to write (default for a named bundle: its shipped NAME-int8 file)"
+    )
+    p.set_defaults(func=_quantize_model)
+
+    p = sub.add_parser(
+        "export-model", help="write a bundle's two networks as ONNX with a JSON sidecar (the bundle's contract)"
+    )
+    p.add_argument(
+        "--bundle", default=None, help="bundle name (ds1, production, ...-int8) or file (default: production)"
+    )
+    p.add_argument("--format", choices=["onnx"], default="onnx", help="export format (onnx)")
+    p.add_argument(
+        "--out", type=Path, required=True, help="directory for autoencoder.onnx, classifier.onnx, bundle.json"
+    )
+    p.set_defaults(func=_export_model)

@@ -9,6 +9,10 @@ from pathlib import Path
 def _score(args: argparse.Namespace) -> int:
     from ecg.scoring.batch import ALL_FORMATS, score_batch, summary_table
 
+    if args.backend == "onnx":
+        from ecg.models.backends import import_onnxruntime
+
+        import_onnxruntime()  # a missing 'edge' extra is one error here, not one per record
     formats = tuple(f.strip() for f in args.formats.split(",") if f.strip()) if args.formats else ALL_FORMATS
     lead: int | str | None = args.lead
     if isinstance(lead, str) and lead.isdigit():
@@ -86,7 +90,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--bundle",
         default=None,
         help="model bundle: ds1 (evaluation, trained on DS1), production (trained on all 44 non-paced "
-        "MIT-BIH records; the default) or a file",
+        "MIT-BIH records; the default), ds1-int8 / production-int8 (their int8 versions) or a file",
     )
     p.add_argument(
         "--force", action="store_true", help="re-score records already scored with the same bundle and input"

@@ -11,15 +11,20 @@ One file (``*.pt``) holds a plain dictionary of tensors and strings, saved with
   ``meta["n_classifiers"]`` > 1; format version 2 also names the RR inputs in ``meta``);
 * ``sha256``: a digest of ``meta`` and every tensor, checked on load, so a corrupt or
   edited file is refused.
+
+A quantised bundle (``meta["quantization"]``, see :mod:`ecg.models.quantize`) stores its int8
+weights as plain int8 and scale tensors: the same file format, loaded the same way.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import lzma
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +33,12 @@ import torch
 
 from ecg.datasets.splits import DS2
 from ecg.errors import ECGError
+from ecg.models import quantize
+from ecg.models.backends import ModelRunner, OnnxRunner, TorchRunner, check_backend
 from ecg.models.features import RR_INPUT_NAMES, RR_INPUTS_V1, ModelInputs, model_inputs
-from ecg.models.inference import ae_errors, predict_proba
+from ecg.models.inference import beat_windows, n_classes
 from ecg.models.networks import BeatSequenceClassifier, ClassifierEnsemble, GRUAutoencoder
+from ecg.models.onnx_export import export_networks
 from ecg.processing.pipeline import BeatConfig
 
 BUNDLE_FORMAT = "ecg-anomaly-bundle"
@@ -41,13 +49,20 @@ BUNDLE_FORMAT_VERSION = 3
 #: scorer's ``normal_quantiles`` (the bounded 0-100 anomaly score).
 SUPPORTED_FORMAT_VERSIONS = (1, 2, 3)
 BUNDLE_DIR = Path(__file__).resolve().parent / "bundles"
+#: int8 bundles are stored xz-compressed; a file starting with this is decompressed before loading.
+_XZ_MAGIC = b"\xfd7zXZ\x00"
 #: The shipped bundles, by short name. ``ds1``: the evaluation bundle, trained on DS1 only (it
 #: gives every DS2 figure). ``production``: the same recipe trained on all 44 non-paced MIT-BIH
-#: records (no DS2 figure is quoted for it: DS2 is in its training set).
+#: records (no DS2 figure is quoted for it: DS2 is in its training set). ``<name>-int8``: the
+#: int8 version of each (:mod:`ecg.models.quantize`), made by ``ecg quantize-model --bundle <name>``.
 BUNDLE_NAMES: dict[str, Path] = {
     "ds1": BUNDLE_DIR / "ecg_gru_ds1.pt",
     "production": BUNDLE_DIR / "ecg_gru_production.pt",
+    "ds1-int8": BUNDLE_DIR / "ecg_gru_ds1_int8.pt",
+    "production-int8": BUNDLE_DIR / "ecg_gru_production_int8.pt",
 }
+#: Each int8 bundle name's float source (see :func:`int8_bundle_name`).
+INT8_SOURCES: dict[str, str] = {"ds1-int8": "ds1", "production-int8": "production"}
 DEFAULT_BUNDLE = "production"
 EVALUATION_BUNDLE = "ds1"
 DEFAULT_BUNDLE_PATH = BUNDLE_NAMES[DEFAULT_BUNDLE]
@@ -64,12 +79,30 @@ def bundle_path(bundle: str | os.PathLike | None = None) -> Path:
     return Path(bundle)
 
 
+def int8_bundle_name(name: str) -> str:
+    """The short name of a shipped float bundle's int8 version (``ds1`` -> ``ds1-int8``)."""
+    target = f"{name}-int8"
+    if target not in INT8_SOURCES:
+        shipped = ", ".join(INT8_SOURCES.values())
+        raise ValueError(f"no int8 variant of bundle {name!r}; shipped float bundles: {shipped}")
+    return target
+
+
 class BundleError(ECGError, ValueError):
     """A model bundle cannot be used: missing, corrupt, wrong format or version."""
 
 
 #: Probabilities at which the raw scores of held-out normal beats are stored (0.1 % steps).
 QUANTILE_PROBS = np.round(np.linspace(0.001, 0.999, 999), 6)
+
+
+def bundle_file(path: Path) -> Path | io.BytesIO:
+    """What ``torch.load`` reads for the bundle file at ``path``: the file, or its
+    decompressed bytes when it is xz-compressed (int8 bundles)."""
+    with open(path, "rb") as f:
+        if f.read(len(_XZ_MAGIC)) != _XZ_MAGIC:
+            return path
+    return io.BytesIO(lzma.decompress(path.read_bytes()))
 
 
 @dataclass
@@ -164,6 +197,10 @@ class ModelBundle:
     polarity: bool = False
     #: sha256 of the saved bundle content (set by save and load; "" for an unsaved bundle).
     digest: str = ""
+    #: ``None`` for float32 networks; for int8 ones (:mod:`ecg.models.quantize`): the scheme and
+    #: the float bundle it was made from (``{"scheme", "source_version", "source_sha256"}``).
+    quantization: dict[str, Any] | None = None
+    _onnx_runners: dict[int, OnnxRunner] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def training_records(self) -> tuple[str, ...]:
@@ -187,19 +224,55 @@ class ModelBundle:
         the bundle's rate and RR features (n, len(RR_FEATURES)) from ``segment_beats``."""
         return model_inputs(waves, rr, self.config.window.pre, self.rr_inputs, self.polarity)
 
-    def class_probabilities(self, inputs: ModelInputs) -> np.ndarray:
-        """Class probabilities (n, len(classes)) for one record's beats. (No S inside AF/flutter
-        episodes is a rule of the scoring path, :func:`ecg.scoring.score.beat_table`.)"""
-        return predict_proba(self.classifier, inputs, self.seq_len, channels=self.clf_channels)
+    def float_networks(self) -> tuple[GRUAutoencoder, BeatSequenceClassifier | ClassifierEnsemble]:
+        """The networks in float32: the bundle's own, or for an int8 bundle float twins holding
+        its dequantised int8 weights (what an ONNX export of it runs)."""
+        if self.quantization is None:
+            return self.autoencoder, self.classifier
+        return (
+            quantize.dequantized_copy(self.autoencoder, GRUAutoencoder(**self.ae_params)),
+            quantize.dequantized_copy(self.classifier, _classifier(self.clf_params, self.n_classifiers)),
+        )
 
-    def score_beats(self, waves: np.ndarray, rr: np.ndarray) -> BeatScores:
+    def runner(self, backend: str = "torch") -> ModelRunner:
+        """The runtime that executes the networks (:mod:`ecg.models.backends`). An ONNX runner
+        is made once per bundle and thread count (``torch.get_num_threads()``: the scoring
+        process's share of the cores), exporting the networks to ONNX in memory."""
+        if check_backend(backend) == "torch":
+            return TorchRunner(self.autoencoder, self.classifier)
+        threads = torch.get_num_threads()
+        if threads not in self._onnx_runners:
+            networks = export_networks(*self.float_networks(), len(self.clf_channels))
+            self._onnx_runners[threads] = OnnxRunner.from_networks(networks, threads)
+        return self._onnx_runners[threads]
+
+    def class_probabilities(self, inputs: ModelInputs, backend: str = "torch") -> np.ndarray:
+        """Class probabilities (n, len(classes)) for one record's beats, from windows of
+        :attr:`seq_len` beats overlapping by half, each beat taking the window where it is most
+        central (:func:`ecg.models.inference.beat_windows`). (No S inside AF/flutter episodes is
+        a rule of the scoring path, :func:`ecg.scoring.score.beat_table`.)"""
+        return self.run_classifier(self.runner(backend), inputs)
+
+    def run_classifier(self, runner: ModelRunner, inputs: ModelInputs) -> np.ndarray:
+        """:meth:`class_probabilities` on a given runtime (any :class:`~ecg.models.backends.ModelRunner`)."""
+        n = inputs.waves.shape[0]
+        if n == 0:
+            return np.zeros((0, n_classes(self.classifier)), np.float32)
+        win = beat_windows(n, self.seq_len)
+        waves = np.ascontiguousarray(inputs.waves[:, :, list(self.clf_channels)])
+        return win.beat_values(runner.window_probabilities(waves, inputs.rr, win.index))
+
+    def score_beats(self, waves: np.ndarray, rr: np.ndarray, backend: str = "torch") -> BeatScores:
         """Both networks on one record's beats, with this bundle's own preprocessing: ``waves``
         (n, window) in mV at the bundle's rate and ``rr`` (n, len(RR_FEATURES)) from
-        ``segment_beats``. Returns class probabilities, anomaly scores (0-100) and the
-        normalised waveforms the autoencoder saw."""
+        ``segment_beats``; ``backend`` the runtime (:data:`ecg.models.backends.BACKENDS`).
+        Returns class probabilities, anomaly scores (0-100) and the normalised waveforms the
+        autoencoder saw."""
         inputs = self.inputs(waves, rr)
-        errors = ae_errors(self.autoencoder, inputs.waves)
-        return BeatScores(self.class_probabilities(inputs), self.scorer.score(errors, inputs.rr), inputs.waves[:, :, 0])
+        run = self.runner(backend)
+        errors = run.reconstruction_errors(np.ascontiguousarray(inputs.waves[:, :, :1]))
+        probs = self.run_classifier(run, inputs)
+        return BeatScores(probs, self.scorer.score(errors, inputs.rr), inputs.waves[:, :, 0])
 
     # ------------------------------------------------------------------ persistence
     def meta(self) -> dict[str, Any]:
@@ -222,15 +295,28 @@ class ModelBundle:
             "rr_inputs": list(self.rr_inputs),
             "polarity": self.polarity,
             "metadata": self.metadata,
-        }
+        } | ({"quantization": self.quantization} if self.quantization is not None else {})
+
+    def meta_json(self) -> str:
+        """:meth:`meta` as the JSON text a saved bundle holds."""
+        return json.dumps(self.meta(), sort_keys=True, default=_json_default)
+
+    def state_dicts(self) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """Both networks' weights as plain tensors, as saved (int8 form for an int8 bundle)."""
+
+        def state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+            if self.quantization is not None:
+                return quantize.int8_state_dict(model)
+            return {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+
+        return state(self.autoencoder), state(self.classifier)
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the bundle atomically; returns the path."""
         from ecg.io.atomic import atomic_path
 
-        meta_json = json.dumps(self.meta(), sort_keys=True, default=_json_default)
-        ae = {k: v.detach().cpu().contiguous() for k, v in self.autoencoder.state_dict().items()}
-        clf = {k: v.detach().cpu().contiguous() for k, v in self.classifier.state_dict().items()}
+        meta_json = self.meta_json()
+        ae, clf = self.state_dicts()
         digest = _digest(meta_json, ae, clf)
         payload = {
             "format": BUNDLE_FORMAT,
@@ -241,7 +327,12 @@ class ModelBundle:
             "sha256": digest,
         }
         with atomic_path(path) as tmp:
-            torch.save(payload, tmp)
+            if self.quantization is None:
+                torch.save(payload, tmp)
+            else:  # xz-compressed: the metadata and the archive's per-tensor overhead shrink
+                buf = io.BytesIO()
+                torch.save(payload, buf)
+                Path(tmp).write_bytes(lzma.compress(buf.getvalue(), preset=9 | lzma.PRESET_EXTREME))
         self.digest = digest
         return Path(path)
 
@@ -251,14 +342,17 @@ class ModelBundle:
         ``None`` for the default (``production``)."""
         p = bundle_path(path)
         if not p.is_file():
+            int8 = {BUNDLE_NAMES[k]: v for k, v in INT8_SOURCES.items()}
             hint = (
-                " (train it with `ecg train" + (" --production" if p == DEFAULT_BUNDLE_PATH else "") + "`)"
+                f" (make it with `ecg quantize-model --bundle {int8[p]}`)"
+                if p in int8
+                else " (train it with `ecg train" + (" --production" if p == DEFAULT_BUNDLE_PATH else "") + "`)"
                 if p in BUNDLE_NAMES.values()
                 else ""
             )
             raise BundleError(f"{p}: model bundle not found{hint}")
         try:
-            payload = torch.load(p, map_location="cpu", weights_only=True)
+            payload = torch.load(bundle_file(p), map_location="cpu", weights_only=True)
         except Exception as exc:
             raise BundleError(f"{p}: not a readable model bundle ({type(exc).__name__}: {exc})") from None
         if not isinstance(payload, dict) or payload.get("format") != BUNDLE_FORMAT:
@@ -310,14 +404,19 @@ class ModelBundle:
         n_clf = int(meta.get("n_classifiers", 1))
         if n_clf < 1:
             raise BundleError(f"malformed bundle metadata: n_classifiers must be >= 1, got {n_clf}")
-        clf = (
-            BeatSequenceClassifier(**clf_params)
-            if n_clf == 1
-            else ClassifierEnsemble([BeatSequenceClassifier(**clf_params) for _ in range(n_clf)])
-        )
+        clf = _classifier(clf_params, n_clf)
+        quantization = meta.get("quantization")
+        if quantization is not None and (
+            not isinstance(quantization, dict) or quantization.get("scheme") != quantize.SCHEME
+        ):
+            raise BundleError(f"unknown quantization {quantization!r}; this code reads {quantize.SCHEME!r}")
         try:
-            ae.load_state_dict(ae_state)
-            clf.load_state_dict(clf_state)
+            if quantization is None:
+                ae.load_state_dict(ae_state)
+                clf.load_state_dict(clf_state)
+            else:
+                ae = quantize.load_int8_state(ae, ae_state)
+                clf = quantize.load_int8_state(clf, clf_state)
         except RuntimeError as exc:
             raise BundleError(
                 "malformed bundle metadata: the weights do not match the architecture it describes "
@@ -347,6 +446,7 @@ class ModelBundle:
             rr_inputs=rr_names,
             polarity=bool(meta.get("polarity", False)),
             digest=digest,
+            quantization=quantization,
         )
         n_out = int(clf_params.get("n_classes", len(bundle.classes)))
         if len(bundle.classes) != n_out:
@@ -355,6 +455,30 @@ class ModelBundle:
                 f"classifier has {n_out} outputs"
             )
         return bundle
+
+
+def _classifier(clf_params: dict[str, Any], n_classifiers: int) -> BeatSequenceClassifier | ClassifierEnsemble:
+    """A float classifier (an ensemble for ``n_classifiers`` > 1) of the given architecture."""
+    if n_classifiers == 1:
+        return BeatSequenceClassifier(**clf_params)
+    return ClassifierEnsemble([BeatSequenceClassifier(**clf_params) for _ in range(n_classifiers)])
+
+
+def quantize_bundle(bundle: ModelBundle) -> ModelBundle:
+    """The int8 version of a float bundle (:mod:`ecg.models.quantize`): both networks
+    dynamically quantised, everything else (preprocessing, classes, scorer, metadata) the
+    same; its version gains ``-int8`` and its ``quantization`` names the float source."""
+    if bundle.quantization is not None:
+        raise BundleError(f"bundle {bundle.version} is already quantised ({bundle.quantization['scheme']})")
+    return replace(
+        bundle,
+        autoencoder=quantize.quantize_model(bundle.autoencoder),
+        classifier=quantize.quantize_model(bundle.classifier),
+        metadata=dict(bundle.metadata),
+        version=f"{bundle.version}-int8",
+        digest="",
+        quantization={"scheme": quantize.SCHEME, "source_version": bundle.version, "source_sha256": bundle.digest},
+    )
 
 
 def _parse_meta(meta_json: str) -> dict[str, Any]:

@@ -48,18 +48,19 @@ def second_lead(record: Record) -> int:
         raise ValueError(f"record {record.name} has one lead: no cross-lead evaluation") from None
 
 
-def score_for_mode(record: Record, bundle: ModelBundle, mode: str) -> ScoredRecord:
-    """``score_record`` of ``record`` as evaluation ``mode`` (:data:`MODES`) prescribes."""
+def score_for_mode(record: Record, bundle: ModelBundle, mode: str, backend: str = "torch") -> ScoredRecord:
+    """``score_record`` of ``record`` as evaluation ``mode`` (:data:`MODES`) prescribes, the
+    networks run on ``backend`` (``"torch"`` or ``"onnx"``)."""
     if mode == "reference":
-        return score_record(record, bundle, peaks="reference", summary=False)
+        return score_record(record, bundle, peaks="reference", summary=False, backend=backend)
     if mode == "end_to_end":
-        return score_record(record, bundle, summary=False)
+        return score_record(record, bundle, summary=False, backend=backend)
     if mode == "primary_lead":
-        return score_record(record, bundle, lead=choose_lead(record.lead_names), summary=False)
+        return score_record(record, bundle, lead=choose_lead(record.lead_names), summary=False, backend=backend)
     if mode == "cross_lead":
-        return score_record(record, bundle, lead=second_lead(record), summary=False)
+        return score_record(record, bundle, lead=second_lead(record), summary=False, backend=backend)
     if mode == "cross_device":
-        return score_record(holter_variant(record), bundle, summary=False)
+        return score_record(holter_variant(record), bundle, summary=False, backend=backend)
     raise ValueError(f"unknown mode {mode!r}; use {MODES}")
 
 
@@ -79,8 +80,10 @@ def evaluate_records(
     *,
     modes: Iterable[str] = MODES,
     progress: bool = True,
+    backend: str = "torch",
 ) -> dict[str, Any]:
-    """Score ``records`` in each mode and compute EC57 statistics and autoencoder metrics."""
+    """Score ``records`` in each mode (networks on ``backend``) and compute EC57 statistics and
+    autoencoder metrics."""
     modes = tuple(modes)
     for m in modes:
         if m not in MODES:
@@ -101,7 +104,7 @@ def evaluate_records(
     for name in tqdm(list(records), desc="evaluating", unit="record", disable=not progress):
         rec = load_record(name, data_dir, require_annotations=True)
         for m in modes:
-            sr = score_for_mode(rec, bundle, m)
+            sr = score_for_mode(rec, bundle, m, backend)
             c = _record_counts(sr.beats, sr.missed_reference)
             a = acc[m]
             a["cm"] += c["cm"]

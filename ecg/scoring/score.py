@@ -30,6 +30,7 @@ from ecg.evaluate.matching import match_beats
 from ecg.io.records import Annotations, Record
 from ecg.io.source import FileSource, ScratchCopy, SignalSource, as_source
 from ecg.labels import SYMBOL_TO_AAMI
+from ecg.models.backends import check_backend
 from ecg.models.bundle import ModelBundle, load_bundle, merge_class
 from ecg.processing.af import AFResult, detect_af
 from ecg.processing.peaks import detect_r_peaks
@@ -73,6 +74,8 @@ class ScoredRecord:
     ``missed_reference`` lists reference beats that no scored beat matched within 150 ms
     (empty without reference annotations). ``model_waves`` holds each scored beat's
     normalised waveform as the autoencoder saw it (float32, n x window), for the dashboard.
+    ``gap_runs`` holds the ``(start, end)`` sample runs where every analysed lead is off (what
+    the summary counts as recording gaps).
     """
 
     record: Record
@@ -89,6 +92,7 @@ class ScoredRecord:
     af: AFResult | None = None
     leads: tuple[str, ...] = ()  # the analysed leads, the preferred one first (``lead`` joins them with "+")
     model_waves: np.ndarray = field(repr=False, default_factory=lambda: np.zeros((0, 0), np.float32))
+    gap_runs: np.ndarray = field(repr=False, default_factory=lambda: np.zeros((0, 2), np.int64))
 
     @property
     def n_flagged(self) -> int:
@@ -269,8 +273,10 @@ def run_models(
     chunk: int,
     margin: int,
     dropped: dict[str, int],
+    backend: str = "torch",
 ) -> ModelOutputs:
-    """Clean, segment and run both models chunk by chunk; counts dropped beats into ``dropped``."""
+    """Clean, segment and run both models (on runtime ``backend``) chunk by chunk; counts dropped
+    beats into ``dropped``."""
     n = x.size
     rr_all = rr_features(pk, fs)
     parts: list[ModelOutputs] = []
@@ -279,7 +285,7 @@ def run_models(
         if core.size == 0:
             continue
         s0, s1 = max(0, c0 - margin), min(n, c1 + margin)
-        part = chunk_models(bundle, x[s0:s1], fs, unusable[s0:s1], s0, pk[core], rr_all[core], dropped)
+        part = chunk_models(bundle, x[s0:s1], fs, unusable[s0:s1], s0, pk[core], rr_all[core], dropped, backend)
         if part is not None:
             parts.append(part)
     return join_outputs(parts, bundle)
@@ -294,10 +300,11 @@ def chunk_models(
     pk: np.ndarray,
     rr: np.ndarray,
     dropped: dict[str, int],
+    backend: str = "torch",
 ) -> ModelOutputs | None:
     """Clean one lead's segment (starting at record sample ``s0``), cut the beats at ``pk``
     (record samples, with their RR features ``rr``) and run both models on them (one
-    normalisation per call); None when no beat survives segmentation."""
+    normalisation per call; runtime ``backend``); None when no beat survives segmentation."""
     cfg = bundle.config
     cleaned = clean_lead(np.where(unusable, np.nan, seg), fs, cfg)
     b = segment_beats(np.nan_to_num(cleaned, nan=0.0), fs, pk - s0, cfg.window, unusable=unusable, rr=rr)
@@ -305,7 +312,7 @@ def chunk_models(
         dropped[k] = dropped.get(k, 0) + v
     if len(b) == 0:
         return None
-    scores = bundle.score_beats(b.waves, b.rr)
+    scores = bundle.score_beats(b.waves, b.rr, backend)
     return ModelOutputs(b.sample + s0, b.rr, scores.probs, scores.score, scores.model_waves)
 
 
@@ -558,6 +565,7 @@ def score_beats_source(
     margin: int,
     reference_mode: bool,
     names: list[str],
+    backend: str = "torch",
 ) -> tuple[ModelOutputs, np.ndarray]:
     """Third pass: both models for the beats at ``pk`` on each analysed lead (as
     :func:`run_models` over the whole signal) and the leads fused (:func:`fuse_leads`), a
@@ -576,7 +584,7 @@ def score_beats_source(
         per_lead = []
         for k in range(x.shape[1]):
             bad = off[:, k] if reference_mode else off[:, k] | ~readable_samples(quality, k, s0, s1)
-            part = chunk_models(bundle, x[:, k], fs, bad, s0, pk[core], rr_all[core], {})
+            part = chunk_models(bundle, x[:, k], fs, bad, s0, pk[core], rr_all[core], {}, backend)
             per_lead.append(join_outputs([part] if part is not None else [], bundle))
         out, who = fuse_leads(per_lead, quality, names)
         fused.append(out)
@@ -641,7 +649,8 @@ def score_record(
     chunk_s
         Processing chunk length in seconds.
     backend
-        Runtime of the networks: ``"torch"``.
+        Runtime of the networks: ``"torch"`` (PyTorch) or ``"onnx"`` (ONNX Runtime, the
+        ``edge`` extra; :mod:`ecg.models.backends`). Everything else is the same code.
 
     The steps: lead -> signal quality -> R peaks (on readable signal) -> segmentation and
     both models -> AF episodes -> beat table and flags -> reference matching -> summary. A
@@ -656,8 +665,7 @@ def score_record(
     from disk on demand (:class:`~ecg.io.source.LazySignal`).
     """
     t_start = time.perf_counter()
-    if backend != "torch":
-        raise ValueError(f"backend must be 'torch', got {backend!r}")
+    check_backend(backend)
     src = as_source(record, data_dir)
     bundle = bundle or default_bundle()
     thr = anomaly_threshold(bundle, threshold)
@@ -695,7 +703,7 @@ def score_record(
             pk = pk[(pk >= 0) & (pk < n)]
 
         reference_mode = isinstance(peaks, str) and peaks == "reference"
-        out, voters = score_beats_source(reader, bundle, quality, pk, chunk, margin, reference_mode, names)
+        out, voters = score_beats_source(reader, bundle, quality, pk, chunk, margin, reference_mode, names, backend)
     finally:
         reader.close()
     dropped = {"unscored": int(pk.size - out.sample.size)}  # at the edges, or unusable on every lead
@@ -740,6 +748,7 @@ def score_record(
         af=af,
         leads=tuple(names),
         model_waves=out.waves,
+        gap_runs=gap_runs,
     )
 
 
