@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 pytest.importorskip("streamlit")
@@ -54,6 +55,14 @@ def open_demo(at: AppTest, name: str = "208") -> AppTest:
     return at
 
 
+def open_tab(at: AppTest, name: str) -> AppTest:
+    """Open one of the tabs under the strip (only the open tab is drawn)."""
+    at.session_state["main_tab"] = name
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
 def texts(at: AppTest) -> str:
     return "\n".join([m.value for m in at.markdown] + [c.value for c in at.caption])
 
@@ -76,10 +85,21 @@ def test_demo_record_shows_flagged_beats(app_env: Path) -> None:
     assert sel is not None
     assert any(s.value.startswith("Beat at ") for s in at.subheader)
     assert at.radio(key=f"review_decision_{sel}").value is None
-    # overview, strip, beat detail, HR trend and confusion matrix are drawn
-    charts = at.get("plotly_chart")
-    assert len(charts) >= 5
+    # overview, strip and beat detail are drawn, and the open tab (flagged beats) only
+    assert len(at.get("plotly_chart")) == 3
     assert "flagged beats with the current threshold" in texts(at)
+    open_tab(at, "Summary")  # the HR trend
+    assert len(at.get("plotly_chart")) == 4 and "flagged beats with the current threshold" not in texts(at)
+    open_tab(at, "Reference comparison")  # the confusion matrix
+    assert len(at.get("plotly_chart")) == 4 and "Beats matched to the reference" in texts(at)
+    open_tab(at, "Families")  # the family tiles
+    assert len(at.get("plotly_chart")) == 4 and "families hold" in texts(at)
+    open_tab(at, "Downloads")
+    assert [b.label for b in at.get("download_button")] == [
+        "Beat table (CSV, reviewed)",
+        "WFDB annotations (.ecg, reviewed labels)",
+        "PDF report (reviewed)",
+    ]
 
 
 def test_threshold_slider_changes_flag_count(app_env: Path) -> None:
@@ -100,7 +120,7 @@ def test_class_filter_limits_navigation(app_env: Path) -> None:
     at.slider(key="threshold").set_value(90.0).run()
     at.multiselect(key="class_filter").set_value(["V"]).run()
     assert not at.exception
-    nav = at.session_state["ctx"]["nav"]
+    nav = at.session_state["ctx"].nav
     # every navigable beat is a flagged V beat; Next moves to a later one
     at.button(key="next_flag").click().run()
     assert not at.exception
@@ -159,7 +179,7 @@ def test_review_needs_a_reviewer_name(app_env: Path) -> None:
 @pytest.mark.slow
 def test_navigation_buttons_and_jump_to_time(app_env: Path) -> None:
     at = open_demo(new_app(), "208")
-    nav = at.session_state["ctx"]["nav"]
+    nav = at.session_state["ctx"].nav
     first = at.session_state["sel"]
     assert first == int(nav[0])
     at.button(key="next_flag").click().run()
@@ -285,3 +305,180 @@ def test_shipped_bundle_scores_a_demo_record(monkeypatch: pytest.MonkeyPatch, tm
     assert not at.exception and "training patient of this bundle" in texts(at)
     at.selectbox(key="demo_record").set_value("232").run()  # a DS2 record: unseen by ds1
     assert not at.exception and "training patient of this bundle" not in texts(at)
+
+
+# -- families ---------------------------------------------------------------------------------
+
+
+def review_key(name: str) -> str:
+    from ecg.review.store import record_review_key
+
+    return record_review_key(APP.parents[1] / "data" / name)
+
+
+@pytest.mark.slow
+def test_family_relabel_in_one_action_then_undo(app_env: Path) -> None:
+    at = open_tab(open_demo(new_app(), "208"), "Families")
+    at.text_input(key="reviewer").input("Dr Family").run()
+    fam = int(at.selectbox(key="family_pick").value)
+    at.radio(key=f"family_decision_{fam}").set_value("relabel")
+    at.selectbox(key=f"family_label_{fam}").set_value("S")
+    at.text_input(key=f"family_comment_{fam}").input("all aberrant")
+    at.button(key="family_apply").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("Saved family action" in s.value for s in at.success)
+
+    key = review_key("208")
+    with ReviewStore(app_env) as store:
+        bulk = store.bulk_actions(key)
+        assert len(bulk) == 1
+        a = bulk.iloc[0]
+        assert int(a["family"]) == fam and a["decision"] == "relabel" and a["new_label"] == "S"
+        assert a["reviewer"] == "Dr Family" and a["comment"] == "all aberrant" and a["bundle_version"]
+        rows = store.all_decisions(key)
+        n = int(a["n_beats"])
+        assert n > 1 and len(rows) == n  # one decision per beat of the family
+        assert (rows["effective_label"] == "S").all()
+        latest = store.latest_decisions(key)
+        assert len(latest) == n and (latest["effective_label"] == "S").all()
+        bid = int(a["id"])
+    assert f"undo_bulk_{bid}" in [b.key for b in at.button]
+    at.button(key=f"undo_bulk_{bid}").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    with ReviewStore(app_env) as store:
+        b = store.bulk_actions(key).iloc[0]
+        assert not pd.isna(b["undone_at"]) and b["undone_by"] == "Dr Family"
+        assert store.latest_decisions(key).empty  # undone: no decision counts any more
+    assert at.button(key=f"undo_bulk_{bid}").disabled
+
+
+@pytest.mark.slow
+def test_open_family_pages_through_its_beats(app_env: Path) -> None:
+    at = open_tab(open_demo(new_app(), "208"), "Families")
+    fam = 1
+    at.selectbox(key="family_pick").set_value(fam).run()
+    at.button(key="family_open").click().run()
+    assert not at.exception
+    assert at.session_state["open_family"] == fam
+    nav = at.session_state["ctx"].nav
+    assert nav.size > 1
+    assert at.session_state["sel"] == int(nav[0])
+    at.button(key="next_flag").click().run()
+    assert at.session_state["sel"] == int(nav[1])
+    assert any(f"beats of family {fam}" in i.value for i in at.info)
+    at.button(key="family_close").click().run()
+    assert at.session_state["open_family"] is None
+    assert not any("beats of family" in i.value for i in at.info)
+
+
+def test_family_action_needs_a_reviewer(app_env: Path) -> None:
+    at = open_tab(open_demo(new_app(), "119"), "Families")
+    fam = int(at.selectbox(key="family_pick").value)
+    at.radio(key=f"family_decision_{fam}").set_value("artefact")
+    at.button(key="family_apply").click().run()
+    assert not at.exception
+    assert any("reviewer" in e.value for e in at.error)
+    with ReviewStore(app_env) as store:
+        assert store.bulk_actions().empty
+
+
+# -- reviewer identity and the review database --------------------------------------------------
+
+
+@pytest.mark.slow
+def test_signed_in_user_is_the_reviewer(app_env: Path) -> None:
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.user = {"is_logged_in": True, "name": "Dr Signed", "email": "signed@example.org"}
+    at.run()
+    assert not at.exception
+    shown = at.text_input(key="reviewer_signed_in")
+    assert shown.value == "Dr Signed <signed@example.org>" and shown.disabled
+    assert not [t for t in at.text_input if t.key == "reviewer"]  # no typed name
+    open_demo(at, "119")
+    sel = int(at.session_state["sel"])
+    at.radio(key=f"review_decision_{sel}").set_value("confirm")
+    at.button(key="save_review").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    with ReviewStore(app_env) as store:
+        rows = store.all_decisions(review_key("119"))
+        assert rows["reviewer"].tolist() == ["Dr Signed <signed@example.org>"]
+
+
+def test_auth_configured_but_signed_out_cannot_save(app_env: Path) -> None:
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.user = {"is_logged_in": False}  # what st.user holds when [auth] is configured and nobody signed in
+    at.run()
+    assert not at.exception
+    assert any(b.key == "login" for b in at.button)
+    assert not [t for t in at.text_input if t.key == "reviewer"]
+    open_demo(at, "119")
+    sel = int(at.session_state["sel"])
+    at.radio(key=f"review_decision_{sel}").set_value("confirm")
+    at.button(key="save_review").click().run()
+    assert any("Sign in" in e.value for e in at.error)
+    with ReviewStore(app_env) as store:
+        assert store.count() == 0
+
+
+def test_damaged_review_database_is_an_error_not_a_traceback(app_env: Path) -> None:
+    app_env.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4096)  # header of a database, garbage after it
+    at = open_demo_allow_errors(new_app(), "100")
+    assert not at.exception, at.exception
+    errors = " ".join(e.value for e in at.error)
+    assert "review database" in errors and str(app_env) in errors and "Reviews are disabled" in errors
+    assert at.title[0].value == "Record 100"  # the record is still shown
+
+
+def open_demo_allow_errors(at: AppTest, name: str) -> AppTest:
+    at.selectbox(key="demo_record").set_value(name).run()
+    return at
+
+
+# -- time axes and wording ----------------------------------------------------------------------
+
+
+def test_time_ticks_in_clock_time_or_elapsed() -> None:
+    from datetime import datetime
+
+    from ecg.viz.timeaxis import time_ticks
+
+    vals, text = time_ticks(0, 1805)
+    assert text[:3] == ["0:00:00", "0:05:00", "0:10:00"] and vals[1] == 300
+    vals, text = time_ticks(0, 86400, datetime(2020, 1, 1, 8, 13, 20))
+    assert text[0] == "09:00:00" and vals[0] == pytest.approx(2800.0)  # whole clock hours
+    assert len(vals) <= 10
+    vals, text = time_ticks(595.0, 605.0)
+    assert text[0] == "0:09:55" and len(vals) == 11
+
+
+def test_prematurity_is_said_in_words() -> None:
+    from dashboard.panels.beat import prematurity_text
+
+    text = prematurity_text(0.49, 0.70)
+    assert text.startswith("RR before the beat is 70 % of the local mean RR")
+    assert prematurity_text(float("nan"), 0.7) == "" and prematurity_text(0.5, None) == ""
+
+
+def test_reviewer_from_user() -> None:
+    from dashboard.identity import reviewer_from_user
+
+    r = reviewer_from_user({}, "  Dr Typed ")
+    assert (r.name, r.signed_in, r.auth, r.can_save) == ("Dr Typed", False, False, True)
+    assert not reviewer_from_user({}, "").can_save
+    r = reviewer_from_user({"is_logged_in": False}, "Dr Typed")
+    assert (r.name, r.auth, r.can_save) == ("", True, False)
+    r = reviewer_from_user({"is_logged_in": True, "email": "a@b.org"}, "ignored")
+    assert (r.name, r.signed_in, r.can_save) == ("a@b.org", True, True)
+
+
+def test_overview_window_moves_without_rebuilding_the_figure() -> None:
+    from dashboard.panels.overview import move_window
+    from ecg.io.records import load_record
+    from ecg.scoring.schema import empty_beat_table
+    from ecg.viz.interactive import WINDOW_COLOR, review_overview_figure
+
+    rec = load_record(str(DEMO_DIR / "100"))
+    fig = review_overview_figure(rec, empty_beat_table(), rec.lead_names[0], 99.0, 0.0, 10.0).to_dict()
+    move_window(fig, 100.0, 110.0)
+    windows = [s for s in fig["layout"]["shapes"] if s.get("fillcolor") == WINDOW_COLOR]
+    assert windows and all((s["x0"], s["x1"]) == (100.0, 110.0) for s in windows)

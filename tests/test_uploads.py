@@ -288,3 +288,47 @@ def test_a_non_ishne_ecg_upload_fails_clearly_on_load(dest: Path) -> None:
     res = save_wfdb_upload([("x.ecg", b"not an ISHNE file at all" * 10)], dest)
     with pytest.raises(RecordError, match="x.ecg"):
         load_record(res.records[0].base)
+
+
+# -- deletion ---------------------------------------------------------------------------------
+
+
+def test_sweep_removes_only_stale_upload_folders(tmp_path: Path) -> None:
+    import time
+
+    from ecg.io.uploads import sweep_stale_uploads, touch_upload_dir
+
+    now = time.time()
+    stale = tmp_path / f"{UPLOAD_DIR_PREFIX}old"
+    fresh = tmp_path / f"{UPLOAD_DIR_PREFIX}new"
+    in_use = tmp_path / f"{UPLOAD_DIR_PREFIX}inuse"
+    other = tmp_path / "someone-else"
+    for d in (stale, fresh, in_use, other):
+        d.mkdir()
+        (d / "100.hea").write_text("x")
+    old = now - 13 * 3600
+    for d in (stale, in_use, other):
+        os.utime(d, (old, old))
+    touch_upload_dir(in_use)  # a session still works with it
+    removed = sweep_stale_uploads(max_age_h=12, root=tmp_path)
+    assert removed == [stale]
+    assert not stale.exists() and fresh.is_dir() and in_use.is_dir() and other.is_dir()
+    # later, everything of ours is stale
+    removed = sweep_stale_uploads(max_age_h=12, root=tmp_path, now=now + 25 * 3600)
+    assert sorted(removed) == sorted([fresh, in_use]) and other.is_dir()
+    with pytest.raises(ValueError):
+        sweep_stale_uploads(max_age_h=0, root=tmp_path)
+
+
+def test_size_limit_message_agrees_with_the_uploader() -> None:
+    from ecg.io.uploads import MAX_TOTAL_BYTES
+
+    class Announced(io.BytesIO):
+        size = MAX_TOTAL_BYTES + 2**20  # 201 MB announced; never read
+
+    # Streamlit's uploader says "200MB" (server.maxUploadSize 200, in units of 2**20 bytes)
+    assert MAX_TOTAL_BYTES == 200 * 2**20
+    with pytest.raises(UploadError, match=r"too large \(201\.0 MB\); at most 200 MB in total"):
+        save_wfdb_upload([("100.dat", Announced(b""))])
+    with pytest.raises(UploadError, match=r"at most 1 MB in total"):
+        save_wfdb_upload([("100.dat", io.BytesIO(b"\0" * (2**20 + 1)))], max_total_bytes=2**20)

@@ -319,7 +319,7 @@ def test_beat_detail_figure() -> None:
     assert list(bar.x) == ["N", "S", "V"]
     assert list(bar.marker.color) == [CLASS_COLORS[c] for c in ("N", "S", "V")]
     title = fig.layout.title.text
-    assert "RR before 500 ms" in title and "RR after 1100 ms" in title and "prematurity 62%" in title
+    assert "RR before 500 ms" in title and "RR after 1100 ms" in title and "RR before = 62% of the local mean" in title
     assert "<b>V</b> p=0.85" in title
 
 
@@ -394,3 +394,16 @@ def test_overview_shades_af_episodes(rec_beats) -> None:
     assert {(sh.x0, sh.x1) for sh in shades} == {(first, last)}
     legend = [tr for tr in fig.data if tr.name and tr.name.startswith("AF/flutter")]
     assert len(legend) == 1 and f"{100 * marked['af'].mean():.1f}% of beats" in legend[0].name
+
+
+def test_time_ticks_clock_and_elapsed() -> None:
+    from datetime import datetime
+
+    from ecg.viz.timeaxis import axis_title, time_ticks
+
+    vals, text = time_ticks(0.0, 3600.0)  # an hour elapsed: ticks on round steps, h:mm:ss
+    assert len(vals) <= 10 and np.allclose(np.diff(vals), vals[1] - vals[0]) and text[0] == "0:00:00"
+    start = datetime(2024, 1, 1, 8, 59, 50)
+    vals, text = time_ticks(0.0, 120.0, start)  # clock ticks on whole clock times
+    assert text[0] == "09:00:00" and vals[0] == 10.0
+    assert axis_title(start) == "Clock time" and axis_title(None).startswith("Time from start")

@@ -540,7 +540,7 @@ def beat_detail_figure(
     if local is not None:
         parts.append(f"local mean RR {local * 1000:.0f} ms")
         if prev is not None and local > 0:
-            parts.append(f"prematurity {prev / local:.0%}")
+            parts.append(f"RR before = {prev / local:.0%} of the local mean")
     if values:
         best = classes[int(np.argmax(values))]
         parts.insert(0, f"<b>{best}</b> p={max(values):.2f}")
