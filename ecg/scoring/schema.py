@@ -64,7 +64,62 @@ The Holter summary (``OUT/<record>/<record>_summary.json``) is the ``to_dict()``
   and ``daily`` (each ``day``, a 24-hour period from the start): ``time_s``, ``elapsed``,
   ``clock`` (ISO date and time when the recording's start is known), ``duration_s``,
   ``beats``, ``V``, ``S``, ``F``, ``mean_bpm``, ``min_bpm``, ``max_bpm``, ``af_beats``;
-  ``recording`` (``start_time`` ISO, when the file gives it); ``warnings``.
+  ``recording`` (``start_time`` ISO, when the file gives it); ``warnings``;
+- ``class_column``: the beat-table column the summary counts (``pred_class``: the model's
+  labels; ``effective_label``: reviewed labels); ``review``: None for the model's summary; for a
+  reviewed one (``ecg report``, :mod:`ecg.review.reviewed`) ``reviewed_beats`` (beats with a
+  review decision that counts), ``changed_beats`` (of those, beats whose class the review
+  changed, artefacts included), ``artefact_beats`` (detections marked "not a beat", left out of
+  every other section), ``reviewers`` (sorted names), ``last_decision_at`` (ISO UTC, None
+  without decisions) and ``source`` (the review database and review key).
+
+Reviewed outputs
+----------------
+``ecg report RECORD --reviews DB --out OUT`` writes the same files as ``ecg score``, with the
+reviewers' labels, into ``OUT/<record>_reviewed/``, every file named ``<record>_reviewed...``
+(``<record>_reviewed_beats.csv`` / ``.parquet``, ``<record>_reviewed_summary.json``,
+``<record>_reviewed.ecg``, ``<record>_reviewed.edf``, ``<record>_reviewed_report.pdf``,
+``<record>_reviewed_manifest.json`` with the database, review key and review counts); the
+dashboard's downloads are the same files. Their beat table has every column above (``pred_class``
+stays the model's class) and five more:
+
+==================  ========  =====================================================
+column              dtype     meaning
+==================  ========  =====================================================
+``effective_label`` str       the beat's class after review: the reviewer's label, else
+                              ``pred_class``; Q for a detection marked artefact
+``review_decision`` str       "" (not reviewed) | "confirm" | "dismiss" | "relabel" |
+                              "artefact" (the detection is not a beat: left out of the
+                              reviewed summary, ``nn`` False)
+``reviewer``        str       who made the decision that counts ("" if none)
+``reviewed_at``     str       when, ISO 8601 UTC ("" if none)
+``review_comment``  str       the reviewer's comment ("" if none)
+==================  ========  =====================================================
+
+A single-beat decision outranks a bulk (family) decision whatever their times; an undone bulk
+decision does not count (:mod:`ecg.review.store`). In a reviewed table ``nn`` follows the
+reviewed labels (the RR interval across an artefact joins the beats either side);
+``rr_prev_s`` / ``rr_next_s`` keep the values the classifier saw. The summary's
+``class_column`` is ``effective_label``; the WFDB annotations, EDF labels and PDF use the
+reviewed labels, and the PDF says the labels were reviewed and how many.
+
+Streamed beats
+--------------
+Streamed beats (``ecg stream``, :class:`ecg.stream.StreamScorer`) carry the beat table's
+columns except ``ref_symbol``, ``ref_class``, ``nn`` and ``family`` (they need the whole
+record), with the same names, types and meanings, plus:
+
+==================  ========  =====================================================
+``emitted_s``       float64   stream time (s) when the beat was scored: samples fed
+                              so far / fs; ``emitted_s - time_s`` is its latency
+==================  ========  =====================================================
+
+``ecg stream`` prints one JSON object per beat per line with these keys, in this order:
+``sample``, ``time_s``, ``lead``, ``rr_prev_s``, ``rr_next_s``, ``pred_class``,
+``prob_N`` ... (one per class), ``anomaly_score``, ``flagged``, ``flag_reason``,
+``quality``, ``af``, ``emitted_s``; NaN is written as ``null``. ``af`` is the online AF
+call (the detector on the last 256 beats, without right context).
+:func:`ecg.stream.stream_columns` gives the list for a bundle's classes.
 """
 
 from __future__ import annotations
