@@ -19,6 +19,16 @@ import argparse
 import sys
 from pathlib import Path
 
+from ecg.commands.options import (
+    add_bundle,
+    add_formats,
+    add_full_disclosure,
+    add_lead,
+    add_threshold,
+    formats_value,
+    lead_value,
+)
+
 # The library (pandas, torch, the exporters) is imported inside the command so that
 # `ecg --help` starts fast.
 
@@ -36,7 +46,7 @@ def _report(args: argparse.Namespace) -> int:
     from ecg.scoring.batch import ALL_FORMATS, resolve_inputs
     from ecg.scoring.score import score_record
 
-    formats = tuple(f.strip() for f in args.formats.split(",") if f.strip()) if args.formats else ALL_FORMATS
+    formats = formats_value(args.formats, ALL_FORMATS)
     unknown = [f for f in formats if f not in ALL_FORMATS]
     if unknown:
         raise ECGError(f"unknown output formats {', '.join(unknown)}; expected some of {', '.join(ALL_FORMATS)}")
@@ -54,9 +64,7 @@ def _report(args: argparse.Namespace) -> int:
         keys = store.records() if latest.empty else []
         source = review_source(store, key)
 
-    lead: int | str | None = args.lead
-    if isinstance(lead, str) and lead.isdigit():
-        lead = int(lead)
+    lead = lead_value(args.lead)
     bundle = load_bundle(args.bundle)
     record = load_record(rec.name, pn_dir=rec.pn_dir) if rec.pn_dir else rec.path
     scored = score_record(record, bundle, lead=lead, threshold=args.threshold)
@@ -129,26 +137,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="review key the decisions are stored under (default: the record's, as the dashboard computes it)",
     )
-    p.add_argument(
-        "--bundle",
-        default=None,
-        help="model bundle: ds1, production (the default) or a file; use the one the reviewers saw",
-    )
-    p.add_argument(
-        "--formats", default=None, help="comma-separated subset of csv,parquet,json,wfdb,edf,pdf (default: all)"
-    )
-    p.add_argument(
-        "--threshold",
-        type=float,
-        default=None,
-        help="anomaly-score threshold on the 0-100 scale (default: the bundle's calibrated threshold, 99)",
-    )
-    p.add_argument(
-        "--lead", default=None, help="analyse this lead only (name or index; default: every lead, fused per beat)"
-    )
-    p.add_argument(
-        "--full-disclosure",
-        action="store_true",
-        help="add the whole recording to the PDF in compressed rows (1 minute per row) with beat labels",
-    )
+    add_bundle(p, "use the one the reviewers saw")
+    add_formats(p)
+    add_threshold(p)
+    add_lead(p)
+    add_full_disclosure(p)
     p.set_defaults(func=_report)

@@ -5,6 +5,17 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ecg.commands.options import (
+    add_backend,
+    add_bundle,
+    add_formats,
+    add_full_disclosure,
+    add_lead,
+    add_threshold,
+    formats_value,
+    lead_value,
+)
+
 
 def _score(args: argparse.Namespace) -> int:
     from ecg.scoring.batch import ALL_FORMATS, score_batch, summary_table
@@ -13,10 +24,8 @@ def _score(args: argparse.Namespace) -> int:
         from ecg.models.backends import import_onnxruntime
 
         import_onnxruntime()  # a missing 'edge' extra is one error here, not one per record
-    formats = tuple(f.strip() for f in args.formats.split(",") if f.strip()) if args.formats else ALL_FORMATS
-    lead: int | str | None = args.lead
-    if isinstance(lead, str) and lead.isdigit():
-        lead = int(lead)
+    formats = formats_value(args.formats, ALL_FORMATS)
+    lead = lead_value(args.lead)
     outcomes = score_batch(
         args.inputs,
         args.out,
@@ -75,36 +84,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="if another `ecg score` is writing into --out, wait for it to end instead of refusing",
     )
     p.add_argument(
-        "--threshold",
-        type=float,
-        default=None,
-        help="anomaly-score threshold on the 0-100 scale (default: the bundle's calibrated threshold, 99)",
-    )
-    p.add_argument(
-        "--lead", default=None, help="analyse this lead only (name or index; default: every lead, fused per beat)"
-    )
-    p.add_argument(
-        "--formats", default=None, help="comma-separated subset of csv,parquet,json,wfdb,edf,pdf (default: all)"
-    )
-    p.add_argument(
-        "--bundle",
-        default=None,
-        help="model bundle: ds1 (evaluation, trained on DS1), production (trained on all 44 non-paced "
-        "MIT-BIH records; the default), ds1-int8 / production-int8 (their int8 versions) or a file",
-    )
-    p.add_argument(
         "--force", action="store_true", help="re-score records already scored with the same bundle and input"
     )
-    p.add_argument(
-        "--backend",
-        choices=("torch", "onnx"),
-        default="torch",
-        help="run the networks with PyTorch (default) or ONNX Runtime (needs the 'edge' extra)",
-    )
-    p.add_argument(
-        "--full-disclosure",
-        action="store_true",
-        help="add the whole recording to the PDF in compressed rows (1 minute per row) with beat labels",
-    )
+    add_threshold(p)
+    add_lead(p)
+    add_formats(p)
+    add_bundle(p)
+    add_backend(p)
+    add_full_disclosure(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_score)
