@@ -201,7 +201,7 @@ def downloads_tab(
         on_click="ignore",
         key="dl_ann",
     )
-    c2.caption(f"Put it beside {stem}.hea and read it with annotator 'ecg' (e.g. wfdb.rdann(..., 'ecg')).")
+    c2.caption(f"Read it with wfdb.rdann('{download_name(stem, 'wfdb').rsplit('.', 1)[0]}', 'ecg').")
     c3.download_button(
         "PDF report (reviewed)",
         data=lambda: pdf_bytes(reviewed(), stem),
