@@ -38,6 +38,7 @@ def test_resolve_inputs(batch_dir: Path, demo_dir: Path) -> None:
     assert (pn.name, pn.pn_dir, pn.path) == ("100", "mitdb", None)
 
 
+@pytest.mark.slow
 def test_batch_with_corrupt_record_and_resume(batch_dir: Path, tmp_path: Path, tiny_bundle_path: Path) -> None:
     out = tmp_path / "out"
     res = score_batch(
@@ -102,6 +103,7 @@ def test_interrupted_record_is_redone(batch_dir: Path, tmp_path: Path, tiny_bund
     assert res[0].status == "scored"
 
 
+@pytest.mark.slow
 def test_all_formats_and_parallel_jobs(batch_dir: Path, tmp_path: Path, tiny_bundle_path: Path) -> None:
     out = tmp_path / "all"
     res = score_batch(
