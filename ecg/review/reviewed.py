@@ -43,7 +43,7 @@ import pandas as pd
 
 from ecg.review.store import ReviewStore
 from ecg.scoring.batch import record_files, write_outputs, write_record_files
-from ecg.scoring.summary import holter_summary, nn_column
+from ecg.scoring.summary import nn_column, summarise_scored
 from ecg.scoring.summary_types import HolterSummary, ReviewInfo
 
 if TYPE_CHECKING:
@@ -125,25 +125,7 @@ def reviewed_summary(scored: ScoredRecord, reviewed: pd.DataFrame, *, source: st
     ``class_column="effective_label"``, the scoring run's quality, gaps, threshold and
     provenance, without the artefact rows (see the module docstring); ``review`` filled by
     :func:`review_info`."""
-    record = scored.record
-    fs = float(record.fs)
-    beats = reviewed.loc[~is_artefact(reviewed)]
-    summary = holter_summary(
-        beats,
-        fs,
-        record.n_samples / fs,
-        quality=scored.quality,
-        gap_runs=scored.gap_runs,
-        analysable_s=None if scored.quality is not None else scored.analysable_s,
-        start_time=record.start_time,
-        class_column=REVIEWED_CLASS_COLUMN,
-        record=record.name,
-        leads=record.lead_names,
-        analysed_leads=scored.leads,
-        bundle_version=scored.bundle_version,
-        anomaly_threshold=scored.threshold,
-        dropped_beats=scored.dropped,
-    )
+    summary = summarise_scored(scored, reviewed.loc[~is_artefact(reviewed)], REVIEWED_CLASS_COLUMN)
     summary.review = review_info(reviewed, source)
     return summary
 

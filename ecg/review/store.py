@@ -106,6 +106,20 @@ def _migrate_to_1(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX IF NOT EXISTS decisions_record_beat_id ON decisions (record, beat_sample, id)")
 
 
+#: Columns shared by ``bulk_actions`` and ``decisions`` from version 2 on (the decision, its
+#: new label, comment and bundle version, with their CHECKs).
+_DECISION_COLUMNS_V2: Final[str] = (
+    ("decision       TEXT    NOT NULL CHECK (decision IN ('confirm', 'dismiss', 'relabel', 'artefact')),")
+    + f"""
+            new_label      TEXT    CHECK (
+                               (decision = 'relabel' AND new_label IS NOT NULL
+                                AND new_label IN ({_LABELS_SQL}))
+                               OR (decision <> 'relabel' AND new_label IS NULL)),
+            comment        TEXT    NOT NULL DEFAULT '',
+            bundle_version TEXT    NOT NULL DEFAULT '',"""
+)
+
+
 def _migrate_to_2(conn: sqlite3.Connection) -> None:
     """Version 2: ``bulk_actions``; ``decisions`` gains ``bulk_id`` and the ``artefact``
     decision. SQLite cannot alter a CHECK constraint, so ``decisions`` is rebuilt (SQLite's
@@ -117,13 +131,7 @@ def _migrate_to_2(conn: sqlite3.Connection) -> None:
             family         INTEGER,
             reviewer       TEXT    NOT NULL CHECK (length(trim(reviewer)) > 0),
             decided_at     TEXT    NOT NULL,
-            decision       TEXT    NOT NULL CHECK (decision IN ('confirm', 'dismiss', 'relabel', 'artefact')),
-            new_label      TEXT    CHECK (
-                               (decision = 'relabel' AND new_label IS NOT NULL
-                                AND new_label IN ({_LABELS_SQL}))
-                               OR (decision <> 'relabel' AND new_label IS NULL)),
-            comment        TEXT    NOT NULL DEFAULT '',
-            bundle_version TEXT    NOT NULL DEFAULT '',
+            {_DECISION_COLUMNS_V2}
             n_beats        INTEGER NOT NULL CHECK (n_beats > 0),
             undone_at      TEXT,
             undone_by      TEXT,
@@ -138,13 +146,7 @@ def _migrate_to_2(conn: sqlite3.Connection) -> None:
             reviewer       TEXT    NOT NULL CHECK (length(trim(reviewer)) > 0),
             decided_at     TEXT    NOT NULL,
             model_label    TEXT    NOT NULL CHECK (model_label IN ({_LABELS_SQL})),
-            decision       TEXT    NOT NULL CHECK (decision IN ('confirm', 'dismiss', 'relabel', 'artefact')),
-            new_label      TEXT    CHECK (
-                               (decision = 'relabel' AND new_label IS NOT NULL
-                                AND new_label IN ({_LABELS_SQL}))
-                               OR (decision <> 'relabel' AND new_label IS NULL)),
-            comment        TEXT    NOT NULL DEFAULT '',
-            bundle_version TEXT    NOT NULL DEFAULT '',
+            {_DECISION_COLUMNS_V2}
             bulk_id        INTEGER REFERENCES bulk_actions (id)
         )""")
     cols = "id, record, beat_sample, reviewer, decided_at, model_label, decision, new_label, comment, bundle_version"

@@ -49,7 +49,7 @@ from ecg.processing.quality import (
 from ecg.processing.segmentation import RR_FEATURES, rr_features, segment_beats
 from ecg.review.families import beat_table_families
 from ecg.scoring.schema import beat_columns, flag_reason
-from ecg.scoring.summary import holter_summary, nn_column
+from ecg.scoring.summary import nn_column, summarise_scored
 from ecg.scoring.summary_types import HolterSummary
 
 MIN_FS, MAX_FS = 100.0, 1000.0
@@ -715,41 +715,27 @@ def score_record(
     df["nn"] = nn_column(df, fs, quality=quality, gap_runs=gap_runs)
     df["family"] = beat_table_families(df, out.waves).labels
     df = df[beat_columns(classes if "Q" in classes else tuple(classes) + ("Q",))].reset_index(drop=True)
-    summ = (
-        holter_summary(
-            df,
-            fs,
-            n / fs,
-            quality=quality,
-            gap_runs=gap_runs,
-            start_time=src.start_time,
-            record=src.name,
-            leads=src.lead_names,
-            analysed_leads=names,
-            bundle_version=bundle.version,
-            anomaly_threshold=thr,
-            dropped_beats=dropped,
-        )
-        if summary
-        else None
-    )
-    return ScoredRecord(
+    scored = ScoredRecord(
         record=src.to_record(),
         beats=df,
-        summary=summ,
+        summary=None,
         bundle_version=bundle.version,
         lead="+".join(names),
         threshold=thr,
         missed_reference=missed,
         dropped=dropped,
         analysable_s=float(quality.analysable_s()),
-        seconds=time.perf_counter() - t_start,
+        seconds=0.0,
         quality=quality,
         af=af,
         leads=tuple(names),
         model_waves=out.waves,
         gap_runs=gap_runs,
     )
+    if summary:
+        scored.summary = summarise_scored(scored)
+    scored.seconds = time.perf_counter() - t_start
+    return scored
 
 
 def reflag(beats: pd.DataFrame, threshold: float) -> pd.DataFrame:

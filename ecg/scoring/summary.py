@@ -104,6 +104,7 @@ from ecg.scoring.summary_types import (
 
 if TYPE_CHECKING:
     from ecg.processing.quality import SignalQuality  # noqa: F401 (annotations only)
+    from ecg.scoring.score import ScoredRecord  # noqa: F401 (annotations only: score imports this module)
 
 _SEP = -1  # class code of the separator inserted at gap intervals
 #: Analysable time below which a recording is reported as having no analysable ECG, s.
@@ -736,6 +737,32 @@ def holter_summary(
     return summary
 
 
+def summarise_scored(
+    scored: ScoredRecord, beats: pd.DataFrame | None = None, class_column: str = "pred_class"
+) -> HolterSummary:
+    """The Holter summary (:func:`holter_summary`) of a scored record's ``beats`` (default
+    ``scored.beats``; e.g. a reviewed table with ``class_column="effective_label"``), with the
+    scoring run's signal quality, gaps, threshold and provenance."""
+    rec = scored.record
+    fs = float(rec.fs)
+    return holter_summary(
+        scored.beats if beats is None else beats,
+        fs,
+        rec.n_samples / fs,
+        quality=scored.quality,
+        gap_runs=scored.gap_runs,
+        analysable_s=None if scored.quality is not None else scored.analysable_s,
+        start_time=rec.start_time,
+        class_column=class_column,
+        record=rec.name,
+        leads=rec.lead_names,
+        analysed_leads=scored.leads,
+        bundle_version=scored.bundle_version,
+        anomaly_threshold=scored.threshold,
+        dropped_beats=scored.dropped,
+    )
+
+
 __all__ = [
     "BeatSequence",
     "Clock",
@@ -755,5 +782,6 @@ __all__ = [
     "summarise_hrv",
     "summarise_pauses",
     "summarise_recording",
+    "summarise_scored",
     "summarise_signal_quality",
 ]

@@ -17,11 +17,6 @@ from ecg.viz.grid import format_clock
 _STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600)
 
 
-def time_label(t_s: float, start_time: datetime | None) -> str:
-    """``HH:MM:SS`` clock time of ``t_s`` s from the start, else elapsed ``H:MM:SS``."""
-    return format_clock(t_s, start_time)
-
-
 def axis_title(start_time: datetime | None) -> str:
     return "Clock time" if start_time is not None else "Time from start (h:mm:ss)"
 
@@ -40,7 +35,7 @@ def time_ticks(
         offset = -(sod % step)
     first = math.ceil((t0_s - offset) / step) * step + offset
     vals = np.arange(first, t1_s + 1e-9, step, dtype=float)
-    return vals, [time_label(v, start_time) for v in vals]
+    return vals, [format_clock(v, start_time) for v in vals]
 
 
 def apply_time_axis(fig: go.Figure, t0_s: float, t1_s: float, start_time: datetime | None, max_ticks: int = 10) -> None:
@@ -57,6 +52,6 @@ def label_strip_seconds(fig: go.Figure, t0_s: float, t1_s: float, start_time: da
     seconds = range(math.floor(t0_s), math.ceil(t1_s) + 1)
     fig.update_xaxes(
         tickformat="d",
-        labelalias={str(s): time_label(s, start_time) for s in seconds},
+        labelalias={str(s): format_clock(s, start_time) for s in seconds},
         title_text=axis_title(start_time),
     )
